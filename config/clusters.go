@@ -1,0 +1,119 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"regexp"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// clusterName is a DNS label: it becomes a Prometheus label value and a
+// directory name, so it must be short, lower case and free of separators.
+var clusterName = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+
+// maxClustersFileBytes bounds the clusters file; ten thousand clusters fit
+// comfortably.
+const maxClustersFileBytes = 16 << 20
+
+// clustersFile is the --clusters-file document.
+type clustersFile struct {
+	Clusters []clusterEntry `yaml:"clusters"`
+}
+
+// clusterEntry is Cluster as written in YAML, with pointers where an absent
+// field takes a default.
+type clusterEntry struct {
+	Name            string    `yaml:"name"`
+	Endpoint        string    `yaml:"endpoint"`
+	Transport       Transport `yaml:"transport"`
+	Triage          *bool     `yaml:"triage"`
+	Kubeconfig      string    `yaml:"kubeconfig"`
+	BearerTokenFile string    `yaml:"bearerTokenFile"`
+	CAFile          string    `yaml:"caFile"`
+}
+
+// LoadClustersFile reads a --clusters-file.
+func LoadClustersFile(path string) ([]Cluster, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("--clusters-file (CLUSTERS_FILE): %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxClustersFileBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("--clusters-file (CLUSTERS_FILE) %s: %w", path, err)
+	}
+	if len(data) > maxClustersFileBytes {
+		return nil, fmt.Errorf("--clusters-file (CLUSTERS_FILE) %s: larger than %d bytes", path, maxClustersFileBytes)
+	}
+	clusters, err := ParseClusters(data)
+	if err != nil {
+		return nil, fmt.Errorf("--clusters-file (CLUSTERS_FILE) %s: %w", path, err)
+	}
+	return clusters, nil
+}
+
+// ParseClusters decodes a clusters document strictly: unknown keys are errors,
+// so a typo such as "endpiont" cannot silently drop a setting.
+func ParseClusters(data []byte) ([]Cluster, error) {
+	var doc clustersFile
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, errors.New("no clusters in file")
+		}
+		return nil, err
+	}
+	out := make([]Cluster, 0, len(doc.Clusters))
+	for _, e := range doc.Clusters {
+		c := Cluster{
+			Name:            e.Name,
+			Endpoint:        e.Endpoint,
+			Transport:       e.Transport,
+			Triage:          true,
+			Kubeconfig:      e.Kubeconfig,
+			BearerTokenFile: e.BearerTokenFile,
+			CAFile:          e.CAFile,
+		}
+		if c.Transport == "" {
+			c.Transport = TransportStreamable
+		}
+		if e.Triage != nil {
+			c.Triage = *e.Triage
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+func (c Cluster) validate() error {
+	if !clusterName.MatchString(c.Name) {
+		return fmt.Errorf("invalid cluster name %q: use 1-63 lower-case letters, digits and '-', starting and ending with a letter or digit", c.Name)
+	}
+	u, err := url.Parse(c.Endpoint)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("cluster %q: endpoint %q is not an http(s) URL", c.Name, c.Endpoint)
+	}
+	switch c.Transport {
+	case TransportStreamable, TransportSSE:
+	default:
+		return fmt.Errorf("cluster %q: transport %q is not %q or %q", c.Name, c.Transport, TransportStreamable, TransportSSE)
+	}
+	for _, p := range []struct{ field, path string }{
+		{"kubeconfig", c.Kubeconfig}, {"bearerTokenFile", c.BearerTokenFile}, {"caFile", c.CAFile},
+	} {
+		if p.path == "" {
+			continue
+		}
+		if _, err := os.Stat(p.path); err != nil {
+			return fmt.Errorf("cluster %q: %s: %w", c.Name, p.field, err)
+		}
+	}
+	return nil
+}

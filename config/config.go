@@ -1,0 +1,415 @@
+// Package config holds the runner's configuration: one struct, the flag set
+// that fills it, and the validation that refuses to start half-configured.
+//
+// Every option is a flag; each also has an environment variable and may be
+// given in the --config file. Precedence is flag > environment > config file >
+// default.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/peterbourgon/ff/v3"
+)
+
+// ErrHelp is returned by Parse when -h or --help was asked for.
+var ErrHelp = flag.ErrHelp
+
+// Transport names the MCP transport used to reach a cluster's server.
+type Transport string
+
+const (
+	// TransportStreamable is MCP Streamable HTTP, the server's /mcp endpoint.
+	TransportStreamable Transport = "streamable"
+	// TransportSSE is the legacy HTTP+SSE transport, the server's /sse endpoint.
+	TransportSSE Transport = "sse"
+)
+
+// Cluster is one kubernetes-mcp-server the runner subscribes to.
+type Cluster struct {
+	// Name is the runner's name for the cluster. It is the only value the
+	// cluster label of every metric takes and a path component of incident
+	// workspaces, so it is restricted to a DNS label.
+	Name      string    `yaml:"name"`
+	Endpoint  string    `yaml:"endpoint"`
+	Transport Transport `yaml:"transport"`
+	// Triage false still subscribes (so faults are counted) but never runs
+	// an agent: events are filtered with reason triage_disabled.
+	Triage bool `yaml:"triage"`
+	// Kubeconfig is handed to the agent for this cluster's incidents.
+	Kubeconfig string `yaml:"kubeconfig"`
+	// BearerTokenFile, when set, is read on every (re)connect and sent as
+	// an Authorization header, so rotated tokens are picked up.
+	BearerTokenFile string `yaml:"bearerTokenFile"`
+	// CAFile, when set, is the PEM bundle trusted for an https endpoint.
+	CAFile string `yaml:"caFile"`
+}
+
+// Config is everything the runner needs to start.
+type Config struct {
+	ConfigFile   string
+	ClustersFile string
+	Clusters     []Cluster
+
+	// Seed resilience parameters.
+	AgentTimeout             time.Duration
+	MaxQueueAge              time.Duration
+	QueueSweepInterval       time.Duration
+	SSEReconnectInitialDelay time.Duration
+	SSEReconnectMaxDelay     time.Duration
+	ShutdownTimeout          time.Duration
+	HealthPort               int
+	MetricsPort              int
+
+	HealthAddress  string
+	MetricsAddress string
+	LogLevel       string
+	LogFormat      string
+
+	// Intake.
+	MinSeverity       string
+	QueueCapacity     int
+	DedupWindow       time.Duration
+	KeepaliveInterval time.Duration
+	MaxEventBytes     int
+
+	// Agents.
+	AgentCommand        string
+	AgentArgs           []string
+	AgentEnvAllow       []string
+	AgentKillGrace      time.Duration
+	AgentLogMaxBytes    int
+	AgentCleanupCommand string
+	AgentCleanupTimeout time.Duration
+	AgentReportFile     string
+	AgentReportMinBytes int
+	WorkspaceRoot       string
+	AgentsPerCluster    int
+	MaxConcurrentAgents int
+	BreakerThreshold    int
+	BreakerCooldown     time.Duration
+}
+
+// Option describes one configuration option for --help and the docs.
+type Option struct {
+	Flag    string // without dashes
+	Env     string
+	Default string
+	Usage   string
+}
+
+// Defaults returns a Config with every default filled in and no clusters.
+func Defaults() Config {
+	return Config{
+		AgentTimeout:             300 * time.Second,
+		MaxQueueAge:              600 * time.Second,
+		QueueSweepInterval:       60 * time.Second,
+		SSEReconnectInitialDelay: 1 * time.Second,
+		SSEReconnectMaxDelay:     60 * time.Second,
+		ShutdownTimeout:          30 * time.Second,
+		HealthPort:               8080,
+		MetricsPort:              9090,
+		LogLevel:                 "info",
+		LogFormat:                "json",
+		MinSeverity:              "warning",
+		QueueCapacity:            100,
+		DedupWindow:              900 * time.Second,
+		KeepaliveInterval:        30 * time.Second,
+		MaxEventBytes:            1 << 20,
+		AgentEnvAllow:            []string{"PATH", "HOME", "LANG", "TZ"},
+		AgentKillGrace:           5 * time.Second,
+		AgentLogMaxBytes:         10 << 20,
+		AgentCleanupTimeout:      30 * time.Second,
+		AgentReportFile:          "output/investigation.md",
+		AgentReportMinBytes:      100,
+		WorkspaceRoot:            "/var/lib/kubernetes-mcp-runner/incidents",
+		AgentsPerCluster:         1,
+		MaxConcurrentAgents:      4,
+		BreakerThreshold:         5,
+		BreakerCooldown:          300 * time.Second,
+	}
+}
+
+// option binds one flag to its environment variable.
+type option struct {
+	Option
+	value flag.Value
+}
+
+// options lists every flag in --help order. It is the single table from which
+// the flag set, the environment mapping and the documentation are derived.
+func options(c *Config) []option {
+	secs := func(d *time.Duration) flag.Value { return secondsValue{d} }
+	str := func(s *string) flag.Value { return (*stringValue)(s) }
+	n := func(p *int) flag.Value { return positiveIntValue{p} }
+	o := func(name, usage string, v flag.Value) option {
+		return option{Option: Option{Flag: name, Env: EnvName(name, v), Usage: usage}, value: v}
+	}
+	return []option{
+		o("config", "path of a config file: one 'flag value' per line, # comments", str(&c.ConfigFile)),
+		o("cluster", "a cluster to watch as NAME=URL (repeatable; comma-separated in the environment)", clusterFlag{&c.Clusters}),
+		o("clusters-file", "path of a YAML file listing clusters (name, endpoint, transport, triage, kubeconfig, bearerTokenFile, caFile)", str(&c.ClustersFile)),
+
+		o("agent-timeout", "seconds an agent may run before it is terminated", secs(&c.AgentTimeout)),
+		o("max-queue-age", "seconds a fault may wait in the queue before it expires", secs(&c.MaxQueueAge)),
+		o("queue-sweep-interval", "seconds between sweeps for expired queued faults", secs(&c.QueueSweepInterval)),
+		o("sse-reconnect-initial-delay", "seconds to wait before the first reconnection attempt", secs(&c.SSEReconnectInitialDelay)),
+		o("sse-reconnect-max-delay", "cap, in seconds, of the doubling reconnection delay", secs(&c.SSEReconnectMaxDelay)),
+		o("shutdown-timeout", "seconds to let in-flight agents finish on shutdown before they are killed", secs(&c.ShutdownTimeout)),
+		o("health-port", "port of the /healthz and /readyz server", portValue{&c.HealthPort}),
+		o("metrics-port", "port of the /metrics server", portValue{&c.MetricsPort}),
+		o("health-address", "address the health server binds (empty: all interfaces)", str(&c.HealthAddress)),
+		o("metrics-address", "address the metrics server binds (empty: all interfaces)", str(&c.MetricsAddress)),
+		o("log-level", "log level: debug, info, warn or error", str(&c.LogLevel)),
+		o("log-format", "log format: json or text", str(&c.LogFormat)),
+
+		o("min-severity", "lowest fault severity that is triaged: info, warning or critical", str(&c.MinSeverity)),
+		o("queue-capacity", "faults each cluster's queue holds before it sheds", n(&c.QueueCapacity)),
+		o("dedup-window", "seconds a fault id is remembered to drop repeats", secs(&c.DedupWindow)),
+		o("sse-keepalive-interval", "seconds between MCP pings that detect a stalled server", secs(&c.KeepaliveInterval)),
+		o("sse-max-event-bytes", "largest notification accepted, in bytes", n(&c.MaxEventBytes)),
+
+		o("agent-command", "program run for each incident (required)", str(&c.AgentCommand)),
+		o("agent-arg", "argument of the agent command, templated with the incident's fields (repeatable)", &listValue{list: &c.AgentArgs}),
+		o("agent-env-allow", "runner environment variables passed to agents (repeatable; comma-separated in the environment)", &listValue{list: &c.AgentEnvAllow}),
+		o("agent-kill-grace", "seconds between SIGTERM and SIGKILL of an agent's process group", secs(&c.AgentKillGrace)),
+		o("agent-log-max-bytes", "cap on each agent's captured stdout and stderr", n(&c.AgentLogMaxBytes)),
+		o("agent-cleanup-command", "command run after an agent times out or is interrupted, templated, split on spaces (e.g. 'docker rm -f triage-{{.IncidentID}}')", str(&c.AgentCleanupCommand)),
+		o("agent-cleanup-timeout", "seconds the cleanup command may run", secs(&c.AgentCleanupTimeout)),
+		o("agent-report-file", "report the agent must write, relative to the incident workspace", str(&c.AgentReportFile)),
+		o("agent-report-min-bytes", "smallest report that counts as a successful investigation", n(&c.AgentReportMinBytes)),
+		o("workspace-root", "directory holding <cluster>/<incident-id>/ workspaces", str(&c.WorkspaceRoot)),
+		o("agents-per-cluster", "agents that may run at once for one cluster", n(&c.AgentsPerCluster)),
+		o("max-concurrent-agents", "agents that may run at once in total", n(&c.MaxConcurrentAgents)),
+		o("circuit-breaker-threshold", "consecutive failed or timed-out agents that open the circuit breaker", n(&c.BreakerThreshold)),
+		o("circuit-breaker-cooldown", "seconds the breaker stays open before it admits one probe incident", secs(&c.BreakerCooldown)),
+	}
+}
+
+// EnvName maps a flag to its environment variable: upper snake case, with
+// _SECONDS appended for options measured in seconds (AGENT_TIMEOUT_SECONDS
+// for --agent-timeout), as the seed names them. ff/v3 derives env names from
+// flag names alone and cannot add the suffix, so this mapping is ours.
+func EnvName(flagName string, v flag.Value) string {
+	name := strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+	if _, ok := v.(secondsValue); ok {
+		name += "_SECONDS"
+	}
+	return name
+}
+
+// Options lists every option with its environment variable and default.
+func Options() []Option {
+	c := Defaults()
+	opts := options(&c)
+	out := make([]Option, len(opts))
+	for i, o := range opts {
+		out[i] = o.Option
+		out[i].Default = o.value.String()
+	}
+	return out
+}
+
+// Parse builds a Config from command-line args, the environment (getenv) and
+// the --config file, then validates it. The error names the flag and its
+// environment variable; a nil error means the Config is complete.
+func Parse(args []string, getenv func(string) string) (Config, error) {
+	c := Defaults()
+	opts := options(&c)
+	fs := flag.NewFlagSet("kubernetes-mcp-runner", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	byFlag := make(map[string]option, len(opts))
+	for _, o := range opts {
+		fs.Var(o.value, o.Flag, o.Usage)
+		byFlag[o.Flag] = o
+	}
+
+	// Layer 1: flags.
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return c, ErrHelp
+		}
+		return c, describeFlagError(err, byFlag)
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+
+	// Layer 2: environment, for flags not given on the command line.
+	for _, o := range opts {
+		if set[o.Flag] {
+			continue
+		}
+		v := getenv(o.Env)
+		if v == "" {
+			continue
+		}
+		values := []string{v}
+		if _, repeatable := o.value.(*listValue); repeatable {
+			values = strings.Split(v, ",")
+		} else if _, ok := o.value.(clusterFlag); ok {
+			values = strings.Split(v, ",")
+		}
+		for _, one := range values {
+			if err := fs.Set(o.Flag, strings.TrimSpace(one)); err != nil {
+				return c, fmt.Errorf("invalid %s (--%s): %w", o.Env, o.Flag, err)
+			}
+		}
+	}
+
+	// Layer 3: the config file fills what flags and environment left unset.
+	// ff skips every flag already set, which keeps the precedence intact.
+	if c.ConfigFile != "" {
+		err := ff.Parse(fs, nil,
+			ff.WithConfigFile(c.ConfigFile),
+			ff.WithConfigFileParser(ff.PlainParser),
+		)
+		if err != nil {
+			return c, fmt.Errorf("config file %s: %w", c.ConfigFile, describeFlagError(err, byFlag))
+		}
+	}
+
+	if c.ClustersFile != "" {
+		fileClusters, err := LoadClustersFile(c.ClustersFile)
+		if err != nil {
+			return c, err
+		}
+		c.Clusters = append(c.Clusters, fileClusters...)
+	}
+	if err := c.Validate(); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+// describeFlagError rewrites the flag package's messages so they name both
+// the flag and its environment variable.
+func describeFlagError(err error, byFlag map[string]option) error {
+	msg := err.Error()
+	for name, o := range byFlag {
+		if strings.Contains(msg, "-"+name+":") || strings.Contains(msg, "flag \""+name+"\"") {
+			var inner string
+			if i := strings.LastIndex(msg, ": "); i >= 0 {
+				inner = msg[i+2:]
+			}
+			return fmt.Errorf("invalid --%s (%s): %s", name, o.Env, inner)
+		}
+	}
+	return errors.New(strings.TrimPrefix(msg, "error parsing commandline arguments: "))
+}
+
+// Validate checks relations between options that no single flag can.
+func (c Config) Validate() error {
+	if c.SSEReconnectInitialDelay > c.SSEReconnectMaxDelay {
+		return fmt.Errorf("invalid --sse-reconnect-initial-delay (SSE_RECONNECT_INITIAL_DELAY_SECONDS): %s is more than --sse-reconnect-max-delay (SSE_RECONNECT_MAX_DELAY_SECONDS) %s",
+			c.SSEReconnectInitialDelay, c.SSEReconnectMaxDelay)
+	}
+	if c.HealthPort == c.MetricsPort && c.HealthAddress == c.MetricsAddress {
+		return fmt.Errorf("invalid --health-port (HEALTH_PORT): %d is also --metrics-port (METRICS_PORT); the two servers need different ports", c.HealthPort)
+	}
+	if c.AgentKillGrace >= c.ShutdownTimeout {
+		return fmt.Errorf("invalid --agent-kill-grace (AGENT_KILL_GRACE_SECONDS): %s must be shorter than --shutdown-timeout (SHUTDOWN_TIMEOUT_SECONDS) %s", c.AgentKillGrace, c.ShutdownTimeout)
+	}
+	if c.KeepaliveInterval < 2*time.Second {
+		return fmt.Errorf("invalid --sse-keepalive-interval (SSE_KEEPALIVE_INTERVAL_SECONDS): %s is under the 2 s minimum", c.KeepaliveInterval)
+	}
+	switch strings.ToLower(c.LogLevel) {
+	case "debug", "info", "warn", "warning", "error":
+	default:
+		return fmt.Errorf("invalid --log-level (LOG_LEVEL): %q is not debug, info, warn or error", c.LogLevel)
+	}
+	switch c.LogFormat {
+	case "json", "text":
+	default:
+		return fmt.Errorf("invalid --log-format (LOG_FORMAT): %q is not json or text", c.LogFormat)
+	}
+	switch c.MinSeverity {
+	case "info", "warning", "critical":
+	default:
+		return fmt.Errorf("invalid --min-severity (MIN_SEVERITY): %q is not info, warning or critical", c.MinSeverity)
+	}
+	if c.AgentCommand == "" {
+		return errors.New("missing --agent-command (AGENT_COMMAND): the program to run for each incident")
+	}
+	if c.WorkspaceRoot == "" {
+		return errors.New("missing --workspace-root (WORKSPACE_ROOT)")
+	}
+	if c.MaxConcurrentAgents < c.AgentsPerCluster {
+		return fmt.Errorf("invalid --max-concurrent-agents (MAX_CONCURRENT_AGENTS): %d is less than --agents-per-cluster (AGENTS_PER_CLUSTER) %d", c.MaxConcurrentAgents, c.AgentsPerCluster)
+	}
+	if len(c.Clusters) == 0 {
+		return errors.New("no clusters configured: give --cluster NAME=URL (CLUSTER) or --clusters-file (CLUSTERS_FILE)")
+	}
+	seen := make(map[string]bool, len(c.Clusters))
+	for i, cl := range c.Clusters {
+		if err := cl.validate(); err != nil {
+			return fmt.Errorf("cluster #%d: %w", i+1, err)
+		}
+		if seen[cl.Name] {
+			return fmt.Errorf("cluster %q is configured twice (--cluster / --clusters-file)", cl.Name)
+		}
+		seen[cl.Name] = true
+	}
+	return nil
+}
+
+// SlogLevel is LogLevel as a slog.Level; Validate has checked it.
+func (c Config) SlogLevel() slog.Level {
+	switch strings.ToLower(c.LogLevel) {
+	case "debug":
+		return slog.LevelDebug
+	case "warn", "warning":
+		return slog.LevelWarn
+	case "error":
+		return slog.LevelError
+	}
+	return slog.LevelInfo
+}
+
+// ClusterNames lists the configured cluster names, in configuration order.
+func (c Config) ClusterNames() []string {
+	names := make([]string, len(c.Clusters))
+	for i, cl := range c.Clusters {
+		names[i] = cl.Name
+	}
+	return names
+}
+
+// stringValue is a plain string flag.
+type stringValue string
+
+func (s *stringValue) String() string     { return string(*s) }
+func (s *stringValue) Set(v string) error { *s = stringValue(v); return nil }
+
+// WriteHelp prints every option with its environment variable, default and
+// meaning.
+func WriteHelp(w io.Writer) {
+	fmt.Fprint(w, `kubernetes-mcp-runner: runs an investigation agent for each fault that
+kubernetes-mcp-server reports, across many clusters.
+
+Usage:
+  kubernetes-mcp-runner [options]       run the daemon
+  kubernetes-mcp-runner demo            run with simulated clusters and the sample agent
+  kubernetes-mcp-runner sample-agent    the bundled sample agent (run by the demo)
+  kubernetes-mcp-runner --version       print version, commit and build date
+
+Precedence: flag > environment variable > --config file > default.
+
+Options:
+`)
+	for _, o := range Options() {
+		def := o.Default
+		if def == "" {
+			def = `""`
+		}
+		fmt.Fprintf(w, "  --%s\n      %s\n      env %s, default %s\n", o.Flag, o.Usage, o.Env, def)
+	}
+}

@@ -1,0 +1,133 @@
+package config
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// secondsValue is a flag.Value holding a duration written as a whole number
+// of seconds, the unit the seed's *_SECONDS variables use. Fractions and unit
+// suffixes are refused so that "30" means the same thing on the command line,
+// in the environment and in the config file.
+type secondsValue struct{ d *time.Duration }
+
+func (v secondsValue) String() string {
+	if v.d == nil {
+		return "0"
+	}
+	return strconv.FormatInt(int64(*v.d/time.Second), 10)
+}
+
+func (v secondsValue) Set(s string) error {
+	n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+	if err != nil {
+		return fmt.Errorf("%q is not a whole number of seconds", s)
+	}
+	if n <= 0 {
+		return fmt.Errorf("%q must be a positive number of seconds", s)
+	}
+	if n > int64(365*24*time.Hour/time.Second) {
+		return fmt.Errorf("%q seconds is more than a year", s)
+	}
+	*v.d = time.Duration(n) * time.Second
+	return nil
+}
+
+// portValue is a TCP port number, 1..65535.
+type portValue struct{ p *int }
+
+func (v portValue) String() string {
+	if v.p == nil {
+		return "0"
+	}
+	return strconv.Itoa(*v.p)
+}
+
+func (v portValue) Set(s string) error {
+	n, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil {
+		return fmt.Errorf("%q is not a port number", s)
+	}
+	if n < 1 || n > 65535 {
+		return fmt.Errorf("port %d is out of range 1-65535", n)
+	}
+	*v.p = n
+	return nil
+}
+
+// positiveIntValue is a count that must be at least one.
+type positiveIntValue struct{ n *int }
+
+func (v positiveIntValue) String() string {
+	if v.n == nil {
+		return "0"
+	}
+	return strconv.Itoa(*v.n)
+}
+
+func (v positiveIntValue) Set(s string) error {
+	n, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil {
+		return fmt.Errorf("%q is not a whole number", s)
+	}
+	if n < 1 {
+		return fmt.Errorf("%q must be at least 1", s)
+	}
+	*v.n = n
+	return nil
+}
+
+// listValue is a repeatable string flag. From the environment it takes a
+// comma-separated list.
+type listValue struct {
+	list *[]string
+	// set records whether anything was set, so that the first explicit value
+	// replaces the default instead of appending to it.
+	set bool
+}
+
+func (v *listValue) String() string {
+	if v.list == nil {
+		return ""
+	}
+	return strings.Join(*v.list, ",")
+}
+
+func (v *listValue) Set(s string) error {
+	if !v.set {
+		*v.list = nil
+		v.set = true
+	}
+	*v.list = append(*v.list, s)
+	return nil
+}
+
+// clusterFlag collects --cluster NAME=URL pairs.
+type clusterFlag struct{ clusters *[]Cluster }
+
+func (v clusterFlag) String() string {
+	if v.clusters == nil {
+		return ""
+	}
+	parts := make([]string, 0, len(*v.clusters))
+	for _, c := range *v.clusters {
+		parts = append(parts, c.Name+"="+c.Endpoint)
+	}
+	return strings.Join(parts, ",")
+}
+
+func (v clusterFlag) Set(s string) error {
+	name, url, ok := strings.Cut(s, "=")
+	if !ok || name == "" || url == "" {
+		return fmt.Errorf("%q is not NAME=URL", s)
+	}
+	*v.clusters = append(*v.clusters, Cluster{
+		Name:      strings.TrimSpace(name),
+		Endpoint:  strings.TrimSpace(url),
+		Transport: TransportStreamable,
+		Triage:    true,
+	})
+	return nil
+}

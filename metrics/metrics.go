@@ -1,0 +1,158 @@
+// Package metrics defines every Prometheus collector the runner exports.
+//
+// All collectors live in one struct built on an injected Registerer, so tests
+// use a fresh registry and nothing is global. Label values come only from
+// bounded sets, listed below, so a misbehaving server cannot grow the series
+// count:
+//
+//	cluster   the configured cluster names (never a name a server reports)
+//	severity  critical, warning, info, unknown
+//	reason    (events_filtered_total) severity_low, duplicate, malformed,
+//	          unknown_cluster, triage_disabled, queue_full
+//	reason    (sse_*) see ConnectionReasons
+//	status    success, failure, timeout, interrupted
+//	service   the kinds of supervised service: sse, sweeper, dispatch,
+//	          metrics-server, health-server
+//	outcome   success, failure, timeout
+package metrics
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+)
+
+// Namespace prefixes every metric name.
+const Namespace = "kubernetes_mcp_runner"
+
+// Bounded label value sets.
+var (
+	Severities     = []string{"critical", "warning", "info", "unknown"}
+	FilterReasons  = []string{"severity_low", "duplicate", "malformed", "unknown_cluster", "triage_disabled", "queue_full"}
+	AgentStatuses  = []string{"success", "failure", "timeout", "interrupted"}
+	CleanupOutcome = []string{"success", "failure", "timeout"}
+	// ConnectionReasons classify why an MCP session failed or ended.
+	ConnectionReasons = []string{
+		"connection_refused", "dns", "timeout", "tls", "http_4xx", "http_5xx",
+		"protocol", "subscribe_failed", "stream_closed", "keepalive_timeout",
+		"subscription_error", "other",
+	}
+	ServiceKinds = []string{"sse", "sweeper", "dispatch", "metrics-server", "health-server"}
+)
+
+// Histogram buckets as the seed gives them.
+var (
+	AgentDurationBuckets      = []float64{1, 5, 10, 30, 60, 120, 300}
+	ConnectionDurationBuckets = []float64{60, 300, 600, 1800, 3600, 7200, 14400}
+)
+
+// BuildInfo labels the build_info gauge.
+type BuildInfo struct {
+	Version   string
+	GitCommit string
+	BuildDate string
+}
+
+// Metrics holds every collector.
+type Metrics struct {
+	EventsReceived  *prometheus.CounterVec // cluster, severity
+	EventsFiltered  *prometheus.CounterVec // cluster, reason
+	EventsQueued    *prometheus.CounterVec // cluster
+	EventsExpired   *prometheus.CounterVec // cluster
+	EventsDequeued  *prometheus.CounterVec // cluster
+	QueueDepth      *prometheus.GaugeVec   // cluster
+	AgentsSpawned   *prometheus.CounterVec // cluster
+	AgentsCompleted *prometheus.CounterVec // cluster, status
+	AgentsTimeout   *prometheus.CounterVec // cluster
+	AgentsActive    *prometheus.GaugeVec   // cluster
+	AgentDuration   *prometheus.HistogramVec
+	AgentCleanups   *prometheus.CounterVec // outcome
+
+	BreakerState         prometheus.Gauge
+	BreakerEventsDropped *prometheus.CounterVec // cluster
+
+	SSEConnectionsActive  *prometheus.GaugeVec   // cluster
+	SSEReconnections      *prometheus.CounterVec // cluster, reason
+	SSEConnectionErrors   *prometheus.CounterVec // cluster, reason
+	SSEConnectionDuration *prometheus.HistogramVec
+
+	BuildInfo       *prometheus.GaugeVec
+	Up              prometheus.Gauge
+	ServiceRestarts *prometheus.CounterVec // service
+}
+
+// New registers every collector on reg and initialises the per-cluster
+// series, so dashboards and alerts see zeros rather than absent series.
+func New(reg prometheus.Registerer, build BuildInfo, clusters []string) *Metrics {
+	f := promauto.With(reg)
+	counter := func(name, help string, labels ...string) *prometheus.CounterVec {
+		return f.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: name, Help: help}, labels)
+	}
+	gauge := func(name, help string, labels ...string) *prometheus.GaugeVec {
+		return f.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Name: name, Help: help}, labels)
+	}
+	m := &Metrics{
+		EventsReceived:  counter("events_received_total", "Fault events received from kubernetes-mcp-server, by severity.", "cluster", "severity"),
+		EventsFiltered:  counter("events_filtered_total", "Fault events not queued, by reason.", "cluster", "reason"),
+		EventsQueued:    counter("events_queued_total", "Fault events added to a cluster's queue.", "cluster"),
+		EventsExpired:   counter("events_expired_total", "Queued fault events dropped for exceeding the maximum queue age.", "cluster"),
+		EventsDequeued:  counter("events_dequeued_total", "Fault events taken from a queue to run an agent.", "cluster"),
+		QueueDepth:      gauge("queue_depth", "Fault events waiting in a cluster's queue.", "cluster"),
+		AgentsSpawned:   counter("agents_spawned_total", "Investigation agents started.", "cluster"),
+		AgentsCompleted: counter("agents_completed_total", "Investigation agents finished, by status.", "cluster", "status"),
+		AgentsTimeout:   counter("agents_timeout_total", "Investigation agents terminated for exceeding the agent timeout.", "cluster"),
+		AgentsActive:    gauge("agents_active", "Investigation agents running now.", "cluster"),
+		AgentDuration: f.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: Namespace, Name: "agent_duration_seconds",
+			Help:    "Wall-clock duration of investigation agents, by final status.",
+			Buckets: AgentDurationBuckets,
+		}, []string{"cluster", "status"}),
+		AgentCleanups: counter("agent_cleanups_total", "Runs of the agent cleanup command, by outcome.", "outcome"),
+
+		BreakerState: f.NewGauge(prometheus.GaugeOpts{
+			Namespace: Namespace, Name: "circuit_breaker_state",
+			Help: "Agent circuit breaker: 0 closed, 0.5 half-open (one probe incident admitted), 1 open.",
+		}),
+		BreakerEventsDropped: counter("circuit_breaker_events_dropped_total", "Fault events dropped at intake while the circuit breaker was open.", "cluster"),
+
+		SSEConnectionsActive: gauge("sse_connections_active", "Live MCP sessions subscribed to faults (0 or 1 per cluster).", "cluster"),
+		SSEReconnections:     counter("sse_reconnections_total", "Reconnection attempts to kubernetes-mcp-server, by the reason of the preceding failure.", "cluster", "reason"),
+		SSEConnectionErrors:  counter("sse_connection_errors_total", "Failed or lost MCP sessions, by reason.", "cluster", "reason"),
+		SSEConnectionDuration: f.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: Namespace, Name: "sse_connection_duration_seconds",
+			Help:    "How long each MCP session stayed connected, observed on disconnect.",
+			Buckets: ConnectionDurationBuckets,
+		}, []string{"cluster"}),
+
+		BuildInfo:       gauge("build_info", "Build of the running binary; always 1.", "version", "git_commit", "build_date"),
+		Up:              f.NewGauge(prometheus.GaugeOpts{Namespace: Namespace, Name: "up", Help: "1 while the runner is serving metrics."}),
+		ServiceRestarts: counter("service_restarts_total", "Restarts of supervised services after a failure or panic, by kind of service.", "service"),
+	}
+	m.BuildInfo.WithLabelValues(build.Version, build.GitCommit, build.BuildDate).Set(1)
+	m.Up.Set(1)
+	for _, c := range clusters {
+		m.EventsQueued.WithLabelValues(c)
+		m.EventsExpired.WithLabelValues(c)
+		m.EventsDequeued.WithLabelValues(c)
+		m.QueueDepth.WithLabelValues(c)
+		m.AgentsSpawned.WithLabelValues(c)
+		m.AgentsTimeout.WithLabelValues(c)
+		m.AgentsActive.WithLabelValues(c)
+		m.BreakerEventsDropped.WithLabelValues(c)
+		m.SSEConnectionsActive.WithLabelValues(c)
+	}
+	for _, s := range ServiceKinds {
+		m.ServiceRestarts.WithLabelValues(s)
+	}
+	return m
+}
+
+// NewRegistry returns a registry holding the Go runtime and process
+// collectors, the base every runner registry starts from.
+func NewRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		prometheus.NewGoCollector(),
+		prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}),
+	)
+	return reg
+}

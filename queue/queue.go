@@ -1,0 +1,273 @@
+// Package queue holds the per-cluster FIFO of faults waiting for an agent.
+//
+// Each entry keeps the time it was first enqueued (EnqueuedAt) through every
+// operation, so expiry counts from the first enqueue. The queue updates
+// events_queued_total, events_dequeued_total, events_expired_total and
+// queue_depth itself, on every change, so the gauge cannot drift from the
+// contents.
+package queue
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/fault"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/metrics"
+)
+
+// Item is one queued fault.
+type Item struct {
+	// Cluster is the configured cluster name, not the one in the payload.
+	Cluster    string
+	Event      fault.Event
+	EnqueuedAt time.Time
+}
+
+// Severity is the item's parsed severity.
+func (it Item) Severity() fault.Severity { return it.Event.Level() }
+
+// PushResult says what Push did.
+type PushResult int
+
+const (
+	// Queued: the item was appended.
+	Queued PushResult = iota
+	// QueuedDisplacing: the queue was full; the oldest lower-severity item
+	// was removed to make room and is returned.
+	QueuedDisplacing
+	// Full: the queue was full of items at least as severe; nothing changed.
+	Full
+)
+
+// Queue is one cluster's FIFO. It is safe for concurrent use.
+type Queue struct {
+	cluster  string
+	capacity int
+	now      func() time.Time
+
+	queued, dequeued, expired interface{ Inc() }
+	depth                     interface{ Set(float64) }
+
+	mu    sync.Mutex
+	items []Item
+	// held counts fault ids that are queued or being worked on, for
+	// duplicate detection; Release ends the hold.
+	held map[string]int
+	// ready has a token while items may be waiting; consumers that take an
+	// item re-arm it if more remain, so no wake-up is lost.
+	ready chan struct{}
+}
+
+// New returns an empty queue for cluster.
+func New(cluster string, capacity int, m *metrics.Metrics, now func() time.Time) *Queue {
+	return &Queue{
+		cluster:  cluster,
+		capacity: capacity,
+		now:      now,
+		queued:   m.EventsQueued.WithLabelValues(cluster),
+		dequeued: m.EventsDequeued.WithLabelValues(cluster),
+		expired:  m.EventsExpired.WithLabelValues(cluster),
+		depth:    m.QueueDepth.WithLabelValues(cluster),
+		held:     make(map[string]int),
+		ready:    make(chan struct{}, 1),
+	}
+}
+
+// Cluster is the configured name of the queue's cluster.
+func (q *Queue) Cluster() string { return q.cluster }
+
+// Push appends ev, stamping EnqueuedAt. When the queue is full, ev displaces
+// the oldest item of strictly lower severity (a critical fault is never
+// refused while the queue holds a warning); if there is none, Push refuses.
+func (q *Queue) Push(ev fault.Event) (PushResult, Item) {
+	return q.push(Item{Cluster: q.cluster, Event: ev, EnqueuedAt: q.now()})
+}
+
+// Restore appends an item that keeps its original EnqueuedAt, for items
+// brought back from elsewhere (a requeue, a journal).
+func (q *Queue) Restore(it Item) (PushResult, Item) {
+	it.Cluster = q.cluster
+	return q.push(it)
+}
+
+func (q *Queue) push(it Item) (PushResult, Item) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	result := Queued
+	var displaced Item
+	if len(q.items) >= q.capacity {
+		victim := -1
+		sev := it.Severity()
+		for i, old := range q.items {
+			if old.Severity() < sev {
+				victim = i
+				break
+			}
+		}
+		if victim < 0 {
+			return Full, Item{}
+		}
+		displaced = q.items[victim]
+		q.items = append(q.items[:victim], q.items[victim+1:]...)
+		q.release(displaced.Event.FaultID)
+		result = QueuedDisplacing
+	}
+	q.items = append(q.items, it)
+	q.held[it.Event.FaultID]++
+	q.queued.Inc()
+	q.depth.Set(float64(len(q.items)))
+	q.signal()
+	return result, displaced
+}
+
+// TryPop removes and returns the oldest item. The item's fault id stays held
+// until Release.
+func (q *Queue) TryPop() (Item, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(q.items) == 0 {
+		return Item{}, false
+	}
+	it := q.items[0]
+	q.items[0] = Item{}
+	q.items = q.items[1:]
+	q.dequeued.Inc()
+	q.depth.Set(float64(len(q.items)))
+	if len(q.items) > 0 {
+		q.signal()
+	}
+	return it, true
+}
+
+// Wait blocks until the queue may hold an item or ctx ends. A true return is
+// a hint, not a promise: another consumer or the sweeper may take the item
+// first, so callers follow up with TryPop.
+func (q *Queue) Wait(ctx context.Context) error {
+	for {
+		q.mu.Lock()
+		n := len(q.items)
+		q.mu.Unlock()
+		if n > 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-q.ready:
+		}
+	}
+}
+
+// Pop blocks until it removes an item or ctx ends.
+func (q *Queue) Pop(ctx context.Context) (Item, error) {
+	for {
+		if it, ok := q.TryPop(); ok {
+			return it, nil
+		}
+		if err := q.Wait(ctx); err != nil {
+			return Item{}, err
+		}
+	}
+}
+
+// Expire removes items enqueued more than maxAge before now and returns them
+// oldest first; fresher items stay in order.
+func (q *Queue) Expire(maxAge time.Duration) []Item {
+	now := q.now()
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	var expired []Item
+	kept := q.items[:0]
+	for _, it := range q.items {
+		if now.Sub(it.EnqueuedAt) > maxAge {
+			expired = append(expired, it)
+			q.release(it.Event.FaultID)
+			q.expired.Inc()
+			continue
+		}
+		kept = append(kept, it)
+	}
+	for i := len(kept); i < len(q.items); i++ {
+		q.items[i] = Item{}
+	}
+	q.items = kept
+	q.depth.Set(float64(len(q.items)))
+	return expired
+}
+
+// Release ends the hold on a fault id taken by TryPop, once its agent is
+// done.
+func (q *Queue) Release(faultID string) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.release(faultID)
+}
+
+func (q *Queue) release(faultID string) {
+	if n := q.held[faultID]; n > 1 {
+		q.held[faultID] = n - 1
+	} else {
+		delete(q.held, faultID)
+	}
+}
+
+// Holds reports whether a fault id is queued or being worked on.
+func (q *Queue) Holds(faultID string) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.held[faultID] > 0
+}
+
+// Len is the number of queued items.
+func (q *Queue) Len() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.items)
+}
+
+// Snapshot copies the queued items, oldest first.
+func (q *Queue) Snapshot() []Item {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return append([]Item(nil), q.items...)
+}
+
+func (q *Queue) signal() {
+	select {
+	case q.ready <- struct{}{}:
+	default:
+	}
+}
+
+// Set is the collection of every cluster's queue, fixed at start.
+type Set struct {
+	byName map[string]*Queue
+	order  []*Queue
+}
+
+// NewSet builds one queue per cluster name.
+func NewSet(clusters []string, capacity int, m *metrics.Metrics, now func() time.Time) *Set {
+	s := &Set{byName: make(map[string]*Queue, len(clusters))}
+	for _, c := range clusters {
+		q := New(c, capacity, m, now)
+		s.byName[c] = q
+		s.order = append(s.order, q)
+	}
+	return s
+}
+
+// Get returns a cluster's queue, or nil for a cluster not configured.
+func (s *Set) Get(cluster string) *Queue { return s.byName[cluster] }
+
+// All returns the queues in configuration order.
+func (s *Set) All() []*Queue { return s.order }
+
+// Depth is the total number of queued items.
+func (s *Set) Depth() int {
+	n := 0
+	for _, q := range s.order {
+		n += q.Len()
+	}
+	return n
+}
