@@ -12,7 +12,7 @@
 //	reason    (sse_*) see ConnectionReasons
 //	status    success, failure, timeout, interrupted
 //	service   the kinds of supervised service: sse, sweeper, dispatch,
-//	          metrics-server, health-server
+//	          metrics-server, health-server, watchdog, other
 //	outcome   success, failure, timeout
 package metrics
 
@@ -36,7 +36,7 @@ var (
 		"protocol", "subscribe_failed", "stream_closed", "keepalive_timeout",
 		"subscription_error", "other",
 	}
-	ServiceKinds = []string{"sse", "sweeper", "dispatch", "metrics-server", "health-server"}
+	ServiceKinds = []string{"sse", "sweeper", "dispatch", "metrics-server", "health-server", "watchdog", "other"}
 )
 
 // Histogram buckets as the seed gives them.
@@ -59,6 +59,7 @@ type Metrics struct {
 	EventsQueued    *prometheus.CounterVec // cluster
 	EventsExpired   *prometheus.CounterVec // cluster
 	EventsDequeued  *prometheus.CounterVec // cluster
+	EventsDisplaced *prometheus.CounterVec // cluster
 	QueueDepth      *prometheus.GaugeVec   // cluster
 	AgentsSpawned   *prometheus.CounterVec // cluster
 	AgentsCompleted *prometheus.CounterVec // cluster, status
@@ -96,6 +97,7 @@ func New(reg prometheus.Registerer, build BuildInfo, clusters []string) *Metrics
 		EventsQueued:    counter("events_queued_total", "Fault events added to a cluster's queue.", "cluster"),
 		EventsExpired:   counter("events_expired_total", "Queued fault events dropped for exceeding the maximum queue age.", "cluster"),
 		EventsDequeued:  counter("events_dequeued_total", "Fault events taken from a queue to run an agent.", "cluster"),
+		EventsDisplaced: counter("events_displaced_total", "Queued fault events dropped from a full queue to make room for a more severe one.", "cluster"),
 		QueueDepth:      gauge("queue_depth", "Fault events waiting in a cluster's queue.", "cluster"),
 		AgentsSpawned:   counter("agents_spawned_total", "Investigation agents started.", "cluster"),
 		AgentsCompleted: counter("agents_completed_total", "Investigation agents finished, by status.", "cluster", "status"),
@@ -133,6 +135,7 @@ func New(reg prometheus.Registerer, build BuildInfo, clusters []string) *Metrics
 		m.EventsQueued.WithLabelValues(c)
 		m.EventsExpired.WithLabelValues(c)
 		m.EventsDequeued.WithLabelValues(c)
+		m.EventsDisplaced.WithLabelValues(c)
 		m.QueueDepth.WithLabelValues(c)
 		m.AgentsSpawned.WithLabelValues(c)
 		m.AgentsTimeout.WithLabelValues(c)

@@ -1,0 +1,173 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/coreos/go-systemd/v22/daemon"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/thejerf/suture/v4"
+
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/breaker"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/config"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/fault"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/intake"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/metrics"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/queue"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/dispatch"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/health"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/httpserver"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/sse"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/sweeper"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/supervisor"
+)
+
+// daemonDeps are what runDaemon takes from its caller rather than the
+// process: tests and the demo pass their own.
+type daemonDeps struct {
+	logger  *slog.Logger
+	signals []os.Signal
+	notify  func(state string)
+	// registry, when set, is used instead of a fresh one (tests read it).
+	registry *prometheus.Registry
+	// started, when set, receives the HTTP servers once they are built.
+	started func(metricsServer, healthServer *httpserver.Server)
+}
+
+// configError marks an error in the configuration found only while
+// building components (a bad agent template); main exits 2 for it.
+type configError struct{ err error }
+
+func (e configError) Error() string { return e.err.Error() }
+func (e configError) Unwrap() error { return e.err }
+
+// runDaemon builds every component in dependency order and runs them until
+// shutdown. It is the one run path for the binary, the demo and end-to-end
+// tests.
+func runDaemon(ctx context.Context, cfg config.Config, deps daemonDeps) error {
+	logger := deps.logger
+	b := currentBuild()
+	reg := deps.registry
+	if reg == nil {
+		reg = metrics.NewRegistry()
+	}
+	clusterNames := cfg.ClusterNames()
+	m := metrics.New(reg, metrics.BuildInfo(b), clusterNames)
+	state := &supervisor.State{}
+
+	brk := breaker.New(cfg.BreakerThreshold, cfg.BreakerCooldown, m.BreakerState, logger)
+	defer brk.Stop()
+	queues := queue.NewSet(clusterNames, cfg.QueueCapacity, m, time.Now)
+	policies := make(map[string]intake.ClusterPolicy, len(cfg.Clusters))
+	kubeconfigs := make(map[string]string, len(cfg.Clusters))
+	for _, c := range cfg.Clusters {
+		policies[c.Name] = intake.ClusterPolicy{Triage: c.Triage}
+		kubeconfigs[c.Name] = c.Kubeconfig
+	}
+	in := intake.New(intake.Options{
+		Logger: logger, Metrics: m, Queues: queues, Breaker: brk, Clusters: policies,
+		MinSeverity: fault.ParseSeverity(cfg.MinSeverity), DedupWindow: cfg.DedupWindow, Now: time.Now,
+	})
+
+	if err := os.MkdirAll(cfg.WorkspaceRoot, 0o700); err != nil {
+		return configError{fmt.Errorf("--workspace-root (WORKSPACE_ROOT): %w", err)}
+	}
+	disp, err := dispatch.New(dispatch.Options{
+		Logger: logger, Metrics: m, Queues: queues, Breaker: brk, Kubeconfigs: kubeconfigs,
+		Agent: dispatch.Agent{
+			Command: cfg.AgentCommand, Args: cfg.AgentArgs, EnvAllow: cfg.AgentEnvAllow,
+			Timeout: cfg.AgentTimeout, KillGrace: cfg.AgentKillGrace, LogMaxBytes: int64(cfg.AgentLogMaxBytes),
+			ReportFile: cfg.AgentReportFile, ReportMinBytes: int64(cfg.AgentReportMinBytes),
+			CleanupCommand: cfg.AgentCleanupCommand, CleanupTimeout: cfg.AgentCleanupTimeout,
+		},
+		WorkspaceRoot: cfg.WorkspaceRoot, AgentsPerCluster: cfg.AgentsPerCluster, MaxConcurrent: cfg.MaxConcurrentAgents,
+	})
+	if err != nil {
+		return configError{err}
+	}
+
+	sessions := make([]*sse.Session, 0, len(cfg.Clusters))
+	intakeServices := make([]suture.Service, 0, len(cfg.Clusters)+1)
+	for _, c := range cfg.Clusters {
+		s := sse.New(sse.Options{
+			Cluster: c, Handler: in, Metrics: m, Logger: logger,
+			InitialDelay: cfg.SSEReconnectInitialDelay, MaxDelay: cfg.SSEReconnectMaxDelay,
+			Keepalive: cfg.KeepaliveInterval, MaxEventBytes: cfg.MaxEventBytes, Version: b.Version,
+		})
+		sessions = append(sessions, s)
+		intakeServices = append(intakeServices, s)
+	}
+	intakeServices = append(intakeServices, sweeper.New(queues, cfg.QueueSweepInterval, cfg.MaxQueueAge, time.Now, logger))
+
+	probes := health.New(state.ShuttingDown,
+		health.Check{Name: "sse", Fn: func() error {
+			for _, s := range sessions {
+				if s.Connected() {
+					return nil
+				}
+			}
+			return errors.New("no active SSE connections")
+		}},
+		health.Check{Name: "circuit-breaker", Fn: func() error {
+			if brk.IsOpen() {
+				return errors.New("circuit breaker is open")
+			}
+			return nil
+		}},
+	)
+	metricsServer := httpserver.New("metrics-server", hostPort(cfg.MetricsAddress, cfg.MetricsPort), metrics.Handler(reg, logger), logger)
+	healthServer := httpserver.New("health-server", hostPort(cfg.HealthAddress, cfg.HealthPort), probes.Mux(), logger)
+	if deps.started != nil {
+		deps.started(metricsServer, healthServer)
+	}
+	var extra []suture.Service
+	if interval, err := daemon.SdWatchdogEnabled(false); err == nil && interval > 0 {
+		extra = append(extra, watchdog{interval: interval, notify: deps.notify})
+	}
+
+	logger.Info("Starting kubernetes-mcp-runner",
+		"version", b.Version, "git_commit", b.GitCommit, "clusters", len(cfg.Clusters),
+		"agent_timeout", cfg.AgentTimeout.String(), "max_queue_age", cfg.MaxQueueAge.String(),
+		"shutdown_timeout", cfg.ShutdownTimeout.String(), "workspace_root", cfg.WorkspaceRoot)
+	return supervisor.Run(ctx, supervisor.Options{
+		Logger: logger, Metrics: m, State: state,
+		ShutdownTimeout: cfg.ShutdownTimeout, KillGrace: cfg.AgentKillGrace,
+		Intake: intakeServices, Dispatch: disp,
+		HTTP:      []supervisor.Listener{metricsServer, healthServer},
+		HTTPExtra: extra,
+		Notify:    deps.notify, Signals: deps.signals,
+	})
+}
+
+func hostPort(host string, port int) string { return net.JoinHostPort(host, strconv.Itoa(port)) }
+
+// sdNotify tells systemd about state changes; outside systemd
+// (NOTIFY_SOCKET unset) it does nothing.
+func sdNotify(state string) { _, _ = daemon.SdNotify(false, state) }
+
+// watchdog pings systemd's watchdog at half the interval systemd asks for.
+type watchdog struct {
+	interval time.Duration
+	notify   func(string)
+}
+
+func (w watchdog) String() string { return "watchdog" }
+
+func (w watchdog) Serve(ctx context.Context) error {
+	t := time.NewTicker(w.interval / 2)
+	defer t.Stop()
+	for {
+		w.notify("WATCHDOG=1")
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}

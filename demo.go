@@ -1,0 +1,123 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/config"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/fault"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/faultsource"
+)
+
+// runDemo starts simulated clusters on loopback and the runner against
+// them, with the bundled sample agent, so a new user sees faults become
+// reports with nothing else installed.
+func runDemo(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	clusters := fs.Int("clusters", 3, "simulated clusters")
+	rate := fs.Float64("rate", 0.5, "faults per second per cluster")
+	duration := fs.Duration("duration", 0, "stop after this long (0: run until Ctrl-C)")
+	workspace := fs.String("workspace-root", filepath.Join(os.TempDir(), "kubernetes-mcp-runner-demo"), "where incident workspaces go")
+	healthPort := fs.Int("health-port", 8080, "health server port")
+	metricsPort := fs.Int("metrics-port", 9090, "metrics server port")
+	if err := fs.Parse(args); err != nil {
+		return exitConfig
+	}
+	self, err := os.Executable()
+	if err != nil {
+		fmt.Fprintf(stderr, "demo: %v\n", err)
+		return exitFailure
+	}
+
+	names := []string{"demo-eu", "demo-us", "demo-ap", "demo-sa", "demo-af"}
+	sources := make([]*faultsource.Server, 0, *clusters)
+	cfgArgs := []string{
+		"--agent-command", self, "--agent-arg", "sample-agent", "--agent-arg", "--delay=2s",
+		"--workspace-root", *workspace,
+		"--agent-timeout", "30", "--shutdown-timeout", "10", "--max-concurrent-agents", "4",
+		"--health-port", fmt.Sprint(*healthPort), "--metrics-port", fmt.Sprint(*metricsPort),
+		"--health-address", "127.0.0.1", "--metrics-address", "127.0.0.1",
+		"--log-format", "text", "--queue-sweep-interval", "5", "--max-queue-age", "60",
+	}
+	for i := range *clusters {
+		name := fmt.Sprintf("demo-%d", i)
+		if i < len(names) {
+			name = names[i]
+		}
+		src := faultsource.New(name)
+		if err := src.Start("127.0.0.1:0"); err != nil {
+			fmt.Fprintf(stderr, "demo: %v\n", err)
+			return exitFailure
+		}
+		defer src.Stop()
+		sources = append(sources, src)
+		cfgArgs = append(cfgArgs, "--cluster", name+"="+src.URL())
+	}
+	cfg, err := config.Parse(cfgArgs, func(string) string { return "" })
+	if err != nil {
+		fmt.Fprintf(stderr, "demo: %v\n", err)
+		return exitConfig
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if *duration > 0 {
+		time.AfterFunc(*duration, cancel)
+	}
+	var emitters sync.WaitGroup
+	for i, src := range sources {
+		emitters.Add(1)
+		go func() {
+			defer emitters.Done()
+			emitDemoFaults(ctx, src, cfg.Clusters[i].Name, *rate)
+		}()
+	}
+	fmt.Fprintf(stdout, "Demo: %d simulated clusters on loopback, sample agent, workspaces in %s\n", *clusters, *workspace)
+	fmt.Fprintf(stdout, "Metrics: http://127.0.0.1:%d/metrics   Health: http://127.0.0.1:%d/readyz?verbose   Stop: Ctrl-C\n", *metricsPort, *healthPort)
+
+	err = runDaemon(ctx, cfg, daemonDeps{
+		logger:  newLogger(stderr, "text", cfg.SlogLevel()),
+		signals: []os.Signal{syscall.SIGTERM, syscall.SIGINT},
+		notify:  func(string) {},
+	})
+	cancel()
+	emitters.Wait()
+	if err != nil {
+		fmt.Fprintf(stderr, "demo: %v\n", err)
+		return exitFailure
+	}
+	reports, _ := filepath.Glob(filepath.Join(*workspace, "*", "*", cfg.AgentReportFile))
+	fmt.Fprintf(stdout, "Demo finished: %d investigation reports under %s\n", len(reports), *workspace)
+	return exitOK
+}
+
+// emitDemoFaults sends a mix of fault types and severities, with some
+// repeats so the duplicate filter shows up in the metrics.
+func emitDemoFaults(ctx context.Context, src *faultsource.Server, cluster string, rate float64) {
+	types := []string{fault.TypeCrashLoop, fault.TypePodCrash, fault.TypeNodeUnhealthy, fault.TypeDeploymentFailure, fault.TypeJobFailure}
+	severities := []string{"critical", "warning", "warning", "info"}
+	// Wait for the runner to subscribe before the first fault.
+	for src.Subscribers() == 0 {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	src.EmitAtRate(ctx, rate, func(i int) fault.Event {
+		n := i
+		if rand.IntN(5) == 0 && i > 0 {
+			n = rand.IntN(i) // a repeat of an earlier fault
+		}
+		return faultsource.Fault(cluster, n, types[n%len(types)], severities[rand.IntN(len(severities))])
+	})
+}

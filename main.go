@@ -1,0 +1,83 @@
+// Command kubernetes-mcp-runner keeps an MCP session open to the
+// kubernetes-mcp-server of every configured cluster, queues the faults they
+// report, and runs an investigation agent for each.
+//
+//	kubernetes-mcp-server ×N ──MCP──► sse[cluster] ──► intake ──► queue[cluster]
+//	                                   (reconnect,      (filter,     │    ▲
+//	                                    backoff)         dedup,      │    └─ sweeper (expiry)
+//	                                                     breaker)    ▼
+//	                                   breaker ◄── dispatch ── procutil.Run(agent) per incident
+//	                                                  │
+//	                                   workspace-root/<cluster>/<incident-id>/
+//
+//	/metrics (metrics-server)   /healthz /readyz (health-server)
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"syscall"
+
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/config"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/sampleagent"
+)
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+// Exit codes.
+const (
+	exitOK      = 0
+	exitFailure = 1
+	exitConfig  = 2
+)
+
+// run is main without the process: it returns the exit code.
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		switch args[0] {
+		case "demo":
+			return runDemo(args[1:], stdout, stderr)
+		case "sample-agent":
+			return sampleagent.Main(args[1:], os.Getenv, stdout, stderr)
+		case "-version", "--version", "version":
+			fmt.Fprintln(stdout, currentBuild().String())
+			return exitOK
+		}
+	}
+	cfg, err := config.Parse(args, os.Getenv)
+	if errors.Is(err, config.ErrHelp) {
+		config.WriteHelp(stdout)
+		return exitOK
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "kubernetes-mcp-runner: %v\n", err)
+		return exitConfig
+	}
+	logger := newLogger(stderr, cfg.LogFormat, cfg.SlogLevel())
+	if err := runDaemon(context.Background(), cfg, daemonDeps{
+		logger:  logger,
+		signals: []os.Signal{syscall.SIGTERM, syscall.SIGINT},
+		notify:  sdNotify,
+	}); err != nil {
+		var cfgErr configError
+		if errors.As(err, &cfgErr) {
+			fmt.Fprintf(stderr, "kubernetes-mcp-runner: %v\n", err)
+			return exitConfig
+		}
+		logger.Error("Runner failed", "error", err.Error())
+		return exitFailure
+	}
+	return exitOK
+}
+
+func newLogger(w io.Writer, format string, level slog.Level) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
+	if format == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}

@@ -1,0 +1,530 @@
+// Package dispatch turns queued faults into agent runs: workers per cluster
+// under a global cap, one workspace per incident, the agent run through
+// procutil under a timeout, its outcome classified, recorded and fed to the
+// circuit breaker.
+//
+// Fairness: each cluster has AgentsPerCluster workers, and a worker takes a
+// global slot from a FIFO semaphore before it takes an item from its queue.
+// A cluster whose agent just finished queues behind clusters already
+// waiting, so a noisy cluster gets no more than its share.
+package dispatch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/thejerf/suture/v4"
+	"golang.org/x/sync/semaphore"
+
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/breaker"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/metrics"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/procutil"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/queue"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/supervisor"
+)
+
+// Agent describes the command run for each incident.
+type Agent struct {
+	Command        string
+	Args           []string
+	EnvAllow       []string
+	Timeout        time.Duration
+	KillGrace      time.Duration
+	LogMaxBytes    int64
+	ReportFile     string
+	ReportMinBytes int64
+	// CleanupCommand runs after a timeout or interrupt (and at start for
+	// incidents a crash left unfinished), split on spaces, each word
+	// templated; no shell is involved.
+	CleanupCommand string
+	CleanupTimeout time.Duration
+}
+
+// Options configure the dispatcher.
+type Options struct {
+	Logger           *slog.Logger
+	Metrics          *metrics.Metrics
+	Queues           *queue.Set
+	Breaker          *breaker.Breaker
+	Kubeconfigs      map[string]string // cluster → kubeconfig path
+	Agent            Agent
+	WorkspaceRoot    string
+	AgentsPerCluster int
+	MaxConcurrent    int
+	// LookupEnv reads the runner's environment for the allow-list.
+	LookupEnv func(string) (string, bool)
+	Now       func() time.Time
+}
+
+// Dispatcher is the dispatch suture service.
+type Dispatcher struct {
+	o       Options
+	logger  *slog.Logger
+	args    argTemplates
+	cleanup argTemplates
+	slots   *semaphore.Weighted
+
+	// agentsCtx parents every agent's context; cancelling it interrupts
+	// them all (SIGTERM, grace, SIGKILL).
+	agentsCtx       context.Context
+	interruptAgents context.CancelFunc
+	// launchCtx ends when the drain begins: workers stop taking work.
+	launchCtx  context.Context
+	stopLaunch context.CancelFunc
+
+	recoverOnce sync.Once
+	inFlight    sync.WaitGroup
+
+	mu       sync.Mutex
+	stopped  bool
+	running  map[string]string // incident id → cluster
+	draining bool
+	drained  supervisor.DrainReport
+}
+
+// New validates the agent templates and returns a dispatcher.
+func New(o Options) (*Dispatcher, error) {
+	args, err := parseTemplates("--agent-arg", o.Agent.Args)
+	if err != nil {
+		return nil, err
+	}
+	var cleanup argTemplates
+	if strings.TrimSpace(o.Agent.CleanupCommand) != "" {
+		if cleanup, err = parseTemplates("--agent-cleanup-command", strings.Fields(o.Agent.CleanupCommand)); err != nil {
+			return nil, err
+		}
+	}
+	if o.Agent.ReportFile != "" && !filepath.IsLocal(o.Agent.ReportFile) {
+		return nil, fmt.Errorf("--agent-report-file %q must be a relative path inside the workspace", o.Agent.ReportFile)
+	}
+	if o.LookupEnv == nil {
+		o.LookupEnv = os.LookupEnv
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	d := &Dispatcher{
+		o:       o,
+		logger:  o.Logger.With("component", "dispatch"),
+		args:    args,
+		cleanup: cleanup,
+		slots:   semaphore.NewWeighted(int64(o.MaxConcurrent)),
+		running: make(map[string]string),
+	}
+	d.agentsCtx, d.interruptAgents = context.WithCancel(context.Background())
+	d.launchCtx, d.stopLaunch = context.WithCancel(context.Background())
+	return d, nil
+}
+
+// String names the service in supervisor logs.
+func (d *Dispatcher) String() string { return "dispatch" }
+
+// InFlight is the number of agents running now.
+func (d *Dispatcher) InFlight() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.running)
+}
+
+// Serve runs the workers until ctx ends or the drain begins. Agents already
+// running are not interrupted by ctx; Drain owns them.
+func (d *Dispatcher) Serve(ctx context.Context) error {
+	d.recoverOnce.Do(d.recoverLeftovers)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(d.launchCtx, cancel)
+	defer stop()
+
+	var workers sync.WaitGroup
+	for _, q := range d.o.Queues.All() {
+		for range d.o.AgentsPerCluster {
+			workers.Add(1)
+			go func() {
+				defer workers.Done()
+				d.work(ctx, q)
+			}()
+		}
+	}
+	workers.Wait()
+	d.mu.Lock()
+	stopped := d.stopped
+	d.mu.Unlock()
+	if stopped {
+		// Drained for shutdown: finished work, not a failure to restart.
+		return suture.ErrDoNotRestart
+	}
+	return ctx.Err()
+}
+
+// work is one worker's loop for one cluster's queue.
+func (d *Dispatcher) work(ctx context.Context, q *queue.Queue) {
+	for {
+		if err := q.Wait(ctx); err != nil {
+			return
+		}
+		probe, err := d.o.Breaker.Acquire(ctx)
+		if err != nil {
+			return
+		}
+		if err := d.slots.Acquire(ctx, 1); err != nil {
+			d.o.Breaker.Cancel(probe)
+			return
+		}
+		d.mu.Lock()
+		if d.stopped {
+			d.mu.Unlock()
+			d.slots.Release(1)
+			d.o.Breaker.Cancel(probe)
+			return
+		}
+		it, ok := q.TryPop()
+		var id string
+		if ok {
+			id = incidentID(it, d.o.Now())
+			d.running[id] = it.Cluster
+			d.inFlight.Add(1)
+		}
+		d.mu.Unlock()
+		if !ok {
+			// Another worker or the sweeper took it first.
+			d.slots.Release(1)
+			d.o.Breaker.Cancel(probe)
+			continue
+		}
+		d.runGuarded(q, it, id, probe)
+		d.slots.Release(1)
+	}
+}
+
+// runGuarded runs one incident and always releases its bookkeeping, even if
+// the run panics: a worker goroutine is not watched by the supervisor, and a
+// panic here must neither kill the process nor leak a slot.
+func (d *Dispatcher) runGuarded(q *queue.Queue, it queue.Item, id string, probe bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			d.logger.Error("Incident handling panicked", "cluster", it.Cluster, "incident_id", id,
+				"panic", fmt.Sprint(r), "stacktrace", string(debug.Stack()))
+			d.finish(id, StatusFailure)
+			d.o.Breaker.Record(false, probe)
+		}
+		q.Release(it.Event.FaultID)
+	}()
+	status := d.runIncident(it, id, probe)
+	d.finish(id, status)
+}
+
+func (d *Dispatcher) finish(id string, status Status) {
+	d.mu.Lock()
+	if _, ok := d.running[id]; ok {
+		delete(d.running, id)
+		if d.draining {
+			if status == StatusInterrupted {
+				d.drained.Interrupted = append(d.drained.Interrupted, id)
+			} else {
+				d.drained.Completed = append(d.drained.Completed, id)
+			}
+		}
+		d.inFlight.Done()
+	}
+	d.mu.Unlock()
+}
+
+// Drain implements supervisor.Dispatcher: stop launching, give running
+// agents until budget, then interrupt the rest and wait for them.
+func (d *Dispatcher) Drain(budget time.Duration) supervisor.DrainReport {
+	d.mu.Lock()
+	d.stopped = true
+	d.draining = true
+	d.mu.Unlock()
+	d.stopLaunch()
+
+	done := make(chan struct{})
+	go func() {
+		d.inFlight.Wait()
+		close(done)
+	}()
+	timer := time.NewTimer(budget)
+	defer timer.Stop()
+	select {
+	case <-done:
+	case <-timer.C:
+		d.logger.Warn("Shutdown timeout reached; interrupting remaining agents",
+			"in_flight_agents", d.InFlight(), "shutdown_timeout", budget.String())
+	}
+	d.interruptAgents()
+	<-done
+
+	left := 0
+	for _, q := range d.o.Queues.All() {
+		left += q.Len()
+	}
+	if left > 0 {
+		d.logger.Warn("Queued faults not investigated before shutdown", "queued_events", left)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return supervisor.DrainReport{
+		Completed:   append([]string(nil), d.drained.Completed...),
+		Interrupted: append([]string(nil), d.drained.Interrupted...),
+	}
+}
+
+// runIncident prepares the workspace, runs the agent and records the result.
+func (d *Dispatcher) runIncident(it queue.Item, id string, probe bool) Status {
+	m := d.o.Metrics
+	cluster := it.Cluster
+	ws := filepath.Join(d.o.WorkspaceRoot, cluster, id)
+	f := d.fields(it, id, ws)
+	started := d.o.Now()
+	result := Result{
+		IncidentID: id, Cluster: cluster, FaultID: it.Event.FaultID,
+		StartedAt: started, TimeoutSeconds: d.o.Agent.Timeout.Seconds(),
+	}
+	fail := func(reason string, err error) Status {
+		result.Status, result.Reason = StatusFailure, fmt.Sprintf("%s: %v", reason, err)
+		result.EndedAt = d.o.Now()
+		d.logger.Error("Incident could not run", "cluster", cluster, "incident_id", id, "error", result.Reason)
+		m.AgentsCompleted.WithLabelValues(cluster, string(StatusFailure)).Inc()
+		m.AgentDuration.WithLabelValues(cluster, string(StatusFailure)).Observe(0)
+		_ = writeJSON(filepath.Join(ws, ResultFile), result)
+		d.o.Breaker.Record(false, probe)
+		return StatusFailure
+	}
+	if err := os.MkdirAll(filepath.Join(ws, OutputDir), 0o700); err != nil {
+		return fail("create workspace", err)
+	}
+	if err := writeJSON(filepath.Join(ws, EventFile), EventDocument{
+		IncidentID: id, Cluster: cluster, Kubeconfig: f.Kubeconfig, EnqueuedAt: it.EnqueuedAt, Fault: it.Event,
+	}); err != nil {
+		return fail("write event.json", err)
+	}
+	args, err := d.args.render(f)
+	if err != nil {
+		return fail("render agent arguments", err)
+	}
+
+	m.AgentsSpawned.WithLabelValues(cluster).Inc()
+	m.AgentsActive.WithLabelValues(cluster).Inc()
+	ctx, cancel := context.WithTimeout(d.agentsCtx, d.o.Agent.Timeout)
+	res, runErr := procutil.Run(ctx, procutil.Spec{
+		Path:        d.o.Agent.Command,
+		Args:        args,
+		Dir:         ws,
+		Env:         procutil.Environ(d.o.Agent.EnvAllow, d.o.LookupEnv, f.Env()),
+		LogPath:     filepath.Join(ws, LogFile),
+		LogMaxBytes: d.o.Agent.LogMaxBytes,
+		Grace:       d.o.Agent.KillGrace,
+	})
+	cancel()
+	m.AgentsActive.WithLabelValues(cluster).Dec()
+
+	result.EndedAt = d.o.Now()
+	if runErr == nil {
+		result.StartedAt, result.EndedAt = res.Started, res.Ended
+		result.Killed, result.OutputTruncated = res.Killed, res.OutputTruncated
+		if res.Signal != 0 {
+			result.Signal = res.Signal.String()
+		} else {
+			code := res.ExitCode
+			result.ExitCode = &code
+		}
+	}
+	duration := result.EndedAt.Sub(result.StartedAt)
+	result.DurationSeconds = duration.Seconds()
+	result.Status, result.Reason = d.classify(res, runErr, ws, &result)
+
+	switch result.Status {
+	case StatusTimeout:
+		m.AgentsTimeout.WithLabelValues(cluster).Inc()
+		d.logger.Warn("Agent execution timeout",
+			"cluster", cluster, "incident_id", id,
+			"duration", duration.Round(time.Millisecond).String(),
+			"timeout_threshold", d.o.Agent.Timeout.String(),
+			"killed", res.Killed)
+	}
+	if result.Status == StatusTimeout || result.Status == StatusInterrupted {
+		d.cleanUp(ws, f, result.Status)
+	}
+	m.AgentsCompleted.WithLabelValues(cluster, string(result.Status)).Inc()
+	m.AgentDuration.WithLabelValues(cluster, string(result.Status)).Observe(duration.Seconds())
+	if err := writeJSON(filepath.Join(ws, ResultFile), result); err != nil {
+		d.logger.Error("Could not write result.json", "cluster", cluster, "incident_id", id, "error", err.Error())
+	}
+	switch result.Status {
+	case StatusSuccess:
+		d.o.Breaker.Record(true, probe)
+	case StatusInterrupted:
+		d.o.Breaker.Cancel(probe)
+	default:
+		d.o.Breaker.Record(false, probe)
+	}
+
+	level := slog.LevelInfo
+	if result.Status != StatusSuccess {
+		level = slog.LevelWarn
+	}
+	d.logger.Log(context.Background(), level, "Incident finished",
+		"cluster", cluster, "incident_id", id, "fault_id", it.Event.FaultID,
+		"fault_type", it.Event.FaultType, "severity", it.Severity().String(),
+		"status", string(result.Status), "reason", result.Reason,
+		"duration", duration.Round(time.Millisecond).String(),
+		"exit_code", exitCodeAttr(result.ExitCode), "signal", result.Signal,
+		"queued_for", started.Sub(it.EnqueuedAt).Round(time.Millisecond).String(),
+		"workspace", ws, "probe", probe)
+	return result.Status
+}
+
+// classify decides the incident's status and, unless it succeeded, why.
+func (d *Dispatcher) classify(res procutil.Result, runErr error, ws string, result *Result) (Status, string) {
+	switch {
+	case runErr != nil:
+		return StatusFailure, runErr.Error()
+	case res.TimedOut:
+		return StatusTimeout, fmt.Sprintf("agent ran longer than %s", d.o.Agent.Timeout)
+	case res.Cancelled:
+		return StatusInterrupted, "runner shutting down"
+	case res.Signal != 0:
+		return StatusFailure, "agent killed by signal " + res.Signal.String()
+	case res.ExitCode != 0:
+		return StatusFailure, fmt.Sprintf("agent exited with code %d", res.ExitCode)
+	}
+	if d.o.Agent.ReportFile == "" {
+		return StatusSuccess, ""
+	}
+	st, err := os.Stat(filepath.Join(ws, d.o.Agent.ReportFile))
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return StatusFailure, "agent wrote no report " + d.o.Agent.ReportFile
+	case err != nil:
+		return StatusFailure, "report unreadable: " + err.Error()
+	}
+	result.ReportBytes = st.Size()
+	if st.Size() < d.o.Agent.ReportMinBytes {
+		return StatusFailure, fmt.Sprintf("report %s is %d bytes, under the %d-byte minimum", d.o.Agent.ReportFile, st.Size(), d.o.Agent.ReportMinBytes)
+	}
+	return StatusSuccess, ""
+}
+
+func (d *Dispatcher) fields(it queue.Item, id, ws string) Fields {
+	f := Fields{
+		IncidentID:        id,
+		Cluster:           it.Cluster,
+		Workspace:         ws,
+		EventFile:         filepath.Join(ws, EventFile),
+		Kubeconfig:        d.o.Kubeconfigs[it.Cluster],
+		FaultID:           it.Event.FaultID,
+		FaultType:         it.Event.FaultType,
+		Severity:          it.Severity().String(),
+		ResourceKind:      it.Event.Resource.Kind,
+		ResourceName:      it.Event.Resource.Name,
+		ResourceNamespace: it.Event.Resource.Namespace,
+	}
+	if d.o.Agent.ReportFile != "" {
+		f.ReportFile = filepath.Join(ws, d.o.Agent.ReportFile)
+	}
+	return f
+}
+
+// cleanUp prunes the workspace and runs the cleanup command, for agents
+// that did not finish by themselves.
+func (d *Dispatcher) cleanUp(ws string, f Fields, status Status) {
+	if err := pruneWorkspace(ws); err != nil {
+		d.logger.Warn("Could not prune agent workspace", "cluster", f.Cluster, "incident_id", f.IncidentID, "error", err.Error())
+	} else {
+		d.logger.Info("Cleaned up agent workspace", "cluster", f.Cluster, "incident_id", f.IncidentID,
+			"status", string(status), "kept", []string{EventFile, LogFile, ResultFile})
+	}
+	d.runCleanupCommand(f)
+}
+
+// runCleanupCommand removes what the agent left outside its process group,
+// typically its container. It runs under its own timeout, not the
+// (possibly already cancelled) agent context.
+func (d *Dispatcher) runCleanupCommand(f Fields) {
+	if len(d.cleanup) == 0 {
+		return
+	}
+	argv, err := d.cleanup.render(f)
+	if err != nil || len(argv) == 0 {
+		d.logger.Error("Could not render cleanup command", "incident_id", f.IncidentID, "error", fmt.Sprint(err))
+		d.o.Metrics.AgentCleanups.WithLabelValues("failure").Inc()
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), d.o.Agent.CleanupTimeout)
+	defer cancel()
+	res, err := procutil.Run(ctx, procutil.Spec{
+		Path:        argv[0],
+		Args:        argv[1:],
+		Dir:         f.Workspace,
+		Env:         procutil.Environ(d.o.Agent.EnvAllow, d.o.LookupEnv, f.Env()),
+		LogPath:     filepath.Join(f.Workspace, LogFile),
+		LogMaxBytes: d.o.Agent.LogMaxBytes,
+		Grace:       d.o.Agent.KillGrace,
+	})
+	outcome := "success"
+	switch {
+	case err != nil:
+		outcome = "failure"
+	case res.TimedOut:
+		outcome = "timeout"
+	case !res.Success():
+		outcome = "failure"
+	}
+	d.o.Metrics.AgentCleanups.WithLabelValues(outcome).Inc()
+	level := slog.LevelInfo
+	if outcome != "success" {
+		level = slog.LevelWarn
+	}
+	d.logger.Log(context.Background(), level, "Ran agent cleanup command",
+		"cluster", f.Cluster, "incident_id", f.IncidentID, "command", strings.Join(argv, " "),
+		"outcome", outcome, "exit_code", res.ExitCode, "error", fmt.Sprint(err))
+}
+
+// recoverLeftovers finds workspaces with an event but no result, which a
+// crash or SIGKILL left behind, records them as interrupted and runs the
+// cleanup command for each, so their containers do not run on unwatched.
+func (d *Dispatcher) recoverLeftovers() {
+	clusters, err := os.ReadDir(d.o.WorkspaceRoot)
+	if err != nil {
+		return
+	}
+	for _, c := range clusters {
+		if !c.IsDir() || d.o.Queues.Get(c.Name()) == nil {
+			continue
+		}
+		incidents, _ := os.ReadDir(filepath.Join(d.o.WorkspaceRoot, c.Name()))
+		for _, inc := range incidents {
+			ws := filepath.Join(d.o.WorkspaceRoot, c.Name(), inc.Name())
+			if _, err := os.Stat(filepath.Join(ws, EventFile)); err != nil {
+				continue
+			}
+			if _, err := os.Stat(filepath.Join(ws, ResultFile)); err == nil {
+				continue
+			}
+			now := d.o.Now()
+			_ = writeJSON(filepath.Join(ws, ResultFile), Result{
+				IncidentID: inc.Name(), Cluster: c.Name(), Status: StatusInterrupted,
+				Reason: "runner stopped before the agent finished", EndedAt: now,
+				TimeoutSeconds: d.o.Agent.Timeout.Seconds(),
+			})
+			d.logger.Warn("Found an incident left unfinished by a previous run",
+				"cluster", c.Name(), "incident_id", inc.Name(), "workspace", ws)
+			d.runCleanupCommand(Fields{IncidentID: inc.Name(), Cluster: c.Name(), Workspace: ws, Kubeconfig: d.o.Kubeconfigs[c.Name()]})
+		}
+	}
+}
+
+func exitCodeAttr(code *int) any {
+	if code == nil {
+		return nil
+	}
+	return *code
+}

@@ -1,0 +1,193 @@
+package dispatch
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"text/template"
+	"time"
+
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/fault"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/queue"
+)
+
+// Status is how an incident's agent ended; the status label values.
+type Status string
+
+const (
+	StatusSuccess     Status = "success"
+	StatusFailure     Status = "failure"
+	StatusTimeout     Status = "timeout"
+	StatusInterrupted Status = "interrupted"
+)
+
+// Files of an incident workspace.
+const (
+	EventFile  = "event.json"
+	LogFile    = "agent.log"
+	ResultFile = "result.json"
+	OutputDir  = "output"
+)
+
+// Fields are what agent arguments, environment and the cleanup command can
+// use: {{.IncidentID}}, {{.Cluster}}, ...
+type Fields struct {
+	IncidentID        string
+	Cluster           string
+	Workspace         string
+	EventFile         string
+	ReportFile        string
+	Kubeconfig        string
+	FaultID           string
+	FaultType         string
+	Severity          string
+	ResourceKind      string
+	ResourceName      string
+	ResourceNamespace string
+}
+
+// Env is Fields as the agent's environment variables.
+func (f Fields) Env() map[string]string {
+	env := map[string]string{
+		"INCIDENT_ID":        f.IncidentID,
+		"CLUSTER":            f.Cluster,
+		"WORKSPACE":          f.Workspace,
+		"EVENT_FILE":         f.EventFile,
+		"REPORT_FILE":        f.ReportFile,
+		"FAULT_ID":           f.FaultID,
+		"FAULT_TYPE":         f.FaultType,
+		"SEVERITY":           f.Severity,
+		"RESOURCE_KIND":      f.ResourceKind,
+		"RESOURCE_NAME":      f.ResourceName,
+		"RESOURCE_NAMESPACE": f.ResourceNamespace,
+	}
+	if f.Kubeconfig != "" {
+		env["KUBECONFIG"] = f.Kubeconfig
+	}
+	return env
+}
+
+// EventDocument is event.json: the fault and its cluster context.
+type EventDocument struct {
+	IncidentID string      `json:"incidentId"`
+	Cluster    string      `json:"cluster"`
+	Kubeconfig string      `json:"kubeconfig,omitempty"`
+	EnqueuedAt time.Time   `json:"enqueuedAt"`
+	Fault      fault.Event `json:"fault"`
+}
+
+// Result is result.json.
+type Result struct {
+	IncidentID      string    `json:"incidentId"`
+	Cluster         string    `json:"cluster"`
+	FaultID         string    `json:"faultId"`
+	Status          Status    `json:"status"`
+	Reason          string    `json:"reason,omitempty"`
+	ExitCode        *int      `json:"exitCode,omitempty"`
+	Signal          string    `json:"signal,omitempty"`
+	StartedAt       time.Time `json:"startedAt"`
+	EndedAt         time.Time `json:"endedAt"`
+	DurationSeconds float64   `json:"durationSeconds"`
+	TimeoutSeconds  float64   `json:"timeoutSeconds"`
+	Killed          bool      `json:"killed,omitempty"`
+	OutputTruncated bool      `json:"outputTruncated,omitempty"`
+	ReportBytes     int64     `json:"reportBytes"`
+}
+
+// incidentID is unique per run of a fault and safe as a path component:
+// the fault id (already restricted by the parser) with anything outside
+// [A-Za-z0-9_-] replaced, then a time suffix.
+func incidentID(it queue.Item, now time.Time) string {
+	var b strings.Builder
+	for _, r := range it.Event.FaultID {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_':
+			b.WriteRune(r)
+		default:
+			b.WriteByte('_')
+		}
+	}
+	b.WriteByte('-')
+	b.WriteString(strconv.FormatInt(now.UnixNano(), 36))
+	return b.String()
+}
+
+// writeFile writes data atomically with mode 0600.
+func writeFile(path string, data []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+func writeJSON(path string, v any) error {
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeFile(path, append(data, '\n'))
+}
+
+// argTemplates are the parsed agent arguments.
+type argTemplates []*template.Template
+
+func parseTemplates(what string, args []string) (argTemplates, error) {
+	out := make(argTemplates, len(args))
+	for i, a := range args {
+		t, err := template.New(fmt.Sprintf("%s[%d]", what, i)).Option("missingkey=error").Parse(a)
+		if err != nil {
+			return nil, fmt.Errorf("%s %q: %w", what, a, err)
+		}
+		if _, err := render(t, Fields{}); err != nil {
+			return nil, fmt.Errorf("%s %q: %w", what, a, err)
+		}
+		out[i] = t
+	}
+	return out, nil
+}
+
+func render(t *template.Template, f Fields) (string, error) {
+	var b bytes.Buffer
+	if err := t.Execute(&b, f); err != nil {
+		return "", err
+	}
+	return b.String(), nil
+}
+
+func (ts argTemplates) render(f Fields) ([]string, error) {
+	out := make([]string, len(ts))
+	for i, t := range ts {
+		s, err := render(t, f)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = s
+	}
+	return out, nil
+}
+
+// pruneWorkspace removes everything in a timed-out or interrupted
+// workspace except the event, the log and the result, which are the record
+// an operator needs.
+func pruneWorkspace(ws string) error {
+	entries, err := os.ReadDir(ws)
+	if err != nil {
+		return err
+	}
+	var firstErr error
+	for _, e := range entries {
+		switch e.Name() {
+		case EventFile, LogFile, ResultFile:
+			continue
+		}
+		if err := os.RemoveAll(filepath.Join(ws, e.Name())); err != nil && firstErr == nil {
+			firstErr = err
+		}
+	}
+	return firstErr
+}
