@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"strings"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -68,7 +69,7 @@ func ParseClusters(data []byte) ([]Cluster, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, errors.New("no clusters in file")
 		}
-		return nil, err
+		return nil, oneLine(err)
 	}
 	out := make([]Cluster, 0, len(doc.Clusters))
 	for _, e := range doc.Clusters {
@@ -90,6 +91,16 @@ func ParseClusters(data []byte) ([]Cluster, error) {
 		out = append(out, c)
 	}
 	return out, nil
+}
+
+// oneLine folds a multi-line decoder error so the daemon's fatal message
+// stays on one line.
+func oneLine(err error) error {
+	parts := strings.Split(err.Error(), "\n")
+	for i := range parts {
+		parts[i] = strings.TrimSpace(parts[i])
+	}
+	return errors.New(strings.Join(parts, " "))
 }
 
 func (c Cluster) validate() error {

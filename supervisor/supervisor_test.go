@@ -1,0 +1,240 @@
+package supervisor
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/thejerf/suture/v4"
+
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/metrics"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/httpserver"
+)
+
+// syncBuffer is a log sink safe for concurrent writers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// panicky panics on its first n runs, then serves until stopped.
+type panicky struct {
+	runs atomic.Int32
+	n    int32
+}
+
+func (p *panicky) String() string { return "sweeper" }
+func (p *panicky) Serve(ctx context.Context) error {
+	if p.runs.Add(1) <= p.n {
+		panic("boom in sweep")
+	}
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// fakeDispatch records the order of shutdown steps.
+type fakeDispatch struct {
+	order   *[]string
+	mu      *sync.Mutex
+	drained atomic.Bool
+}
+
+func (f *fakeDispatch) String() string { return "dispatch" }
+func (f *fakeDispatch) Serve(ctx context.Context) error {
+	<-ctx.Done()
+	return ctx.Err()
+}
+func (f *fakeDispatch) InFlight() int { return 2 }
+func (f *fakeDispatch) Drain(time.Duration) DrainReport {
+	f.mu.Lock()
+	*f.order = append(*f.order, "drain")
+	f.mu.Unlock()
+	f.drained.Store(true)
+	return DrainReport{Completed: []string{"inc-1"}, Interrupted: []string{"inc-2"}}
+}
+
+// stopRecorder is an intake service that records when it is stopped.
+type stopRecorder struct {
+	order *[]string
+	mu    *sync.Mutex
+}
+
+func (s stopRecorder) String() string { return "sse[a]" }
+func (s stopRecorder) Serve(ctx context.Context) error {
+	<-ctx.Done()
+	s.mu.Lock()
+	*s.order = append(*s.order, "intake stopped")
+	s.mu.Unlock()
+	return ctx.Err()
+}
+
+func TestPanickingServiceIsRestartedWhileServing(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := metrics.New(reg, metrics.BuildInfo{}, nil)
+	logs := &syncBuffer{}
+	logger := slog.New(slog.NewJSONHandler(logs, nil))
+	var order []string
+	var mu sync.Mutex
+	srv := httpserver.New("health-server", "127.0.0.1:0", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Write([]byte("ok"))
+	}), logger)
+	flaky := &panicky{n: 2}
+	var notified []string
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, Options{
+			Logger: logger, Metrics: m, State: &State{}, ShutdownTimeout: time.Second, KillGrace: 100 * time.Millisecond,
+			Intake:   []suture.Service{flaky},
+			Dispatch: &fakeDispatch{order: &order, mu: &mu},
+			HTTP:     []Listener{srv},
+			Notify: func(s string) {
+				mu.Lock()
+				notified = append(notified, s)
+				mu.Unlock()
+			},
+		})
+	}()
+	<-srv.Listening()
+	deadline := time.Now().Add(10 * time.Second)
+	for flaky.runs.Load() < 3 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if flaky.runs.Load() < 3 {
+		t.Fatalf("service ran %d times, want restarts after two panics", flaky.runs.Load())
+	}
+	resp, err := http.Get("http://" + srv.Addr() + "/")
+	if err != nil {
+		t.Fatalf("server stopped serving after the panics: %v", err)
+	}
+	resp.Body.Close()
+	if got := testutil.ToFloat64(m.ServiceRestarts.WithLabelValues("sweeper")); got != 2 {
+		t.Errorf("service_restarts_total{service=sweeper} = %v, want 2", got)
+	}
+	if !strings.Contains(logs.String(), "boom in sweep") || !strings.Contains(logs.String(), "stacktrace") {
+		t.Errorf("panic not logged with its stack: %s", logs.String())
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if strings.Join(notified, ",") != "READY=1,STOPPING=1" {
+		t.Errorf("sd_notify states %v", notified)
+	}
+}
+
+func TestShutdownOrder(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := metrics.New(reg, metrics.BuildInfo{}, nil)
+	logs := &syncBuffer{}
+	logger := slog.New(slog.NewJSONHandler(logs, nil))
+	var order []string
+	var mu sync.Mutex
+	state := &State{}
+	srv := httpserver.New("health-server", "127.0.0.1:0", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		if state.ShuttingDown() {
+			w.WriteHeader(503)
+		}
+	}), logger)
+	disp := &fakeDispatch{order: &order, mu: &mu}
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(context.Background(), Options{
+			Logger: logger, Metrics: m, State: state, ShutdownTimeout: time.Second, KillGrace: 100 * time.Millisecond,
+			Intake:   []suture.Service{stopRecorder{order: &order, mu: &mu}},
+			Dispatch: disp,
+			HTTP:     []Listener{srv},
+			Signals:  []os.Signal{syscall.SIGUSR1},
+		})
+	}()
+	<-srv.Listening()
+	if err := syscall.Kill(os.Getpid(), syscall.SIGUSR1); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("Run after signal: %v", err)
+	}
+	mu.Lock()
+	got := strings.Join(order, ",")
+	mu.Unlock()
+	if got != "intake stopped,drain" {
+		t.Errorf("shutdown order %q: intake must stop before the drain", got)
+	}
+	out := logs.String()
+	iShut := strings.Index(out, `"msg":"Shutting down gracefully"`)
+	iHTTP := strings.Index(out, `"msg":"Stopping health and metrics servers"`)
+	iDone := strings.Index(out, `"msg":"Shutdown complete"`)
+	if iShut < 0 || iHTTP < iShut || iDone < iHTTP {
+		t.Fatalf("log lines out of order or missing:\n%s", out)
+	}
+	for _, w := range []string{`"signal":"user defined signal 1"`, `"in_flight_agents":2`, `"shutdown_timeout":"1s"`, `"agents_completed":1`, `"agents_interrupted":1`} {
+		if !strings.Contains(out, w) {
+			t.Errorf("logs lack %s", w)
+		}
+	}
+	if !state.ShuttingDown() {
+		t.Error("shutdown flag not set")
+	}
+	if _, err := http.Get("http://" + srv.Addr() + "/"); err == nil {
+		t.Error("HTTP server still serving after Run returned")
+	}
+}
+
+func TestFatalServiceErrorFailsRun(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := metrics.New(reg, metrics.BuildInfo{}, nil)
+	var order []string
+	var mu sync.Mutex
+	srv := httpserver.New("health-server", "127.0.0.1:0", http.NotFoundHandler(), slog.New(slog.DiscardHandler))
+	err := Run(context.Background(), Options{
+		Logger: slog.New(slog.DiscardHandler), Metrics: m, State: &State{}, ShutdownTimeout: time.Second,
+		Intake:   []suture.Service{fatal{}},
+		Dispatch: &fakeDispatch{order: &order, mu: &mu},
+		HTTP:     []Listener{srv},
+	})
+	if err == nil || !errors.Is(err, errMisconfigured) {
+		t.Fatalf("Run = %v, want the fatal error", err)
+	}
+}
+
+var errMisconfigured = errors.New("misconfigured")
+
+type fatal struct{}
+
+func (fatal) String() string { return "sse[x]" }
+func (fatal) Serve(context.Context) error {
+	return errors.Join(suture.ErrTerminateSupervisorTree, errMisconfigured)
+}
+
+func TestServiceKind(t *testing.T) {
+	for in, want := range map[string]string{"sse[prod]": "sse", "sweeper": "sweeper", "dispatch": "dispatch", "whatever[x]": "other"} {
+		if got := ServiceKind(in); got != want {
+			t.Errorf("ServiceKind(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
