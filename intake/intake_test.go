@@ -1,0 +1,184 @@
+package intake
+
+import (
+	"bytes"
+	"encoding/json"
+	"log/slog"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/fault"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/metrics"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/queue"
+)
+
+type fakeBreaker struct{ open atomic.Bool }
+
+func (b *fakeBreaker) IsOpen() bool { return b.open.Load() }
+
+type fixture struct {
+	in      *Intake
+	m       *metrics.Metrics
+	queues  *queue.Set
+	breaker *fakeBreaker
+	logs    *bytes.Buffer
+	now     *time.Time
+}
+
+func newFixture(t *testing.T, capacity int) *fixture {
+	t.Helper()
+	m := metrics.New(prometheus.NewRegistry(), metrics.BuildInfo{}, []string{"prod", "quiet"})
+	now := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+	f := &fixture{m: m, breaker: &fakeBreaker{}, logs: &bytes.Buffer{}, now: &now}
+	clock := func() time.Time { return *f.now }
+	f.queues = queue.NewSet([]string{"prod", "quiet"}, capacity, m, clock)
+	f.in = New(Options{
+		Logger: slog.New(slog.NewJSONHandler(f.logs, nil)), Metrics: m, Queues: f.queues, Breaker: f.breaker,
+		Clusters:    map[string]ClusterPolicy{"prod": {Triage: true}, "quiet": {Triage: false}},
+		MinSeverity: fault.SeverityWarning, DedupWindow: 15 * time.Minute, DedupEntries: 100, Now: clock,
+	})
+	return f
+}
+
+func payload(t *testing.T, id, sev, cluster string) []byte {
+	t.Helper()
+	b, err := json.Marshal(fault.Event{Cluster: cluster, FaultID: id, FaultType: fault.TypeCrashLoop, Severity: sev,
+		Resource: fault.Resource{Kind: "Pod", Name: "p", Namespace: "ns"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func (f *fixture) filtered(cluster, reason string) float64 {
+	return testutil.ToFloat64(f.m.EventsFiltered.WithLabelValues(cluster, reason))
+}
+
+func TestQueuedWithMetrics(t *testing.T) {
+	f := newFixture(t, 10)
+	if got := f.in.HandleFault("prod", payload(t, "abc", "critical", "prod")); got != Queued {
+		t.Fatalf("outcome %s", got)
+	}
+	if got := testutil.ToFloat64(f.m.EventsReceived.WithLabelValues("prod", "critical")); got != 1 {
+		t.Errorf("received %v", got)
+	}
+	if got := testutil.ToFloat64(f.m.EventsQueued.WithLabelValues("prod")); got != 1 {
+		t.Errorf("queued %v", got)
+	}
+	if got := f.queues.Get("prod").Len(); got != 1 {
+		t.Errorf("queue length %d", got)
+	}
+}
+
+func TestEachFilterReason(t *testing.T) {
+	f := newFixture(t, 1)
+	cases := []struct {
+		name    string
+		cluster string
+		payload []byte
+		want    Outcome
+	}{
+		{"malformed: not JSON", "prod", []byte("garbage"), Malformed},
+		{"malformed: no faultId", "prod", []byte(`{"faultType":"CrashLoop"}`), Malformed},
+		{"malformed: oversized", "prod", payload(t, "big", "critical", strings.Repeat("x", fault.MaxFieldBytes+1)), Malformed},
+		{"severity_low", "prod", payload(t, "low", "info", "prod"), SeverityLow},
+		{"unknown severity is low", "prod", payload(t, "odd", "fatal", "prod"), SeverityLow},
+		{"triage_disabled", "quiet", payload(t, "q", "critical", "quiet"), TriageDisabled},
+		{"first is queued", "prod", payload(t, "one", "warning", "prod"), Queued},
+		{"duplicate while queued", "prod", payload(t, "one", "warning", "prod"), Duplicate},
+		{"queue_full", "prod", payload(t, "two", "warning", "prod"), QueueFull},
+	}
+	for _, tc := range cases {
+		if got := f.in.HandleFault(tc.cluster, tc.payload); got != tc.want {
+			t.Errorf("%s: outcome %s, want %s", tc.name, got, tc.want)
+		}
+	}
+	for reason, want := range map[string]float64{"malformed": 3, "severity_low": 2, "duplicate": 1, "queue_full": 1} {
+		if got := f.filtered("prod", reason); got != want {
+			t.Errorf("filtered{prod,%s} = %v, want %v", reason, got, want)
+		}
+	}
+	if got := f.filtered("quiet", "triage_disabled"); got != 1 {
+		t.Errorf("filtered{quiet,triage_disabled} = %v", got)
+	}
+	if !strings.Contains(f.logs.String(), "Dropped malformed fault notification") || !strings.Contains(f.logs.String(), `"cluster":"prod"`) {
+		t.Errorf("malformed drop not logged with its cluster: %s", f.logs.String())
+	}
+	// Malformed payloads are received with severity unknown, so the books balance.
+	if got := testutil.ToFloat64(f.m.EventsReceived.WithLabelValues("prod", "unknown")); got != 4 {
+		t.Errorf("received{unknown} = %v, want 4 (3 malformed + 1 unknown severity)", got)
+	}
+}
+
+func TestDuplicateWithinWindowAfterDequeue(t *testing.T) {
+	f := newFixture(t, 10)
+	q := f.queues.Get("prod")
+	f.in.HandleFault("prod", payload(t, "a", "warning", "prod"))
+	it, _ := q.TryPop()
+	if got := f.in.HandleFault("prod", payload(t, "a", "warning", "prod")); got != Duplicate {
+		t.Fatalf("repeat while in flight: %s", got)
+	}
+	q.Release(it.Event.FaultID)
+	*f.now = f.now.Add(14 * time.Minute)
+	if got := f.in.HandleFault("prod", payload(t, "a", "warning", "prod")); got != Duplicate {
+		t.Fatalf("repeat within window: %s", got)
+	}
+	*f.now = f.now.Add(2 * time.Minute)
+	if got := f.in.HandleFault("prod", payload(t, "a", "warning", "prod")); got != Queued {
+		t.Fatalf("repeat after window: %s", got)
+	}
+}
+
+func TestDedupMemoryIsBounded(t *testing.T) {
+	d := newDedupMemory(time.Hour, 100)
+	now := time.Now()
+	for i := range 10000 {
+		d.remember(string(rune('a'+i%26))+strings.Repeat("x", i%7)+time.Duration(i).String(), now)
+	}
+	if d.Len() > 100 {
+		t.Fatalf("dedup memory holds %d ids, bound 100", d.Len())
+	}
+}
+
+func TestBreakerOpenDropsAndCounts(t *testing.T) {
+	f := newFixture(t, 10)
+	f.breaker.open.Store(true)
+	if got := f.in.HandleFault("prod", payload(t, "deadbeef", "critical", "prod")); got != BreakerOpen {
+		t.Fatalf("outcome %s", got)
+	}
+	if got := testutil.ToFloat64(f.m.BreakerEventsDropped.WithLabelValues("prod")); got != 1 {
+		t.Errorf("dropped %v", got)
+	}
+	if !strings.Contains(f.logs.String(), `"fault_id":"deadbeef"`) {
+		t.Errorf("drop not logged with its faultId")
+	}
+}
+
+func TestForeignClusterNameIsLoggedNotLabelled(t *testing.T) {
+	f := newFixture(t, 10)
+	if got := f.in.HandleFault("prod", payload(t, "x1", "critical", "some-other-name")); got != Queued {
+		t.Fatalf("outcome %s", got)
+	}
+	if !strings.Contains(f.logs.String(), `"reported_cluster":"some-other-name"`) {
+		t.Errorf("mismatch not logged")
+	}
+	if n := testutil.CollectAndCount(f.m.EventsReceived); n != 1 {
+		t.Errorf("%d received series; the foreign name must not become a label", n)
+	}
+}
+
+func TestDisplacementIsCounted(t *testing.T) {
+	f := newFixture(t, 1)
+	f.in.HandleFault("prod", payload(t, "w", "warning", "prod"))
+	if got := f.in.HandleFault("prod", payload(t, "c", "critical", "prod")); got != Queued {
+		t.Fatalf("critical into full queue: %s", got)
+	}
+	if f.filtered("prod", "queue_full") != 1 || testutil.ToFloat64(f.m.EventsDisplaced.WithLabelValues("prod")) != 1 {
+		t.Errorf("displacement not counted as queue_full and displaced")
+	}
+}
