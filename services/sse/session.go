@@ -154,29 +154,48 @@ func (s *Session) connectAndListen(ctx context.Context, onUp func()) (string, er
 		}
 	}
 
-	connectCtx, cancelConnect := context.WithTimeout(ctx, s.o.ConnectTimeout)
+	// The legacy SSE transport ties its event stream to the context given
+	// to Connect, so that context must live as long as the session; the
+	// handshake is bounded by a timer that cancels it instead.
+	sessionCtx, endSession := context.WithCancel(ctx)
+	defer endSession()
+	var handshakeTimedOut atomic.Bool
+	handshakeTimer := time.AfterFunc(s.o.ConnectTimeout, func() {
+		handshakeTimedOut.Store(true)
+		endSession()
+	})
+	defer handshakeTimer.Stop()
+	connectCtx, cancelConnect := context.WithTimeout(sessionCtx, s.o.ConnectTimeout)
 	defer cancelConnect()
-	cs, err := client.Connect(connectCtx, transport, &mcp.ClientSessionOptions{ProtocolVersion: ProtocolVersion})
+	failed := func(err error, what string, fallback string) (string, error) {
+		reason := classify(err, rec)
+		if handshakeTimedOut.Load() || errors.Is(err, context.DeadlineExceeded) {
+			reason = ReasonTimeout
+		} else if reason == ReasonOther && fallback != "" {
+			reason = fallback
+		}
+		return reason, fmt.Errorf("%s: %w", what, err)
+	}
+	cs, err := client.Connect(sessionCtx, transport, &mcp.ClientSessionOptions{ProtocolVersion: ProtocolVersion})
 	if err != nil {
-		return classify(err, rec), fmt.Errorf("connect %s: %w", s.o.Cluster.Endpoint, err)
+		return failed(err, "connect "+s.o.Cluster.Endpoint, ReasonProtocol)
 	}
 	defer cs.Close()
 	// Faults are sent at level warning whatever their severity; without
 	// setLevel the server sends nothing at all.
 	if err := cs.SetLoggingLevel(connectCtx, &mcp.SetLoggingLevelParams{Level: "warning"}); err != nil {
-		return classify(err, rec), fmt.Errorf("logging/setLevel: %w", err)
+		return failed(err, "logging/setLevel", ReasonProtocol)
 	}
 	res, err := cs.CallTool(connectCtx, &mcp.CallToolParams{Name: "events_subscribe", Arguments: map[string]any{"mode": "faults"}})
 	if err != nil {
-		reason := classify(err, rec)
-		if reason == ReasonOther {
-			reason = ReasonSubscribeFailed
-		}
-		return reason, fmt.Errorf("events_subscribe: %w", err)
+		return failed(err, "events_subscribe", ReasonSubscribeFailed)
 	}
 	subID, err := subscriptionID(res)
 	if err != nil {
 		return ReasonSubscribeFailed, err
+	}
+	if !handshakeTimer.Stop() {
+		return ReasonTimeout, fmt.Errorf("handshake took longer than %s", s.o.ConnectTimeout)
 	}
 	cancelConnect()
 
@@ -204,7 +223,15 @@ func (s *Session) connectAndListen(ctx context.Context, onUp func()) (string, er
 			<-ended
 			return "", ctx.Err()
 		case err := <-ended:
-			return classify(err, rec), sessionEnded(err)
+			// Not classify: after the stream ends the SDK's best-effort
+			// DELETE may fail too, and that is not why the session ended.
+			reason := ReasonStreamClosed
+			if err != nil {
+				if r := classifyNetwork(err); r != ReasonOther {
+					reason = r
+				}
+			}
+			return reason, sessionEnded(err)
 		case <-ticker.C:
 			pingCtx, cancel := context.WithTimeout(ctx, s.o.Keepalive/2)
 			err := cs.Ping(pingCtx, nil)

@@ -1,0 +1,147 @@
+package sweeper
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/thejerf/suture/v4"
+
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/fault"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/metrics"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/queue"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/supervisor"
+)
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+func setup(t *testing.T) (*queue.Set, *metrics.Metrics, *clock) {
+	t.Helper()
+	m := metrics.New(prometheus.NewRegistry(), metrics.BuildInfo{}, []string{"a", "b"})
+	c := &clock{t: time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)}
+	return queue.NewSet([]string{"a", "b"}, 10, m, c.now), m, c
+}
+
+func push(q *queue.Queue, id string) {
+	q.Push(fault.Event{FaultID: id, FaultType: fault.TypeCrashLoop, Severity: "warning"})
+}
+
+func TestSweepExpiresOldAndKeepsFresh(t *testing.T) {
+	queues, m, c := setup(t)
+	logs := &syncBuffer{}
+	push(queues.Get("a"), "old-a")
+	push(queues.Get("b"), "old-b")
+	c.advance(8 * time.Minute)
+	push(queues.Get("a"), "fresh-a")
+	c.advance(3 * time.Minute)
+
+	ticks := make(chan time.Time)
+	s := NewWithTicks(queues, ticks, 10*time.Minute, c.now, slog.New(slog.NewJSONHandler(logs, nil)))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx) }()
+	ticks <- c.now()
+	ticks <- c.now() // the second send returns only after the first sweep finished
+
+	if queues.Get("a").Len() != 1 || queues.Get("b").Len() != 0 {
+		t.Fatalf("queue lengths a=%d b=%d, want 1 and 0", queues.Get("a").Len(), queues.Get("b").Len())
+	}
+	for _, c := range []string{"a", "b"} {
+		if got := testutil.ToFloat64(m.EventsExpired.WithLabelValues(c)); got != 1 {
+			t.Errorf("expired{%s} = %v", c, got)
+		}
+	}
+	if got := testutil.ToFloat64(m.QueueDepth.WithLabelValues("a")); got != 1 {
+		t.Errorf("queue_depth{a} = %v after sweep", got)
+	}
+	out := logs.String()
+	for _, w := range []string{`"msg":"Expired queued event"`, `"cluster":"a"`, `"event_id":"old-a"`, `"age":"11m0s"`, `"max_age":"10m0s"`, `"level":"WARN"`} {
+		if !strings.Contains(out, w) {
+			t.Errorf("logs lack %s", w)
+		}
+	}
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Second):
+		t.Fatal("sweeper ignored context cancellation")
+	}
+}
+
+func TestSweeperRestartedAfterPanic(t *testing.T) {
+	queues, m, c := setup(t)
+	var calls atomic.Int32
+	panicOnce := func() time.Time {
+		if calls.Add(1) == 1 {
+			panic("clock exploded")
+		}
+		return c.now()
+	}
+	push(queues.Get("a"), "old")
+	c.advance(time.Hour)
+	ticks := make(chan time.Time)
+	logs := &syncBuffer{}
+	logger := slog.New(slog.NewJSONHandler(logs, nil))
+	sup := suture.New("test", suture.Spec{EventHook: supervisor.EventHook(logger, m), FailureBackoff: 10 * time.Millisecond})
+	sup.Add(NewWithTicks(queues, ticks, time.Minute, panicOnce, logger))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	errc := sup.ServeBackground(ctx)
+
+	ticks <- time.Now() // panics inside the sweep
+	deadline := time.After(5 * time.Second)
+	for queues.Get("a").Len() != 0 {
+		select {
+		case ticks <- time.Now():
+		case <-deadline:
+			t.Fatal("sweeper not restarted after its panic")
+		}
+	}
+	if got := testutil.ToFloat64(m.ServiceRestarts.WithLabelValues("sweeper")); got != 1 {
+		t.Errorf("service_restarts_total{sweeper} = %v, want 1", got)
+	}
+	if !strings.Contains(logs.String(), "clock exploded") || !strings.Contains(logs.String(), "stacktrace") {
+		t.Error("panic not logged with its stack")
+	}
+	cancel()
+	<-errc
+}
