@@ -1,0 +1,100 @@
+// Package testagent is a deliberately varied investigation agent for tests.
+// A test binary calls Run from TestMain and then points --agent-command at
+// itself with the argument "testagent"; the agent's behaviour is chosen by
+// the prefix of the incident's RESOURCE_NAME, so one run can mix agents
+// that succeed, fail, hang and ignore SIGTERM.
+package testagent
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Arg is the first argument that selects the test agent.
+const Arg = "testagent"
+
+// Run acts as the agent and exits when os.Args[1] is Arg; otherwise it
+// returns and the test binary runs its tests.
+func Run() {
+	if len(os.Args) < 2 || os.Args[1] != Arg {
+		return
+	}
+	os.Exit(agent(os.Args[2:]))
+}
+
+func agent(args []string) int {
+	if len(args) > 0 && args[0] == "cleanup" {
+		// Record the templated arguments where the test can see them.
+		dir := os.Getenv("CLEANUP_DIR")
+		if dir == "" {
+			return 2
+		}
+		name := fmt.Sprintf("%s/%d", dir, time.Now().UnixNano())
+		return exitOn(os.WriteFile(name, []byte(strings.Join(args[1:], " ")), 0o600))
+	}
+	if len(args) > 0 && args[0] == "grandchild" {
+		signal.Ignore(syscall.SIGTERM)
+		time.Sleep(time.Hour)
+		return 0
+	}
+	name := os.Getenv("RESOURCE_NAME")
+	report := os.Getenv("REPORT_FILE")
+	fmt.Printf("test agent for %s\n", name)
+	good := func() int { return exitOn(os.WriteFile(report, []byte(strings.Repeat("finding\n", 40)), 0o600)) }
+	switch {
+	case strings.HasPrefix(name, "ok-"):
+		return good()
+	case strings.HasPrefix(name, "slow-"):
+		time.Sleep(500 * time.Millisecond)
+		return good()
+	case strings.HasPrefix(name, "hang-"):
+		time.Sleep(time.Hour)
+	case strings.HasPrefix(name, "stubborn-"):
+		signal.Ignore(syscall.SIGTERM)
+		fmt.Println("ignoring SIGTERM")
+		time.Sleep(time.Hour)
+	case strings.HasPrefix(name, "forker-"):
+		// Grandchildren that ignore SIGTERM, then hang.
+		for range 2 {
+			c := exec.Command(os.Args[0], Arg, "grandchild")
+			c.Env = os.Environ()
+			if err := c.Start(); err != nil {
+				return 1
+			}
+			fmt.Printf("grandchild %d\n", c.Process.Pid)
+		}
+		time.Sleep(time.Hour)
+	case strings.HasPrefix(name, "fail-"):
+		fmt.Fprintln(os.Stderr, "simulated failure")
+		return 3
+	case strings.HasPrefix(name, "noreport-"):
+		return 0
+	case strings.HasPrefix(name, "short-"):
+		return exitOn(os.WriteFile(report, []byte("too short"), 0o600))
+	case strings.HasPrefix(name, "env-"):
+		env := os.Environ()
+		sort.Strings(env)
+		return exitOn(os.WriteFile(report, []byte(strings.Join(env, "\n")+"\n"+strings.Repeat("#", 100)), 0o600))
+	case strings.HasPrefix(name, "flood-"):
+		line := strings.Repeat("x", 1023) + "\n"
+		for range 10000 {
+			os.Stdout.WriteString(line)
+		}
+		return good()
+	}
+	return good()
+}
+
+func exitOn(err error) int {
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
+}
