@@ -101,6 +101,9 @@ func startRunner(t *testing.T, args ...string) *runner {
 	}, args...)
 	cmd := exec.Command(bin, full...)
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
+	if g := os.Getenv("GORACE"); g != "" {
+		cmd.Env = append(cmd.Env, "GORACE="+g)
+	}
 	r := &runner{
 		cmd:        cmd,
 		healthURL:  fmt.Sprintf("http://127.0.0.1:%d", hp),

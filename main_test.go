@@ -1,0 +1,15 @@
+package main
+
+import (
+	"os"
+	"testing"
+
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/testagent"
+)
+
+// TestMain lets this test binary double as an investigation agent
+// (os.Args[1] == "testagent") for the end-to-end tests.
+func TestMain(m *testing.M) {
+	testagent.Run()
+	os.Exit(m.Run())
+}
