@@ -131,6 +131,9 @@ func TestPanickingServiceIsRestartedWhileServing(t *testing.T) {
 		t.Fatalf("server stopped serving after the panics: %v", err)
 	}
 	resp.Body.Close()
+	for end := time.Now().Add(5 * time.Second); testutil.ToFloat64(m.ServiceRestarts.WithLabelValues("sweeper")) < 2 && time.Now().Before(end); {
+		time.Sleep(5 * time.Millisecond)
+	}
 	if got := testutil.ToFloat64(m.ServiceRestarts.WithLabelValues("sweeper")); got != 2 {
 		t.Errorf("service_restarts_total{service=sweeper} = %v, want 2", got)
 	}

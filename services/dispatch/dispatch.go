@@ -292,10 +292,10 @@ func (d *Dispatcher) runIncident(it queue.Item, id string, probe bool) Status {
 		result.Status, result.Reason = StatusFailure, fmt.Sprintf("%s: %v", reason, err)
 		result.EndedAt = d.o.Now()
 		d.logger.Error("Incident could not run", "cluster", cluster, "incident_id", id, "error", result.Reason)
-		m.AgentsCompleted.WithLabelValues(cluster, string(StatusFailure)).Inc()
-		m.AgentDuration.WithLabelValues(cluster, string(StatusFailure)).Observe(0)
 		_ = writeJSON(filepath.Join(ws, ResultFile), result)
 		d.o.Breaker.Record(false, probe)
+		m.AgentsCompleted.WithLabelValues(cluster, string(StatusFailure)).Inc()
+		m.AgentDuration.WithLabelValues(cluster, string(StatusFailure)).Observe(0)
 		return StatusFailure
 	}
 	if err := os.MkdirAll(filepath.Join(ws, OutputDir), 0o700); err != nil {
@@ -353,8 +353,8 @@ func (d *Dispatcher) runIncident(it queue.Item, id string, probe bool) Status {
 	if result.Status == StatusTimeout || result.Status == StatusInterrupted {
 		d.cleanUp(ws, f, result.Status)
 	}
-	m.AgentsCompleted.WithLabelValues(cluster, string(result.Status)).Inc()
-	m.AgentDuration.WithLabelValues(cluster, string(result.Status)).Observe(duration.Seconds())
+	// The record on disk and the breaker come first, the metrics after:
+	// what a scrape shows has already happened.
 	if err := writeJSON(filepath.Join(ws, ResultFile), result); err != nil {
 		d.logger.Error("Could not write result.json", "cluster", cluster, "incident_id", id, "error", err.Error())
 	}
@@ -366,6 +366,8 @@ func (d *Dispatcher) runIncident(it queue.Item, id string, probe bool) Status {
 	default:
 		d.o.Breaker.Record(false, probe)
 	}
+	m.AgentsCompleted.WithLabelValues(cluster, string(result.Status)).Inc()
+	m.AgentDuration.WithLabelValues(cluster, string(result.Status)).Observe(duration.Seconds())
 
 	level := slog.LevelInfo
 	if result.Status != StatusSuccess {

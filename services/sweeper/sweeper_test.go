@@ -136,6 +136,10 @@ func TestSweeperRestartedAfterPanic(t *testing.T) {
 			t.Fatal("sweeper not restarted after its panic")
 		}
 	}
+	// The supervisor reports the restart to the hook on its own goroutine.
+	for end := time.Now().Add(5 * time.Second); testutil.ToFloat64(m.ServiceRestarts.WithLabelValues("sweeper")) == 0 && time.Now().Before(end); {
+		time.Sleep(5 * time.Millisecond)
+	}
 	if got := testutil.ToFloat64(m.ServiceRestarts.WithLabelValues("sweeper")); got != 1 {
 		t.Errorf("service_restarts_total{sweeper} = %v, want 1", got)
 	}
