@@ -41,6 +41,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		switch args[0] {
 		case "demo":
 			return runDemo(args[1:], stdout, stderr)
+		case "load":
+			return runLoad(args[1:], stdout, stderr)
+		case "load-sources":
+			return runLoadSources(stdout, stderr)
 		case "sample-agent":
 			return sampleagent.Main(args[1:], os.Getenv, stdout, stderr)
 		case "-version", "--version", "version":

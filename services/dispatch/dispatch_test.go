@@ -69,9 +69,10 @@ type settings struct {
 	breakerThreshold int
 	cooldown         time.Duration
 	cleanup          bool
+	capacity         int
 }
 
-func start(t *testing.T, s settings) *fixture {
+func start(t testing.TB, s settings) *fixture {
 	t.Helper()
 	if len(s.clusters) == 0 {
 		s.clusters = []string{"prod"}
@@ -88,12 +89,15 @@ func start(t *testing.T, s settings) *fixture {
 	if s.cooldown == 0 {
 		s.cooldown = time.Hour
 	}
+	if s.capacity == 0 {
+		s.capacity = 100
+	}
 	m := metrics.New(prometheus.NewRegistry(), metrics.BuildInfo{}, s.clusters)
 	logs := &syncBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, nil))
 	f := &fixture{
 		m: m, logs: logs, root: t.TempDir(), cleanupDir: t.TempDir(),
-		queues:  queue.NewSet(s.clusters, 100, m, time.Now),
+		queues:  queue.NewSet(s.clusters, s.capacity, m, time.Now),
 		breaker: breaker.New(s.breakerThreshold, s.cooldown, m.BreakerState, logger),
 		served:  make(chan error, 1),
 	}
@@ -157,7 +161,7 @@ func (f *fixture) completed(cluster string, s Status) float64 {
 	return testutil.ToFloat64(f.m.AgentsCompleted.WithLabelValues(cluster, string(s)))
 }
 
-func (f *fixture) waitCompleted(t *testing.T, cluster string, s Status, n float64) {
+func (f *fixture) waitCompleted(t testing.TB, cluster string, s Status, n float64) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for f.completed(cluster, s) < n {
@@ -169,7 +173,7 @@ func (f *fixture) waitCompleted(t *testing.T, cluster string, s Status, n float6
 }
 
 // results reads every result.json under cluster.
-func (f *fixture) results(t *testing.T, cluster string) []Result {
+func (f *fixture) results(t testing.TB, cluster string) []Result {
 	t.Helper()
 	paths, _ := filepath.Glob(filepath.Join(f.root, cluster, "*", ResultFile))
 	var out []Result
@@ -515,4 +519,13 @@ func TestIncidentIDIsSafe(t *testing.T) {
 	if strings.ContainsAny(id, "./") || filepath.Base(id) != id {
 		t.Fatalf("incident id %q is not a safe path component", id)
 	}
+}
+
+func readEvent(root, cluster, id string) (EventDocument, error) {
+	var doc EventDocument
+	data, err := os.ReadFile(filepath.Join(root, cluster, id, EventFile))
+	if err != nil {
+		return doc, err
+	}
+	return doc, json.Unmarshal(data, &doc)
 }

@@ -56,8 +56,26 @@ type harness struct {
 
 func startSession(t *testing.T, cluster config.Cluster, tweak func(*Options)) *harness {
 	t.Helper()
+	h := newHarness(cluster, 100, tweak)
+	t.Cleanup(func() {
+		h.stop(t)
+		if t.Failed() {
+			t.Logf("logs:\n%s", h.logs.String())
+		}
+	})
+	return h
+}
+
+// startSessionB starts a session for a benchmark, with a queue large enough
+// for every fault of the run.
+func startSessionB(b *testing.B, src *faultsource.Server) *harness {
+	b.Helper()
+	return newHarness(streamable("prod", src.URL()), b.N+1, nil)
+}
+
+func newHarness(cluster config.Cluster, capacity int, tweak func(*Options)) *harness {
 	m := metrics.New(prometheus.NewRegistry(), metrics.BuildInfo{}, []string{cluster.Name})
-	queues := queue.NewSet([]string{cluster.Name}, 100, m, time.Now)
+	queues := queue.NewSet([]string{cluster.Name}, capacity, m, time.Now)
 	logs := &syncBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, nil))
 	in := intake.New(intake.Options{
@@ -77,12 +95,6 @@ func startSession(t *testing.T, cluster config.Cluster, tweak func(*Options)) *h
 	ctx, cancel := context.WithCancel(context.Background())
 	h := &harness{session: s, m: m, queue: queues.Get(cluster.Name), logs: logs, cancel: cancel, done: make(chan error, 1)}
 	go func() { h.done <- s.Serve(ctx) }()
-	t.Cleanup(func() {
-		h.stop(t)
-		if t.Failed() {
-			t.Logf("logs:\n%s", logs.String())
-		}
-	})
 	return h
 }
 

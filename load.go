@@ -1,0 +1,281 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/config"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/fault"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/faultsource"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/intake"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/metrics"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/queue"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/sse"
+)
+
+// runLoad measures the intake side on this machine: connect time and
+// memory for many simulated clusters in one process, then faults per second
+// and notification-to-queue latency through one session. It prints a
+// Markdown table for docs/benchmarks.md.
+func runLoad(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("load", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	clusters := fs.Int("clusters", 1000, "simulated clusters (sessions) to connect")
+	faults := fs.Int("faults", 20000, "faults sent through one session for the throughput figure")
+	if err := fs.Parse(args); err != nil {
+		return exitConfig
+	}
+	logger := slog.New(slog.DiscardHandler)
+
+	// One simulated server, in a child process, hosts every cluster's
+	// session, so the figures below are the runner's alone.
+	endpoint, stopSources, err := startSourceProcess()
+	if err != nil {
+		fmt.Fprintf(stderr, "load: %v\n", err)
+		return exitFailure
+	}
+	defer stopSources()
+
+	names := make([]string, *clusters)
+	for i := range names {
+		names[i] = "c" + strconv.Itoa(i)
+	}
+	m := metrics.New(metrics.NewRegistry(), metrics.BuildInfo{}, names)
+	queues := queue.NewSet(names, *faults+1, m, time.Now)
+	policies := map[string]intake.ClusterPolicy{}
+	for _, n := range names {
+		policies[n] = intake.ClusterPolicy{Triage: true}
+	}
+	in := intake.New(intake.Options{Logger: logger, Metrics: m, Queues: queues, Breaker: neverOpen{},
+		Clusters: policies, MinSeverity: fault.SeverityInfo, DedupWindow: time.Minute, Now: time.Now})
+
+	runtime.GC()
+	rssBefore := rssBytes()
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	sessions := make([]*sse.Session, len(names))
+	connectedAt := make([]time.Duration, len(names))
+	start := time.Now()
+	for i, n := range names {
+		s := sse.New(sse.Options{
+			Cluster: config.Cluster{Name: n, Endpoint: endpoint, Transport: config.TransportStreamable, Triage: true},
+			Handler: in, Metrics: m, Logger: logger, InitialDelay: time.Second, MaxDelay: 60 * time.Second,
+			Keepalive: 30 * time.Second, ConnectTimeout: 60 * time.Second, MaxEventBytes: 1 << 20,
+		})
+		sessions[i] = s
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = s.Serve(ctx)
+		}()
+	}
+	pending := len(names)
+	for pending > 0 {
+		pending = 0
+		for i, s := range sessions {
+			if connectedAt[i] == 0 {
+				if s.Connected() {
+					connectedAt[i] = time.Since(start)
+				} else {
+					pending++
+				}
+			}
+		}
+		if time.Since(start) > 5*time.Minute {
+			fmt.Fprintf(stderr, "load: %d sessions still not connected after 5 minutes\n", pending)
+			cancel()
+			return exitFailure
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	allConnected := time.Since(start)
+	runtime.GC()
+	rssAfter := rssBytes()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	goroutines := runtime.NumGoroutine()
+	sort.Slice(connectedAt, func(i, j int) bool { return connectedAt[i] < connectedAt[j] })
+	errors := 0.0
+	for _, c := range names {
+		for _, r := range metrics.ConnectionReasons {
+			errors += counterValue(m.SSEConnectionErrors.WithLabelValues(c, r))
+		}
+	}
+	cancel()
+	wg.Wait()
+
+	// Throughput and latency through one session.
+	rate, p50, p99, err := singleSessionThroughput(*faults)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitFailure
+	}
+
+	fmt.Fprintf(stdout, "| figure | value |\n|---|---|\n")
+	fmt.Fprintf(stdout, "| sessions connected and subscribed | %d |\n", len(names))
+	fmt.Fprintf(stdout, "| time until all connected | %s |\n", allConnected.Round(time.Millisecond))
+	fmt.Fprintf(stdout, "| per-session connect time p50 / p99 (from start of all) | %s / %s |\n",
+		connectedAt[len(connectedAt)/2].Round(time.Millisecond), connectedAt[len(connectedAt)*99/100].Round(time.Millisecond))
+	fmt.Fprintf(stdout, "| connection errors during the ramp | %.0f |\n", errors)
+	fmt.Fprintf(stdout, "| runner RSS growth | %.1f MiB (%.1f KiB per session) |\n",
+		float64(rssAfter-rssBefore)/(1<<20), float64(rssAfter-rssBefore)/1024/float64(len(names)))
+	fmt.Fprintf(stdout, "| Go heap in use with all sessions | %.1f MiB |\n", float64(ms.HeapInuse)/(1<<20))
+	fmt.Fprintf(stdout, "| runner goroutines with all sessions | %d |\n", goroutines)
+	fmt.Fprintf(stdout, "| faults per second, one session into its queue | %.0f |\n", rate)
+	fmt.Fprintf(stdout, "| notification-to-queue latency p50 / p99, at half that rate | %s / %s |\n", p50, p99)
+	return exitOK
+}
+
+// singleSessionThroughput sends n faults as fast as the server sends them
+// and measures the rate at which they reach the queue and the latency from
+// the server's send to the enqueue.
+func singleSessionThroughput(n int) (float64, time.Duration, time.Duration, error) {
+	logger := slog.New(slog.DiscardHandler)
+	src := faultsource.New("one")
+	if err := src.Start("127.0.0.1:0"); err != nil {
+		return 0, 0, 0, err
+	}
+	defer src.Stop()
+	m := metrics.New(metrics.NewRegistry(), metrics.BuildInfo{}, []string{"one"})
+	queues := queue.NewSet([]string{"one"}, n+n/4+1, m, time.Now)
+	in := intake.New(intake.Options{Logger: logger, Metrics: m, Queues: queues, Breaker: neverOpen{},
+		Clusters: map[string]intake.ClusterPolicy{"one": {Triage: true}}, MinSeverity: fault.SeverityInfo,
+		DedupWindow: time.Minute, Now: time.Now})
+	s := sse.New(sse.Options{
+		Cluster: config.Cluster{Name: "one", Endpoint: src.URL(), Transport: config.TransportStreamable, Triage: true},
+		Handler: in, Metrics: m, Logger: logger, InitialDelay: time.Second, MaxDelay: time.Minute,
+		Keepalive: 30 * time.Second, MaxEventBytes: 1 << 20,
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = s.Serve(ctx) }()
+	for src.Subscribers() != 1 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	q := queues.Get("one")
+	send := func(from, to int, interval time.Duration) error {
+		next := time.Now()
+		for i := from; i < to; i++ {
+			if interval > 0 {
+				time.Sleep(time.Until(next))
+				next = next.Add(interval)
+			}
+			ev := faultsource.Fault("one", i, fault.TypeCrashLoop, "critical")
+			ev.FaultID = "l" + strconv.Itoa(i)
+			ev.Timestamp = time.Now() // send time, for the latency figure
+			src.Emit(ev)
+		}
+		deadline := time.Now().Add(5 * time.Minute)
+		for q.Len() < to {
+			if time.Now().After(deadline) {
+				return fmt.Errorf("only %d of %d faults arrived", q.Len(), to)
+			}
+			time.Sleep(time.Millisecond)
+		}
+		return nil
+	}
+	// Saturation: as fast as the server can send.
+	start := time.Now()
+	if err := send(0, n, 0); err != nil {
+		return 0, 0, 0, err
+	}
+	rate := float64(n) / time.Since(start).Seconds()
+	// Latency at half that rate, where nothing queues up in transit.
+	paced := n / 4
+	if err := send(n, n+paced, time.Duration(float64(time.Second)/(rate/2))); err != nil {
+		return 0, 0, 0, err
+	}
+	lat := make([]time.Duration, 0, paced)
+	for _, it := range q.Snapshot()[n:] {
+		lat = append(lat, it.EnqueuedAt.Sub(it.Event.Timestamp))
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	return rate, lat[len(lat)/2].Round(time.Microsecond), lat[len(lat)*99/100].Round(time.Microsecond), nil
+}
+
+type neverOpen struct{}
+
+func (neverOpen) IsOpen() bool { return false }
+
+func counterValue(c prometheus.Counter) float64 {
+	var out dto.Metric
+	if err := c.Write(&out); err != nil {
+		return 0
+	}
+	return out.GetCounter().GetValue()
+}
+
+// rssBytes reads the resident set size from /proc.
+func rssBytes() int64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			return kb * 1024
+		}
+	}
+	return 0
+}
+
+// startSourceProcess runs "load-sources" as a child and returns its MCP
+// endpoint. The child exits when its stdin closes, so it cannot outlive us.
+func startSourceProcess() (string, func(), error) {
+	self, err := os.Executable()
+	if err != nil {
+		return "", nil, err
+	}
+	cmd := exec.Command(self, "load-sources")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return "", nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return "", nil, err
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return "", nil, err
+	}
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		_ = cmd.Process.Kill()
+		return "", nil, fmt.Errorf("load-sources: %w", err)
+	}
+	return strings.TrimSpace(line), func() {
+		stdin.Close()
+		_ = cmd.Wait()
+	}, nil
+}
+
+// runLoadSources serves one simulated kubernetes-mcp-server until stdin
+// closes.
+func runLoadSources(stdout, stderr io.Writer) int {
+	src := faultsource.New("")
+	if err := src.Start("127.0.0.1:0"); err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitFailure
+	}
+	defer src.Stop()
+	fmt.Fprintln(stdout, src.URL())
+	_, _ = io.Copy(io.Discard, os.Stdin)
+	return exitOK
+}
