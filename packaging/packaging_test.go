@@ -1,0 +1,469 @@
+// Package packaging holds the install artifacts; its tests validate each
+// with a tool that can fail on it.
+package packaging
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/config"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/metrics"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// tool finds an external checker; outside CI a missing one skips the test,
+// in CI (which installs them) it fails it.
+func tool(t *testing.T, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%s not found; .ci/run must install it", name)
+		}
+		t.Skipf("%s not installed", name)
+	}
+	return p
+}
+
+func run(t *testing.T, dir, name string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// --- systemd ---
+
+func TestSystemdUnitVerifies(t *testing.T) {
+	analyze := tool(t, "systemd-analyze")
+	// A throwaway root with the system's units, the unit and a binary at
+	// the path ExecStart names, so verify checks the unit as installed.
+	root := t.TempDir()
+	for _, d := range []string{"usr/bin", "etc/systemd/system", "usr/lib/systemd"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run(t, "", "cp", "-r", "/usr/lib/systemd/system", filepath.Join(root, "usr/lib/systemd/"))
+	run(t, "", "cp", "systemd/kubernetes-mcp-runner.service", filepath.Join(root, "etc/systemd/system/"))
+	if err := os.WriteFile(filepath.Join(root, "usr/bin/kubernetes-mcp-runner"), []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(analyze, "verify", "--root="+root, "/etc/systemd/system/kubernetes-mcp-runner.service")
+	out, err := cmd.CombinedOutput()
+	// verify exits 0 on warnings such as unknown keys: any output fails.
+	if err != nil || len(bytes.TrimSpace(out)) > 0 {
+		t.Fatalf("systemd-analyze verify: %v\n%s", err, out)
+	}
+}
+
+func unitValue(t *testing.T, key string) string {
+	t.Helper()
+	data, err := os.ReadFile("systemd/kubernetes-mcp-runner.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^` + key + `=(.*)$`).FindSubmatch(data)
+	if m == nil {
+		t.Fatalf("unit has no %s", key)
+	}
+	return string(m[1])
+}
+
+func TestUnitBudgetsAndPaths(t *testing.T) {
+	d := config.Defaults()
+	stop, err := time.ParseDuration(unitValue(t, "TimeoutStopSec"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stop <= d.ShutdownTimeout+d.AgentKillGrace+5*time.Second {
+		t.Errorf("TimeoutStopSec %v does not exceed shutdown timeout %v + kill grace %v + margin", stop, d.ShutdownTimeout, d.AgentKillGrace)
+	}
+	for key, want := range map[string]string{
+		"Type": "notify", "KillMode": "mixed", "Restart": "on-failure",
+		"ExecStart":      "/usr/bin/kubernetes-mcp-runner --config /etc/kubernetes-mcp-runner/runner.conf",
+		"User":           "kubernetes-mcp-runner",
+		"ReadWritePaths": "/var/lib/kubernetes-mcp-runner",
+	} {
+		if got := unitValue(t, key); got != want {
+			t.Errorf("%s=%s, want %s", key, got, want)
+		}
+	}
+	if !strings.HasPrefix(d.WorkspaceRoot, unitValue(t, "ReadWritePaths")+"/") {
+		t.Errorf("default workspace root %s is outside ReadWritePaths", d.WorkspaceRoot)
+	}
+}
+
+func TestShippedConfigFilesParse(t *testing.T) {
+	// The default config names no cluster: the operator adds them.
+	_, err := config.Parse([]string{"--config", "config/runner.conf", "--cluster", "x=http://127.0.0.1:1/mcp"}, func(string) string { return "" })
+	if err != nil {
+		t.Fatalf("packaging/config/runner.conf: %v", err)
+	}
+	// Every variable named in the env file is one the runner reads.
+	data, err := os.ReadFile("config/kubernetes-mcp-runner.env")
+	if err != nil {
+		t.Fatal(err)
+	}
+	known := map[string]bool{"ANTHROPIC_API_KEY": true} // passed through to agents
+	for _, o := range config.Options() {
+		known[o.Env] = true
+	}
+	for _, m := range regexp.MustCompile(`(?m)^#?([A-Z_]+)=`).FindAllStringSubmatch(string(data), -1) {
+		if !known[m[1]] {
+			t.Errorf("env file names %s, which the runner does not read", m[1])
+		}
+	}
+	for _, seed := range []string{"AGENT_TIMEOUT_SECONDS", "MAX_QUEUE_AGE_SECONDS", "QUEUE_SWEEP_INTERVAL_SECONDS",
+		"SSE_RECONNECT_INITIAL_DELAY_SECONDS", "SSE_RECONNECT_MAX_DELAY_SECONDS", "SHUTDOWN_TIMEOUT_SECONDS", "HEALTH_PORT", "METRICS_PORT"} {
+		if !strings.Contains(string(data), seed+"=") {
+			t.Errorf("env file lacks %s", seed)
+		}
+	}
+}
+
+// --- Kubernetes ---
+
+// The manifests are decoded strictly into these types: an unknown or
+// misspelt field fails the test, as it would fail kubectl apply --validate.
+type (
+	meta struct {
+		Name      string            `yaml:"name"`
+		Namespace string            `yaml:"namespace"`
+		Labels    map[string]string `yaml:"labels"`
+	}
+	header struct {
+		APIVersion string `yaml:"apiVersion"`
+		Kind       string `yaml:"kind"`
+	}
+	namespaceDoc struct {
+		header   `yaml:",inline"`
+		Metadata meta `yaml:"metadata"`
+	}
+	configMapDoc struct {
+		header   `yaml:",inline"`
+		Metadata meta              `yaml:"metadata"`
+		Data     map[string]string `yaml:"data"`
+	}
+	probe struct {
+		HTTPGet struct {
+			Path string `yaml:"path"`
+			Port string `yaml:"port"`
+		} `yaml:"httpGet"`
+		InitialDelaySeconds int `yaml:"initialDelaySeconds"`
+		PeriodSeconds       int `yaml:"periodSeconds"`
+		TimeoutSeconds      int `yaml:"timeoutSeconds"`
+		FailureThreshold    int `yaml:"failureThreshold"`
+	}
+	container struct {
+		Name  string   `yaml:"name"`
+		Image string   `yaml:"image"`
+		Args  []string `yaml:"args"`
+		Env   []struct {
+			Name  string `yaml:"name"`
+			Value string `yaml:"value"`
+		} `yaml:"env"`
+		Ports []struct {
+			Name          string `yaml:"name"`
+			ContainerPort int    `yaml:"containerPort"`
+		} `yaml:"ports"`
+		LivenessProbe  probe `yaml:"livenessProbe"`
+		ReadinessProbe probe `yaml:"readinessProbe"`
+		Resources      struct {
+			Requests map[string]string `yaml:"requests"`
+			Limits   map[string]string `yaml:"limits"`
+		} `yaml:"resources"`
+		SecurityContext struct {
+			AllowPrivilegeEscalation *bool `yaml:"allowPrivilegeEscalation"`
+			ReadOnlyRootFilesystem   *bool `yaml:"readOnlyRootFilesystem"`
+			Capabilities             struct {
+				Drop []string `yaml:"drop"`
+			} `yaml:"capabilities"`
+		} `yaml:"securityContext"`
+		VolumeMounts []struct {
+			Name      string `yaml:"name"`
+			MountPath string `yaml:"mountPath"`
+			ReadOnly  bool   `yaml:"readOnly"`
+		} `yaml:"volumeMounts"`
+	}
+	deploymentDoc struct {
+		header   `yaml:",inline"`
+		Metadata meta `yaml:"metadata"`
+		Spec     struct {
+			Replicas int `yaml:"replicas"`
+			Strategy struct {
+				Type string `yaml:"type"`
+			} `yaml:"strategy"`
+			Selector struct {
+				MatchLabels map[string]string `yaml:"matchLabels"`
+			} `yaml:"selector"`
+			Template struct {
+				Metadata struct {
+					Labels map[string]string `yaml:"labels"`
+				} `yaml:"metadata"`
+				Spec struct {
+					TerminationGracePeriodSeconds int  `yaml:"terminationGracePeriodSeconds"`
+					ShareProcessNamespace         bool `yaml:"shareProcessNamespace"`
+					AutomountServiceAccountToken  bool `yaml:"automountServiceAccountToken"`
+					SecurityContext               struct {
+						RunAsNonRoot   bool `yaml:"runAsNonRoot"`
+						RunAsUser      int  `yaml:"runAsUser"`
+						RunAsGroup     int  `yaml:"runAsGroup"`
+						FSGroup        int  `yaml:"fsGroup"`
+						SeccompProfile struct {
+							Type string `yaml:"type"`
+						} `yaml:"seccompProfile"`
+					} `yaml:"securityContext"`
+					Containers []container `yaml:"containers"`
+					Volumes    []struct {
+						Name      string `yaml:"name"`
+						ConfigMap *struct {
+							Name string `yaml:"name"`
+						} `yaml:"configMap"`
+						EmptyDir *struct{} `yaml:"emptyDir"`
+					} `yaml:"volumes"`
+				} `yaml:"spec"`
+			} `yaml:"template"`
+		} `yaml:"spec"`
+	}
+	serviceDoc struct {
+		header   `yaml:",inline"`
+		Metadata meta `yaml:"metadata"`
+		Spec     struct {
+			Selector map[string]string `yaml:"selector"`
+			Ports    []struct {
+				Name       string `yaml:"name"`
+				Port       int    `yaml:"port"`
+				TargetPort string `yaml:"targetPort"`
+			} `yaml:"ports"`
+		} `yaml:"spec"`
+	}
+	serviceMonitorDoc struct {
+		header   `yaml:",inline"`
+		Metadata meta `yaml:"metadata"`
+		Spec     struct {
+			Selector struct {
+				MatchLabels map[string]string `yaml:"matchLabels"`
+			} `yaml:"selector"`
+			Endpoints []struct {
+				Port          string `yaml:"port"`
+				Path          string `yaml:"path"`
+				Interval      string `yaml:"interval"`
+				ScrapeTimeout string `yaml:"scrapeTimeout"`
+			} `yaml:"endpoints"`
+		} `yaml:"spec"`
+	}
+	prometheusRuleDoc struct {
+		header   `yaml:",inline"`
+		Metadata meta `yaml:"metadata"`
+		Spec     struct {
+			Groups any `yaml:"groups"`
+		} `yaml:"spec"`
+	}
+	kustomizationDoc struct {
+		header    `yaml:",inline"`
+		Namespace string   `yaml:"namespace"`
+		Resources []string `yaml:"resources"`
+	}
+)
+
+func decodeStrict(t *testing.T, path string, into any) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(into); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	var extra any
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		t.Fatalf("%s: more than one document", path)
+	}
+}
+
+func TestKubernetesManifests(t *testing.T) {
+	var kust kustomizationDoc
+	decodeStrict(t, "kubernetes/kustomization.yaml", &kust)
+	files, _ := filepath.Glob("kubernetes/*.yaml")
+	listed := map[string]bool{"kubernetes/kustomization.yaml": true}
+	for _, r := range kust.Resources {
+		listed["kubernetes/"+r] = true
+	}
+	for _, f := range files {
+		if !listed[f] {
+			t.Errorf("%s is not in kustomization.yaml", f)
+		}
+	}
+	kinds := map[string]any{
+		"namespace.yaml": &namespaceDoc{}, "configmap.yaml": &configMapDoc{}, "deployment.yaml": &deploymentDoc{},
+		"service.yaml": &serviceDoc{}, "servicemonitor.yaml": &serviceMonitorDoc{}, "prometheusrule.yaml": &prometheusRuleDoc{},
+	}
+	for _, r := range kust.Resources {
+		doc, ok := kinds[r]
+		if !ok {
+			t.Fatalf("kustomization lists %s, which this test does not know", r)
+		}
+		decodeStrict(t, "kubernetes/"+r, doc)
+	}
+
+	dep := kinds["deployment.yaml"].(*deploymentDoc)
+	pod := dep.Spec.Template.Spec
+	if len(pod.Containers) != 1 {
+		t.Fatalf("want one container")
+	}
+	c := pod.Containers[0]
+	check := func(name string, p probe, path string, delay, period, failures int) {
+		if p.HTTPGet.Path != path || p.InitialDelaySeconds != delay || p.PeriodSeconds != period || p.FailureThreshold != failures {
+			t.Errorf("%s probe %+v, want %s %d/%d/%d", name, p, path, delay, period, failures)
+		}
+	}
+	check("liveness", c.LivenessProbe, "/healthz", 10, 10, 3)
+	check("readiness", c.ReadinessProbe, "/readyz", 5, 5, 2)
+	d := config.Defaults()
+	shutdown := d.ShutdownTimeout
+	for _, e := range c.Env {
+		if e.Name == "SHUTDOWN_TIMEOUT_SECONDS" {
+			v, err := time.ParseDuration(e.Value + "s")
+			if err != nil {
+				t.Fatal(err)
+			}
+			shutdown = v
+		}
+	}
+	if grace := time.Duration(pod.TerminationGracePeriodSeconds) * time.Second; grace <= shutdown+d.AgentKillGrace {
+		t.Errorf("terminationGracePeriodSeconds %v not above shutdown timeout %v + kill grace %v", grace, shutdown, d.AgentKillGrace)
+	}
+	if !pod.SecurityContext.RunAsNonRoot || c.SecurityContext.AllowPrivilegeEscalation == nil || *c.SecurityContext.AllowPrivilegeEscalation ||
+		c.SecurityContext.ReadOnlyRootFilesystem == nil || !*c.SecurityContext.ReadOnlyRootFilesystem || strings.Join(c.SecurityContext.Capabilities.Drop, ",") != "ALL" {
+		t.Errorf("security context is not restrictive: %+v %+v", pod.SecurityContext, c.SecurityContext)
+	}
+	if c.Resources.Requests["memory"] == "" || c.Resources.Limits["memory"] == "" {
+		t.Error("memory request and limit missing")
+	}
+	if !pod.ShareProcessNamespace {
+		t.Error("shareProcessNamespace is needed so orphaned agent processes are reaped")
+	}
+	mounts := map[string]string{}
+	for _, m := range c.VolumeMounts {
+		mounts[m.MountPath] = m.Name
+	}
+	if mounts["/var/lib/kubernetes-mcp-runner"] == "" {
+		t.Error("the state directory is not a volume")
+	}
+
+	// The ConfigMap's files pass the runner's own parser.
+	cm := kinds["configmap.yaml"].(*configMapDoc)
+	dir := t.TempDir()
+	clusters := filepath.Join(dir, "clusters.yaml")
+	if err := os.WriteFile(clusters, []byte(cm.Data["clusters.yaml"]), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	conf := strings.ReplaceAll(cm.Data["runner.conf"], "/etc/kubernetes-mcp-runner/clusters.yaml", clusters)
+	if err := os.WriteFile(filepath.Join(dir, "runner.conf"), []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := config.Parse([]string{"--config", filepath.Join(dir, "runner.conf")}, func(string) string { return "" }); err != nil {
+		t.Errorf("ConfigMap runner.conf: %v", err)
+	}
+
+	// The PrometheusRule carries exactly packaging/prometheus/rules.yml.
+	var rules struct {
+		Groups any `yaml:"groups"`
+	}
+	decodeStrict(t, "prometheus/rules.yml", &rules)
+	if !reflect.DeepEqual(rules.Groups, kinds["prometheusrule.yaml"].(*prometheusRuleDoc).Spec.Groups) {
+		t.Error("kubernetes/prometheusrule.yaml differs from prometheus/rules.yml")
+	}
+}
+
+// --- Prometheus ---
+
+func TestPrometheusConfigAndRules(t *testing.T) {
+	promtool := tool(t, "promtool")
+	run(t, "prometheus", promtool, "check", "config", "prometheus.yml")
+	run(t, "prometheus", promtool, "check", "rules", "rules.yml")
+	out := run(t, "prometheus", promtool, "test", "rules", "rules_test.yml")
+	if !strings.Contains(out, "SUCCESS") {
+		t.Fatalf("promtool test rules: %s", out)
+	}
+	// Every alert has a unit test.
+	data, _ := os.ReadFile("prometheus/rules.yml")
+	tests, _ := os.ReadFile("prometheus/rules_test.yml")
+	for _, m := range regexp.MustCompile(`alert: (\w+)`).FindAllStringSubmatch(string(data), -1) {
+		if !strings.Contains(string(tests), "alertname: "+m[1]) {
+			t.Errorf("alert %s has no promtool unit test", m[1])
+		}
+	}
+}
+
+func registeredNames(t *testing.T) map[string]bool {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	m := metrics.New(reg, metrics.BuildInfo{}, []string{"c"})
+	m.EventsReceived.WithLabelValues("c", "info")
+	m.EventsFiltered.WithLabelValues("c", "duplicate")
+	m.AgentsCompleted.WithLabelValues("c", "success")
+	m.AgentDuration.WithLabelValues("c", "success")
+	m.AgentCleanups.WithLabelValues("success")
+	m.SSEReconnections.WithLabelValues("c", "dns")
+	m.SSEConnectionErrors.WithLabelValues("c", "dns")
+	m.SSEConnectionDuration.WithLabelValues("c")
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]bool{}
+	for _, f := range families {
+		names[f.GetName()] = true
+	}
+	return names
+}
+
+// TestQueriesNameRealMetrics: every metric the alerts and the dashboard
+// query exists, so a rename cannot silently blind them.
+func TestQueriesNameRealMetrics(t *testing.T) {
+	names := registeredNames(t)
+	var texts []string
+	for _, f := range []string{"prometheus/rules.yml", "grafana/kubernetes-mcp-runner.json"} {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		texts = append(texts, string(data))
+	}
+	var dash map[string]any
+	if err := json.Unmarshal([]byte(texts[1]), &dash); err != nil {
+		t.Fatalf("dashboard JSON: %v", err)
+	}
+	if panels, _ := dash["panels"].([]any); len(panels) < 10 {
+		t.Errorf("dashboard has %d panels", len(panels))
+	}
+	re := regexp.MustCompile(metrics.Namespace + `_[a-z_]+`)
+	for _, text := range texts {
+		for _, n := range re.FindAllString(text, -1) {
+			base := strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(n, "_bucket"), "_sum"), "_count")
+			if !names[base] {
+				t.Errorf("query uses %s, which the runner does not export", n)
+			}
+		}
+	}
+}
