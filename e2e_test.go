@@ -382,6 +382,14 @@ func TestBinaryFaultsBecomeReports(t *testing.T) {
 		t.Errorf("%d 'Incident finished' lines, want 6", n)
 	}
 
+	// Readiness follows the sessions: all servers gone, 503.
+	srcA.Stop()
+	srcB.Stop()
+	waitFor(t, 10*time.Second, "readiness to fail with every server down", func() bool {
+		code, body := httpGet(r.healthURL + "/readyz")
+		return code == 503 && strings.Contains(body, "no active SSE connections")
+	})
+
 	if err := r.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
