@@ -5,7 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/fault")
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/fault"
+)
 
 // BenchmarkDispatch runs b.N incidents with a trivial agent (this test
 // binary, writing its report and exiting) and reports sustained agents per
