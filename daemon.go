@@ -83,7 +83,8 @@ func runDaemon(ctx context.Context, cfg config.Config, deps daemonDeps) error {
 		Agent: dispatch.Agent{
 			Command: cfg.AgentCommand, Args: cfg.AgentArgs, EnvAllow: cfg.AgentEnvAllow,
 			Timeout: cfg.AgentTimeout, KillGrace: cfg.AgentKillGrace, LogMaxBytes: int64(cfg.AgentLogMaxBytes),
-			ReportFile: cfg.AgentReportFile, ReportMinBytes: int64(cfg.AgentReportMinBytes),
+			WorkspaceMaxBytes: int64(cfg.AgentWorkspaceMax),
+			ReportFile:        cfg.AgentReportFile, ReportMinBytes: int64(cfg.AgentReportMinBytes),
 			CleanupCommand: cfg.AgentCleanupCommand, CleanupTimeout: cfg.AgentCleanupTimeout,
 		},
 		WorkspaceRoot: cfg.WorkspaceRoot, AgentsPerCluster: cfg.AgentsPerCluster, MaxConcurrent: cfg.MaxConcurrentAgents,

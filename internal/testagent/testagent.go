@@ -81,6 +81,19 @@ func agent(args []string) int {
 		env := os.Environ()
 		sort.Strings(env)
 		return exitOn(os.WriteFile(report, []byte(strings.Join(env, "\n")+"\n"+strings.Repeat("#", 100)), 0o600))
+	case strings.HasPrefix(name, "filler-"):
+		// Fill the workspace until stopped.
+		chunk := []byte(strings.Repeat("z", 1<<16))
+		f, err := os.Create(os.Getenv("WORKSPACE") + "/output/fill.bin")
+		if err != nil {
+			return 1
+		}
+		for {
+			if _, err := f.Write(chunk); err != nil {
+				return 1
+			}
+			time.Sleep(time.Millisecond)
+		}
 	case strings.HasPrefix(name, "flood-"):
 		line := strings.Repeat("x", 1023) + "\n"
 		for range 10000 {

@@ -19,6 +19,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/thejerf/suture/v4"
@@ -33,14 +34,18 @@ import (
 
 // Agent describes the command run for each incident.
 type Agent struct {
-	Command        string
-	Args           []string
-	EnvAllow       []string
-	Timeout        time.Duration
-	KillGrace      time.Duration
-	LogMaxBytes    int64
-	ReportFile     string
-	ReportMinBytes int64
+	Command     string
+	Args        []string
+	EnvAllow    []string
+	Timeout     time.Duration
+	KillGrace   time.Duration
+	LogMaxBytes int64
+	// WorkspaceMaxBytes stops an agent whose workspace grows past it
+	// (checked every WorkspaceCheckInterval); zero disables the check.
+	WorkspaceMaxBytes      int64
+	WorkspaceCheckInterval time.Duration
+	ReportFile             string
+	ReportMinBytes         int64
 	// CleanupCommand runs after a timeout or interrupt (and at start for
 	// incidents a crash left unfinished), split on spaces, each word
 	// templated; no shell is involved.
@@ -314,6 +319,7 @@ func (d *Dispatcher) runIncident(it queue.Item, id string, probe bool) Status {
 	m.AgentsSpawned.WithLabelValues(cluster).Inc()
 	m.AgentsActive.WithLabelValues(cluster).Inc()
 	ctx, cancel := context.WithTimeout(d.agentsCtx, d.o.Agent.Timeout)
+	stopWatch, overQuota := d.watchWorkspace(ws, cancel)
 	res, runErr := procutil.Run(ctx, procutil.Spec{
 		Path:        d.o.Agent.Command,
 		Args:        args,
@@ -323,6 +329,7 @@ func (d *Dispatcher) runIncident(it queue.Item, id string, probe bool) Status {
 		LogMaxBytes: d.o.Agent.LogMaxBytes,
 		Grace:       d.o.Agent.KillGrace,
 	})
+	stopWatch()
 	cancel()
 	m.AgentsActive.WithLabelValues(cluster).Dec()
 
@@ -340,6 +347,10 @@ func (d *Dispatcher) runIncident(it queue.Item, id string, probe bool) Status {
 	duration := result.EndedAt.Sub(result.StartedAt)
 	result.DurationSeconds = duration.Seconds()
 	result.Status, result.Reason = d.classify(res, runErr, ws, &result)
+	if overQuota() {
+		result.Status = StatusFailure
+		result.Reason = fmt.Sprintf("workspace grew past %d bytes; agent stopped", d.o.Agent.WorkspaceMaxBytes)
+	}
 
 	switch result.Status {
 	case StatusTimeout:
@@ -382,6 +393,59 @@ func (d *Dispatcher) runIncident(it queue.Item, id string, probe bool) Status {
 		"queued_for", started.Sub(it.EnqueuedAt).Round(time.Millisecond).String(),
 		"workspace", ws, "probe", probe)
 	return result.Status
+}
+
+// watchWorkspace stops the agent (through stop) if its workspace grows
+// past the cap. It returns a function that ends the watch and one that
+// reports whether the cap was hit.
+func (d *Dispatcher) watchWorkspace(ws string, stop context.CancelFunc) (end func(), exceeded func() bool) {
+	var over atomic.Bool
+	if d.o.Agent.WorkspaceMaxBytes <= 0 {
+		return func() {}, over.Load
+	}
+	interval := d.o.Agent.WorkspaceCheckInterval
+	if interval <= 0 {
+		interval = time.Second
+	}
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				if size := dirSize(ws); size > d.o.Agent.WorkspaceMaxBytes {
+					d.logger.Warn("Agent workspace over its size cap; stopping the agent",
+						"workspace", ws, "bytes", size, "max_bytes", d.o.Agent.WorkspaceMaxBytes)
+					over.Store(true)
+					stop()
+					return
+				}
+			}
+		}
+	}()
+	return func() { close(done); <-finished }, over.Load
+}
+
+// dirSize sums the sizes of the regular files under dir.
+func dirSize(dir string) int64 {
+	var total int64
+	_ = filepath.WalkDir(dir, func(_ string, e os.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		if e.Type().IsRegular() {
+			if info, err := e.Info(); err == nil {
+				total += info.Size()
+			}
+		}
+		return nil
+	})
+	return total
 }
 
 // classify decides the incident's status and, unless it succeeded, why.

@@ -107,6 +107,7 @@ func start(t testing.TB, s settings) *fixture {
 		Command: os.Args[0], Args: []string{testagent.Arg},
 		EnvAllow: []string{"PATH", "CLEANUP_DIR", "GORACE", "NOT_SET"},
 		Timeout:  s.timeout, KillGrace: 300 * time.Millisecond, LogMaxBytes: 1 << 20,
+		WorkspaceMaxBytes: 4 << 20, WorkspaceCheckInterval: 50 * time.Millisecond,
 		ReportFile: "output/investigation.md", ReportMinBytes: 100, CleanupTimeout: 5 * time.Second,
 	}
 	if s.cleanup {
@@ -528,4 +529,31 @@ func readEvent(root, cluster, id string) (EventDocument, error) {
 		return doc, err
 	}
 	return doc, json.Unmarshal(data, &doc)
+}
+
+func TestWorkspaceCapStopsAgent(t *testing.T) {
+	f := start(t, settings{})
+	f.push(t, "prod", "filler-api")
+	f.waitCompleted(t, "prod", StatusFailure, 1)
+	rs := f.results(t, "prod")
+	if len(rs) != 1 || !strings.Contains(rs[0].Reason, "workspace grew past") {
+		t.Fatalf("result %+v", rs)
+	}
+	if size := dirSize(filepath.Join(f.root, "prod", rs[0].IncidentID)); size > 16<<20 {
+		t.Errorf("workspace reached %d bytes; the cap is 4 MiB", size)
+	}
+}
+
+func TestFloodedOutputIsCapped(t *testing.T) {
+	f := start(t, settings{})
+	f.push(t, "prod", "flood-api")
+	f.waitCompleted(t, "prod", StatusSuccess, 1)
+	rs := f.results(t, "prod")
+	if !rs[0].OutputTruncated {
+		t.Errorf("10 MB of output not reported truncated")
+	}
+	st, err := os.Stat(filepath.Join(f.root, "prod", rs[0].IncidentID, LogFile))
+	if err != nil || st.Size() > (1<<20)+200 {
+		t.Errorf("agent.log %v bytes, cap 1 MiB (%v)", st.Size(), err)
+	}
 }
