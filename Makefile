@@ -5,7 +5,7 @@ COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 DATE    ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 LDFLAGS := -s -w -X main.version=$(VERSION) -X main.gitCommit=$(COMMIT) -X main.buildDate=$(DATE)
 
-.PHONY: all build test lint run demo bench e2e fuzz clean
+.PHONY: all build test lint run demo bench e2e fuzz clean release-check release-snapshot soak
 
 all: lint test build
 
@@ -32,3 +32,6 @@ fuzz: ## Run each fuzz target briefly.
 
 clean:
 	rm -rf $(BINARY) dist
+
+e2e: ## End-to-end suite: the built binary, a real Prometheus, fault injection.
+	go test -race -tags e2e -count=1 -run 'E2E' -timeout 20m .

@@ -99,7 +99,8 @@ func runDaemon(ctx context.Context, cfg config.Config, deps daemonDeps) error {
 		s := sse.New(sse.Options{
 			Cluster: c, Handler: in, Metrics: m, Logger: logger,
 			InitialDelay: cfg.SSEReconnectInitialDelay, MaxDelay: cfg.SSEReconnectMaxDelay,
-			Keepalive: cfg.KeepaliveInterval, MaxEventBytes: cfg.MaxEventBytes, Version: b.Version,
+			Keepalive: cfg.KeepaliveInterval, ConnectTimeout: cfg.ConnectTimeout,
+			MaxEventBytes: cfg.MaxEventBytes, Version: b.Version,
 		})
 		sessions = append(sessions, s)
 		intakeServices = append(intakeServices, s)

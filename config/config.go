@@ -77,6 +77,7 @@ type Config struct {
 	QueueCapacity     int
 	DedupWindow       time.Duration
 	KeepaliveInterval time.Duration
+	ConnectTimeout    time.Duration
 	MaxEventBytes     int
 
 	// Agents.
@@ -122,6 +123,7 @@ func Defaults() Config {
 		QueueCapacity:            100,
 		DedupWindow:              900 * time.Second,
 		KeepaliveInterval:        30 * time.Second,
+		ConnectTimeout:           30 * time.Second,
 		MaxEventBytes:            1 << 20,
 		AgentEnvAllow:            []string{"PATH", "HOME", "LANG", "TZ"},
 		AgentKillGrace:           5 * time.Second,
@@ -175,6 +177,7 @@ func options(c *Config) []option {
 		o("queue-capacity", "faults each cluster's queue holds before it sheds", n(&c.QueueCapacity)),
 		o("dedup-window", "seconds a fault id is remembered to drop repeats", secs(&c.DedupWindow)),
 		o("sse-keepalive-interval", "seconds between MCP pings that detect a stalled server", secs(&c.KeepaliveInterval)),
+		o("sse-connect-timeout", "seconds a connection attempt (connect, setLevel, subscribe) may take", secs(&c.ConnectTimeout)),
 		o("sse-max-event-bytes", "largest notification accepted, in bytes", n(&c.MaxEventBytes)),
 
 		o("agent-command", "program run for each incident (required)", str(&c.AgentCommand)),

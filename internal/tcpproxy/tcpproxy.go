@@ -5,7 +5,6 @@ package tcpproxy
 
 import (
 	"errors"
-	"io"
 	"net"
 	"sync"
 )
@@ -19,6 +18,9 @@ const (
 	// Blackhole accepts new connections and never forwards a byte (a
 	// silent drop, as when a firewall discards packets).
 	Blackhole
+	// Freeze keeps every connection open, old and new, and stops
+	// forwarding: a partition neither side is told about.
+	Freeze
 )
 
 // Proxy forwards a local listener to a target address.
@@ -30,7 +32,9 @@ type Proxy struct {
 	cut   bool
 	mode  Mode
 	conns map[net.Conn]struct{}
-	wg    sync.WaitGroup
+	// thaw is closed when a Freeze ends.
+	thaw chan struct{}
+	wg   sync.WaitGroup
 }
 
 // Start listens on 127.0.0.1:0 and forwards to target.
@@ -39,7 +43,7 @@ func Start(target string) (*Proxy, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Proxy{ln: ln, target: target, conns: map[net.Conn]struct{}{}}
+	p := &Proxy{ln: ln, target: target, conns: map[net.Conn]struct{}{}, thaw: make(chan struct{})}
 	p.wg.Add(1)
 	go p.accept()
 	return p, nil
@@ -52,6 +56,10 @@ func (p *Proxy) Addr() string { return p.ln.Addr().String() }
 func (p *Proxy) Cut(mode Mode) {
 	p.mu.Lock()
 	p.cut, p.mode = true, mode
+	if mode == Freeze {
+		p.mu.Unlock()
+		return
+	}
 	conns := p.conns
 	p.conns = map[net.Conn]struct{}{}
 	p.mu.Unlock()
@@ -64,7 +72,46 @@ func (p *Proxy) Cut(mode Mode) {
 func (p *Proxy) Restore() {
 	p.mu.Lock()
 	p.cut = false
+	close(p.thaw)
+	p.thaw = make(chan struct{})
 	p.mu.Unlock()
+}
+
+// gate blocks while the proxy is frozen; false means stop forwarding.
+func (p *Proxy) gate(closed <-chan struct{}) bool {
+	for {
+		p.mu.Lock()
+		frozen := p.cut && p.mode == Freeze
+		thaw := p.thaw
+		p.mu.Unlock()
+		if !frozen {
+			return true
+		}
+		select {
+		case <-thaw:
+		case <-closed:
+			return false
+		}
+	}
+}
+
+// pipe copies src to dst, holding data while frozen.
+func (p *Proxy) pipe(dst, src net.Conn, closed <-chan struct{}) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			if !p.gate(closed) {
+				return
+			}
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
 }
 
 // Close stops the proxy and every connection.
@@ -120,9 +167,13 @@ func (p *Proxy) forward(c net.Conn) {
 		return
 	}
 	done := make(chan struct{}, 2)
-	go func() { _, _ = io.Copy(up, c); up.Close(); done <- struct{}{} }()
-	go func() { _, _ = io.Copy(c, up); c.Close(); done <- struct{}{} }()
+	closed := make(chan struct{})
+	go func() { p.pipe(up, c, closed); up.Close(); done <- struct{}{} }()
+	go func() { p.pipe(c, up, closed); c.Close(); done <- struct{}{} }()
 	<-done
+	close(closed)
+	up.Close()
+	c.Close()
 	<-done
 	p.mu.Lock()
 	delete(p.conns, c)
