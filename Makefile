@@ -35,3 +35,16 @@ clean:
 
 e2e: ## End-to-end suite: the built binary, a real Prometheus, fault injection.
 	go test -race -tags e2e -count=1 -run 'E2E' -timeout 20m .
+
+GORELEASER_VERSION := v2.15.1
+GORELEASER ?= $(shell command -v goreleaser 2>/dev/null || echo $(CURDIR)/bin/goreleaser)
+
+$(CURDIR)/bin/goreleaser:
+	GOBIN=$(CURDIR)/bin go install github.com/goreleaser/goreleaser/v2@$(GORELEASER_VERSION)
+
+release-snapshot: $(GORELEASER) ## Snapshot build of every release artifact into dist/ (no container engine needed).
+	$(GORELEASER) release --snapshot --clean --skip=docker,publish
+
+release-check: release-snapshot ## goreleaser check, a snapshot build, and the test that inspects the deb.
+	$(GORELEASER) check
+	RELEASE_CHECK=1 go test -count=1 -run 'TestDebPackage' ./packaging

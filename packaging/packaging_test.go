@@ -467,3 +467,63 @@ func TestQueriesNameRealMetrics(t *testing.T) {
 		}
 	}
 }
+
+// --- release packages ---
+
+// TestDebPackage inspects the deb built by make release-snapshot: it
+// installs the binary, unit and config where the unit expects them, and
+// its maintainer scripts create the service user. make release-check runs
+// it with RELEASE_CHECK=1.
+func TestDebPackage(t *testing.T) {
+	if os.Getenv("RELEASE_CHECK") == "" {
+		t.Skip("run by make release-check after the snapshot build")
+	}
+	debs, _ := filepath.Glob("../dist/*_amd64.deb")
+	if len(debs) != 1 {
+		t.Fatalf("want one amd64 deb in dist/, found %v", debs)
+	}
+	dpkg := tool(t, "dpkg-deb")
+	listing := run(t, "", dpkg, "-c", debs[0])
+	exec := strings.Fields(unitValue(t, "ExecStart"))
+	conf := exec[len(exec)-1]
+	want := map[string]string{
+		"." + exec[0]: "-rwxr-xr-x",
+		"./usr/lib/systemd/system/kubernetes-mcp-runner.service": "-rw-r--r--",
+		"." + conf: "-rw-r-----",
+		"./etc/kubernetes-mcp-runner/kubernetes-mcp-runner.env": "-rw-r-----",
+	}
+	for path, mode := range want {
+		found := false
+		for _, line := range strings.Split(listing, "\n") {
+			f := strings.Fields(line)
+			if len(f) >= 6 && f[len(f)-1] == path {
+				found = true
+				if f[0] != mode {
+					t.Errorf("%s mode %s, want %s", path, f[0], mode)
+				}
+				if strings.HasPrefix(path, "./etc/") && f[1] != "root/kubernetes-mcp-runner" {
+					t.Errorf("%s owned by %s, want root/kubernetes-mcp-runner so the service user can read it", path, f[1])
+				}
+			}
+		}
+		if !found {
+			t.Errorf("deb lacks %s\n%s", path, listing)
+		}
+	}
+	control := t.TempDir()
+	run(t, "", dpkg, "-e", debs[0], control)
+	preinst, err := os.ReadFile(filepath.Join(control, "preinst"))
+	if err != nil || !strings.Contains(string(preinst), "useradd --system") {
+		t.Errorf("preinst does not create the service user: %v\n%s", err, preinst)
+	}
+	conffiles, _ := os.ReadFile(filepath.Join(control, "conffiles"))
+	if !strings.Contains(string(conffiles), conf) {
+		t.Errorf("%s is not a conffile, so upgrades would overwrite it", conf)
+	}
+	// The packaged binary runs and reports its version.
+	extract := t.TempDir()
+	run(t, "", dpkg, "-x", debs[0], extract)
+	if out := run(t, "", filepath.Join(extract, exec[0]), "--version"); !strings.Contains(out, "kubernetes-mcp-runner") {
+		t.Errorf("--version: %s", out)
+	}
+}
