@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"runtime"
@@ -37,6 +38,7 @@ func runLoad(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	clusters := fs.Int("clusters", 1000, "simulated clusters (sessions) to connect")
 	faults := fs.Int("faults", 20000, "faults sent through one session for the throughput figure")
+	inFlight := fs.Int("shutdown-agents", 100, "agents in flight when measuring the time to shut down")
 	if err := fs.Parse(args); err != nil {
 		return exitConfig
 	}
@@ -44,7 +46,7 @@ func runLoad(args []string, stdout, stderr io.Writer) int {
 
 	// One simulated server, in a child process, hosts every cluster's
 	// session, so the figures below are the runner's alone.
-	endpoint, stopSources, err := startSourceProcess()
+	endpoint, stopSources, err := startSourceProcess("127.0.0.1:0")
 	if err != nil {
 		fmt.Fprintf(stderr, "load: %v\n", err)
 		return exitFailure
@@ -116,6 +118,38 @@ func runLoad(args []string, stdout, stderr io.Writer) int {
 			errors += counterValue(m.SSEConnectionErrors.WithLabelValues(c, r))
 		}
 	}
+	// Every server restarts at once: kill the source process, bring a new
+	// one up on the same address 3 s later, and count reconnection
+	// attempts per 250 ms to show how the jitter spreads them.
+	stopSources()
+	addr := strings.TrimSuffix(strings.TrimPrefix(endpoint, "http://"), "/mcp")
+	stormStart := time.Now()
+	restarted := make(chan func(), 1)
+	time.AfterFunc(3*time.Second, func() {
+		_, stop, err := startSourceProcess(addr)
+		if err != nil {
+			fmt.Fprintf(stderr, "load: restart sources: %v\n", err)
+			stop = func() {}
+		}
+		restarted <- stop
+	})
+	const bucket = 250 * time.Millisecond
+	var buckets []float64
+	last := reconnections(m, names)
+	allBack := time.Duration(0)
+	for time.Since(stormStart) < 12*time.Second || allBack == 0 {
+		time.Sleep(bucket)
+		now := reconnections(m, names)
+		buckets = append(buckets, now-last)
+		last = now
+		if allBack == 0 && time.Since(stormStart) > 3*time.Second && connectedCount(sessions) == len(sessions) {
+			allBack = time.Since(stormStart)
+		}
+		if time.Since(stormStart) > 5*time.Minute {
+			break
+		}
+	}
+	stopSources = <-restarted
 	cancel()
 	wg.Wait()
 
@@ -138,6 +172,21 @@ func runLoad(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "| runner goroutines with all sessions | %d |\n", goroutines)
 	fmt.Fprintf(stdout, "| faults per second, one session into its queue | %.0f |\n", rate)
 	fmt.Fprintf(stdout, "| notification-to-queue latency p50 / p99, at half that rate | %s / %s |\n", p50, p99)
+	fmt.Fprintf(stdout, "| all servers restarted at once (down 3 s): every session back after | %s |\n", allBack.Round(100*time.Millisecond))
+	took, interrupted, err := shutdownWithAgents(*inFlight)
+	if err != nil {
+		fmt.Fprintf(stderr, "load: %v\n", err)
+		return exitFailure
+	}
+	fmt.Fprintf(stdout, "| shutdown with %d agents in flight (shutdown timeout 2 s, kill grace 1 s) | %s, %d interrupted |\n",
+		*inFlight, took.Round(time.Millisecond), interrupted)
+	fmt.Fprintf(stdout, "\nReconnection attempts per second after every server went down at t=0 (back at t=3 s), in 250 ms buckets:\n\n| t (s) | attempts/s |\n|---|---|\n")
+	for i, b := range buckets {
+		if i >= 32 {
+			break
+		}
+		fmt.Fprintf(stdout, "| %.2f | %.0f |\n", float64(i+1)*bucket.Seconds(), b/bucket.Seconds())
+	}
 	return exitOK
 }
 
@@ -237,12 +286,12 @@ func rssBytes() int64 {
 
 // startSourceProcess runs "load-sources" as a child and returns its MCP
 // endpoint. The child exits when its stdin closes, so it cannot outlive us.
-func startSourceProcess() (string, func(), error) {
+func startSourceProcess(listen string) (string, func(), error) {
 	self, err := os.Executable()
 	if err != nil {
 		return "", nil, err
 	}
-	cmd := exec.Command(self, "load-sources")
+	cmd := exec.Command(self, "load-sources", listen)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return "", nil, err
@@ -268,9 +317,13 @@ func startSourceProcess() (string, func(), error) {
 
 // runLoadSources serves one simulated kubernetes-mcp-server until stdin
 // closes.
-func runLoadSources(stdout, stderr io.Writer) int {
+func runLoadSources(args []string, stdout, stderr io.Writer) int {
+	listen := "127.0.0.1:0"
+	if len(args) > 0 {
+		listen = args[0]
+	}
 	src := faultsource.New("")
-	if err := src.Start("127.0.0.1:0"); err != nil {
+	if err := src.Start(listen); err != nil {
 		fmt.Fprintln(stderr, err)
 		return exitFailure
 	}
@@ -278,4 +331,117 @@ func runLoadSources(stdout, stderr io.Writer) int {
 	fmt.Fprintln(stdout, src.URL())
 	_, _ = io.Copy(io.Discard, os.Stdin)
 	return exitOK
+}
+
+func reconnections(m *metrics.Metrics, clusters []string) float64 {
+	total := 0.0
+	for _, c := range clusters {
+		for _, r := range metrics.ConnectionReasons {
+			total += counterValue(m.SSEReconnections.WithLabelValues(c, r))
+		}
+	}
+	return total
+}
+
+func connectedCount(sessions []*sse.Session) int {
+	n := 0
+	for _, s := range sessions {
+		if s.Connected() {
+			n++
+		}
+	}
+	return n
+}
+
+// shutdownWithAgents runs the daemon with n hanging sample agents in flight
+// and measures how long the ordered shutdown takes once it is asked for.
+func shutdownWithAgents(n int) (time.Duration, int, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return 0, 0, err
+	}
+	src := faultsource.New("one")
+	if err := src.Start("127.0.0.1:0"); err != nil {
+		return 0, 0, err
+	}
+	defer src.Stop()
+	dir, err := os.MkdirTemp("", "kmr-load-")
+	if err != nil {
+		return 0, 0, err
+	}
+	defer os.RemoveAll(dir)
+	ports := make([]int, 2)
+	for i := range ports {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return 0, 0, err
+		}
+		ports[i] = ln.Addr().(*net.TCPAddr).Port
+		ln.Close()
+	}
+	cfg, err := config.Parse([]string{
+		"--cluster", "one=" + src.URL(), "--agent-command", self, "--agent-arg", "sample-agent", "--agent-arg", "--hang",
+		"--agents-per-cluster", strconv.Itoa(n), "--max-concurrent-agents", strconv.Itoa(n), "--queue-capacity", strconv.Itoa(n),
+		"--shutdown-timeout", "2", "--agent-kill-grace", "1", "--workspace-root", dir,
+		"--health-address", "127.0.0.1", "--metrics-address", "127.0.0.1",
+		"--health-port", strconv.Itoa(ports[0]), "--metrics-port", strconv.Itoa(ports[1]),
+	}, func(string) string { return "" })
+	if err != nil {
+		return 0, 0, err
+	}
+	reg := metrics.NewRegistry()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- runDaemon(ctx, cfg, daemonDeps{logger: slog.New(slog.DiscardHandler), notify: func(string) {}, registry: reg})
+	}()
+	for src.Subscribers() != 1 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	for i := range n {
+		src.Emit(faultsource.Fault("one", i, fault.TypeCrashLoop, "critical"))
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for gaugeSum(reg, "kubernetes_mcp_runner_agents_active") < float64(n) {
+		if time.Now().After(deadline) {
+			cancel()
+			<-done
+			return 0, 0, fmt.Errorf("only %.0f of %d agents started", gaugeSum(reg, "kubernetes_mcp_runner_agents_active"), n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	start := time.Now()
+	cancel()
+	if err := <-done; err != nil {
+		return 0, 0, err
+	}
+	took := time.Since(start)
+	interrupted := 0
+	families, _ := reg.Gather()
+	for _, f := range families {
+		if f.GetName() != "kubernetes_mcp_runner_agents_completed_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "status" && l.GetValue() == "interrupted" {
+					interrupted += int(m.GetCounter().GetValue())
+				}
+			}
+		}
+	}
+	return took, interrupted, nil
+}
+
+func gaugeSum(g prometheus.Gatherer, name string) float64 {
+	families, _ := g.Gather()
+	total := 0.0
+	for _, f := range families {
+		if f.GetName() == name {
+			for _, m := range f.GetMetric() {
+				total += m.GetGauge().GetValue()
+			}
+		}
+	}
+	return total
 }

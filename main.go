@@ -44,7 +44,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		case "load":
 			return runLoad(args[1:], stdout, stderr)
 		case "load-sources":
-			return runLoadSources(stdout, stderr)
+			return runLoadSources(args[1:], stdout, stderr)
 		case "sample-agent":
 			return sampleagent.Main(args[1:], os.Getenv, stdout, stderr)
 		case "-version", "--version", "version":

@@ -60,7 +60,10 @@ func Main(args []string, getenv func(string) string, stdout, stderr io.Writer) i
 	}
 	fmt.Fprintf(stdout, "investigating %s %s/%s on cluster %s\n", ev.Fault.FaultType, ev.Fault.Resource.Namespace, ev.Fault.Resource.Name, ev.Cluster)
 	if *hang {
-		select {}
+		// A bare select{} would be reported by the runtime as a deadlock.
+		for {
+			time.Sleep(time.Hour)
+		}
 	}
 	time.Sleep(*delay)
 	if *failRate > 0 && rand.Float64() < *failRate {

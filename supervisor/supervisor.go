@@ -125,7 +125,11 @@ func Run(ctx context.Context, o Options) error {
 
 	// Actor 1: signals. Its interrupt is step 1 of the shutdown.
 	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, o.Signals...)
+	// signal.Notify with no signals relays every signal, including the
+	// runtime's own SIGURG: only subscribe to the ones asked for.
+	if len(o.Signals) > 0 {
+		signal.Notify(sigs, o.Signals...)
+	}
 	stopSignals := make(chan struct{})
 	g.Add(func() error {
 		select {

@@ -241,3 +241,30 @@ func TestServiceKind(t *testing.T) {
 		}
 	}
 }
+
+// TestNoSignalsMeansNone: a Run without Signals (tests, the load command)
+// must not stop on the runtime's own SIGURG or any other signal.
+func TestNoSignalsMeansNone(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := metrics.New(reg, metrics.BuildInfo{}, nil)
+	var order []string
+	var mu sync.Mutex
+	srv := httpserver.New("health-server", "127.0.0.1:0", http.NotFoundHandler(), slog.New(slog.DiscardHandler))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, Options{
+			Logger: slog.New(slog.DiscardHandler), Metrics: m, State: &State{}, ShutdownTimeout: time.Second,
+			Dispatch: &fakeDispatch{order: &order, mu: &mu}, HTTP: []Listener{srv},
+		})
+	}()
+	<-srv.Listening()
+	_ = syscall.Kill(os.Getpid(), syscall.SIGURG)
+	select {
+	case err := <-done:
+		t.Fatalf("Run stopped on SIGURG: %v", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	cancel()
+	<-done
+}
