@@ -26,9 +26,11 @@ run demo: ## Run the demo: simulated clusters and the sample agent.
 bench: ## Run the benchmarks (numbers go to docs/benchmarks.md).
 	go test -run '^$$' -bench . -benchmem ./...
 
-fuzz: ## Run each fuzz target briefly.
-	go test -run '^$$' -fuzz FuzzParse -fuzztime 20s ./fault
-	go test -run '^$$' -fuzz FuzzParseClusters -fuzztime 20s ./config
+FUZZTIME ?= 20s
+fuzz: ## Run each fuzz target for FUZZTIME (corpora in */testdata/fuzz run in every go test).
+	go test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./fault
+	go test -run '^$$' -fuzz '^FuzzParseClusters$$' -fuzztime $(FUZZTIME) ./config
+	go test -run '^$$' -fuzz '^FuzzConfigFile$$' -fuzztime $(FUZZTIME) ./config
 
 clean:
 	rm -rf $(BINARY) dist
