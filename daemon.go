@@ -18,6 +18,7 @@ import (
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/config"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/fault"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/intake"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/journal"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/metrics"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/queue"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/dispatch"
@@ -38,6 +39,8 @@ type daemonDeps struct {
 	registry *prometheus.Registry
 	// started, when set, receives the HTTP servers once they are built.
 	started func(metricsServer, healthServer *httpserver.Server)
+	// incidents is the open state store, set by runDaemon for /incidents.
+	incidents historySource
 }
 
 // configError marks an error in the configuration found only while
@@ -63,7 +66,36 @@ func runDaemon(ctx context.Context, cfg config.Config, deps daemonDeps) error {
 
 	brk := breaker.New(cfg.BreakerThreshold, cfg.BreakerCooldown, m.BreakerState, logger)
 	defer brk.Stop()
-	queues := queue.NewSet(clusterNames, cfg.QueueCapacity, m, time.Now)
+
+	// The durable state: open (or quarantine and recreate) the store, then
+	// bring back queued faults, interrupted incidents and dedup marks.
+	var (
+		queues    *queue.Set
+		recorder  dispatch.Recorder
+		dedupSeed map[string]map[string]time.Time
+	)
+	if cfg.StateDir == "" {
+		queues = queue.NewSet(clusterNames, cfg.QueueCapacity, m, time.Now)
+	} else {
+		store, err := journal.Open(cfg.StateDir, journal.Options{
+			HistoryMaxAge: cfg.HistoryMaxAge, HistoryMaxEntries: cfg.HistoryMaxEntries,
+			Logger: logger, OnCorrupt: m.StateCorruptions.Inc,
+		})
+		if errors.Is(err, journal.ErrLocked) {
+			return configError{fmt.Errorf("--state-dir (STATE_DIR) %s: %w", cfg.StateDir, err)}
+		}
+		if err != nil {
+			return fmt.Errorf("--state-dir (STATE_DIR): %w", err)
+		}
+		defer store.Close()
+		hooks := journal.Hooks{Store: store, Metrics: m, Logger: logger}
+		queues = queue.NewDurableSet(clusterNames, cfg.QueueCapacity, m, time.Now, hooks, hooks.RemoveFailed)
+		if dedupSeed, err = hooks.Recover(queues, cfg.MaxAttempts, cfg.DedupWindow, time.Now()); err != nil {
+			return fmt.Errorf("restore state from %s: %w", store.Path(), err)
+		}
+		recorder = hooks
+		deps.incidents = store
+	}
 	policies := make(map[string]intake.ClusterPolicy, len(cfg.Clusters))
 	kubeconfigs := make(map[string]string, len(cfg.Clusters))
 	for _, c := range cfg.Clusters {
@@ -72,7 +104,7 @@ func runDaemon(ctx context.Context, cfg config.Config, deps daemonDeps) error {
 	}
 	in := intake.New(intake.Options{
 		Logger: logger, Metrics: m, Queues: queues, Breaker: brk, Clusters: policies,
-		MinSeverity: fault.ParseSeverity(cfg.MinSeverity), DedupWindow: cfg.DedupWindow, Now: time.Now,
+		MinSeverity: fault.ParseSeverity(cfg.MinSeverity), DedupWindow: cfg.DedupWindow, DedupSeed: dedupSeed, Now: time.Now,
 	})
 
 	if err := os.MkdirAll(cfg.WorkspaceRoot, 0o700); err != nil {
@@ -88,6 +120,7 @@ func runDaemon(ctx context.Context, cfg config.Config, deps daemonDeps) error {
 			CleanupCommand: cfg.AgentCleanupCommand, CleanupTimeout: cfg.AgentCleanupTimeout,
 		},
 		WorkspaceRoot: cfg.WorkspaceRoot, AgentsPerCluster: cfg.AgentsPerCluster, MaxConcurrent: cfg.MaxConcurrentAgents,
+		Recorder: recorder,
 	})
 	if err != nil {
 		return configError{err}
@@ -124,7 +157,11 @@ func runDaemon(ctx context.Context, cfg config.Config, deps daemonDeps) error {
 		}},
 	)
 	metricsServer := httpserver.New("metrics-server", hostPort(cfg.MetricsAddress, cfg.MetricsPort), metrics.Handler(reg, logger), logger)
-	healthServer := httpserver.New("health-server", hostPort(cfg.HealthAddress, cfg.HealthPort), probes.Mux(), logger)
+	healthMux := probes.Mux()
+	if deps.incidents != nil {
+		healthMux.Handle("GET /incidents", incidentsHandler(deps.incidents))
+	}
+	healthServer := httpserver.New("health-server", hostPort(cfg.HealthAddress, cfg.HealthPort), healthMux, logger)
 	if deps.started != nil {
 		deps.started(metricsServer, healthServer)
 	}

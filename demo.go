@@ -42,7 +42,7 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 	sources := make([]*faultsource.Server, 0, *clusters)
 	cfgArgs := []string{
 		"--agent-command", self, "--agent-arg", "sample-agent", "--agent-arg", "--delay=2s",
-		"--workspace-root", *workspace,
+		"--workspace-root", *workspace, "--state-dir", filepath.Join(*workspace, ".state"),
 		"--agent-timeout", "30", "--shutdown-timeout", "10", "--max-concurrent-agents", "4",
 		"--health-port", fmt.Sprint(*healthPort), "--metrics-port", fmt.Sprint(*metricsPort),
 		"--health-address", "127.0.0.1", "--metrics-address", "127.0.0.1",

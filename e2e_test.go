@@ -97,7 +97,7 @@ func startRunner(t *testing.T, args ...string) *runner {
 	full := append([]string{
 		"--health-port", strconv.Itoa(hp), "--metrics-port", strconv.Itoa(mp),
 		"--health-address", "127.0.0.1", "--metrics-address", "127.0.0.1",
-		"--workspace-root", workspace,
+		"--workspace-root", workspace, "--state-dir", filepath.Join(workspace, ".state"),
 	}, args...)
 	cmd := exec.Command(bin, full...)
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}

@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"sort"
 	"strconv"
@@ -382,7 +383,7 @@ func shutdownWithAgents(n int) (time.Duration, int, error) {
 	cfg, err := config.Parse([]string{
 		"--cluster", "one=" + src.URL(), "--agent-command", self, "--agent-arg", "sample-agent", "--agent-arg", "--hang",
 		"--agents-per-cluster", strconv.Itoa(n), "--max-concurrent-agents", strconv.Itoa(n), "--queue-capacity", strconv.Itoa(n),
-		"--shutdown-timeout", "2", "--agent-kill-grace", "1", "--workspace-root", dir,
+		"--shutdown-timeout", "2", "--agent-kill-grace", "1", "--workspace-root", dir, "--state-dir", filepath.Join(dir, "state"),
 		"--health-address", "127.0.0.1", "--metrics-address", "127.0.0.1",
 		"--health-port", strconv.Itoa(ports[0]), "--metrics-port", strconv.Itoa(ports[1]),
 	}, func(string) string { return "" })

@@ -41,6 +41,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		switch args[0] {
 		case "demo":
 			return runDemo(args[1:], stdout, stderr)
+		case "incidents":
+			return runIncidents(args[1:], os.Getenv, stdout, stderr)
 		case "load":
 			return runLoad(args[1:], stdout, stderr)
 		case "load-sources":

@@ -96,6 +96,12 @@ type Config struct {
 	MaxConcurrentAgents int
 	BreakerThreshold    int
 	BreakerCooldown     time.Duration
+
+	// Durable state.
+	StateDir          string
+	MaxAttempts       int
+	HistoryMaxAge     time.Duration
+	HistoryMaxEntries int
 }
 
 // Option describes one configuration option for --help and the docs.
@@ -137,6 +143,10 @@ func Defaults() Config {
 		MaxConcurrentAgents:      4,
 		BreakerThreshold:         5,
 		BreakerCooldown:          300 * time.Second,
+		StateDir:                 "/var/lib/kubernetes-mcp-runner",
+		MaxAttempts:              3,
+		HistoryMaxAge:            7 * 24 * time.Hour,
+		HistoryMaxEntries:        10000,
 	}
 }
 
@@ -195,6 +205,11 @@ func options(c *Config) []option {
 		o("max-concurrent-agents", "agents that may run at once in total", n(&c.MaxConcurrentAgents)),
 		o("circuit-breaker-threshold", "consecutive failed or timed-out agents that open the circuit breaker", n(&c.BreakerThreshold)),
 		o("circuit-breaker-cooldown", "seconds the breaker stays open before it admits one probe incident", secs(&c.BreakerCooldown)),
+
+		o("state-dir", "directory of the durable queue and incident journal (state.db); empty keeps everything in memory", str(&c.StateDir)),
+		o("max-attempts", "runs of an incident (counting runs a shutdown or crash interrupted) before it is recorded as failed", n(&c.MaxAttempts)),
+		o("history-max-age", "seconds finished incidents are kept in the history", secs(&c.HistoryMaxAge)),
+		o("history-max-entries", "finished incidents kept in the history at most", n(&c.HistoryMaxEntries)),
 	}
 }
 

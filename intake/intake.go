@@ -15,6 +15,7 @@ package intake
 import (
 	"errors"
 	"log/slog"
+	"sort"
 	"time"
 
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/fault"
@@ -33,6 +34,7 @@ const (
 	Duplicate      Outcome = "duplicate"
 	TriageDisabled Outcome = "triage_disabled"
 	QueueFull      Outcome = "queue_full"
+	PersistFailed  Outcome = "persist_failed"
 	UnknownCluster Outcome = "unknown_cluster"
 	BreakerOpen    Outcome = "breaker_open"
 )
@@ -56,7 +58,10 @@ type Options struct {
 	DedupWindow time.Duration
 	// DedupEntries bounds the per-cluster dedup memory.
 	DedupEntries int
-	Now          func() time.Time
+	// DedupSeed is the dedup memory brought back from the state store:
+	// cluster → fault id → time it was seen.
+	DedupSeed map[string]map[string]time.Time
+	Now       func() time.Time
 }
 
 // Intake is safe for concurrent use by every cluster's session.
@@ -73,7 +78,18 @@ func New(o Options) *Intake {
 	}
 	in := &Intake{o: o, logger: o.Logger.With("component", "intake"), dedup: make(map[string]*dedupMemory)}
 	for name := range o.Clusters {
-		in.dedup[name] = newDedupMemory(o.DedupWindow, o.DedupEntries)
+		d := newDedupMemory(o.DedupWindow, o.DedupEntries)
+		seed := o.DedupSeed[name]
+		ids := make([]string, 0, len(seed))
+		for id := range seed {
+			ids = append(ids, id)
+		}
+		// Oldest first, so the bound evicts the right ones.
+		sort.Slice(ids, func(i, j int) bool { return seed[ids[i]].Before(seed[ids[j]]) })
+		for _, id := range ids {
+			d.remember(id, seed[id])
+		}
+		in.dedup[name] = d
 	}
 	return in
 }
@@ -122,8 +138,12 @@ func (in *Intake) HandleFault(cluster string, payload []byte) Outcome {
 		in.logger.Warn("Dropped fault: circuit breaker is open", "cluster", cluster, "fault_id", ev.FaultID, "fault_type", ev.FaultType)
 		return BreakerOpen
 	}
-	res, displaced := q.Push(ev)
+	res, displaced, err := q.Push(ev)
 	switch res {
+	case queue.NotPersisted:
+		in.logger.Error("Dropped fault: it could not be written to the state store",
+			"cluster", cluster, "fault_id", ev.FaultID, "error", err.Error())
+		return filtered(PersistFailed)
 	case queue.Full:
 		in.logger.Warn("Dropped fault: queue full", "cluster", cluster, "fault_id", ev.FaultID, "severity", sev.String())
 		return filtered(QueueFull)

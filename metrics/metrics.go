@@ -8,12 +8,13 @@
 //	cluster   the configured cluster names (never a name a server reports)
 //	severity  critical, warning, info, unknown
 //	reason    (events_filtered_total) severity_low, duplicate, malformed,
-//	          unknown_cluster, triage_disabled, queue_full
+//	          unknown_cluster, triage_disabled, queue_full, persist_failed
 //	reason    (sse_*) see ConnectionReasons
 //	status    success, failure, timeout, interrupted
 //	service   the kinds of supervised service: sse, sweeper, dispatch,
 //	          metrics-server, health-server, watchdog, other
 //	outcome   success, failure, timeout
+//	op        enqueue, remove, start, finish, requeue
 package metrics
 
 import (
@@ -27,7 +28,7 @@ const Namespace = "kubernetes_mcp_runner"
 // Bounded label value sets.
 var (
 	Severities     = []string{"critical", "warning", "info", "unknown"}
-	FilterReasons  = []string{"severity_low", "duplicate", "malformed", "unknown_cluster", "triage_disabled", "queue_full"}
+	FilterReasons  = []string{"severity_low", "duplicate", "malformed", "unknown_cluster", "triage_disabled", "queue_full", "persist_failed"}
 	AgentStatuses  = []string{"success", "failure", "timeout", "interrupted"}
 	CleanupOutcome = []string{"success", "failure", "timeout"}
 	// ConnectionReasons classify why an MCP session failed or ended.
@@ -36,6 +37,8 @@ var (
 		"protocol", "subscribe_failed", "stream_closed", "keepalive_timeout",
 		"subscription_error", "other",
 	}
+	// StateOps are the journal writes state_write_errors_total counts.
+	StateOps     = []string{"enqueue", "remove", "start", "finish", "requeue"}
 	ServiceKinds = []string{"sse", "sweeper", "dispatch", "metrics-server", "health-server", "watchdog", "other"}
 )
 
@@ -79,6 +82,12 @@ type Metrics struct {
 	BuildInfo       *prometheus.GaugeVec
 	Up              prometheus.Gauge
 	ServiceRestarts *prometheus.CounterVec // service
+
+	EventsRestored     *prometheus.CounterVec // cluster
+	IncidentsRequeued  *prometheus.CounterVec // cluster
+	IncidentsAbandoned *prometheus.CounterVec // cluster
+	StateWriteErrors   *prometheus.CounterVec // op
+	StateCorruptions   prometheus.Counter
 }
 
 // New registers every collector on reg and initialises the per-cluster
@@ -128,6 +137,15 @@ func New(reg prometheus.Registerer, build BuildInfo, clusters []string) *Metrics
 		BuildInfo:       gauge("build_info", "Build of the running binary; always 1.", "version", "git_commit", "build_date"),
 		Up:              f.NewGauge(prometheus.GaugeOpts{Namespace: Namespace, Name: "up", Help: "1 while the runner is serving metrics."}),
 		ServiceRestarts: counter("service_restarts_total", "Restarts of supervised services after a failure or panic, by kind of service.", "service"),
+
+		EventsRestored:     counter("events_restored_total", "Queued faults brought back from the state store at start.", "cluster"),
+		IncidentsRequeued:  counter("incidents_requeued_total", "Incidents interrupted by a shutdown or crash and queued again at start.", "cluster"),
+		IncidentsAbandoned: counter("incidents_abandoned_total", "Interrupted incidents recorded as failed after --max-attempts.", "cluster"),
+		StateWriteErrors:   counter("state_write_errors_total", "Failed writes to the state store, by operation.", "op"),
+		StateCorruptions: f.NewCounter(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "state_corruptions_total",
+			Help: "State files found corrupt or unreadable and moved aside.",
+		}),
 	}
 	m.BuildInfo.WithLabelValues(build.Version, build.GitCommit, build.BuildDate).Set(1)
 	m.Up.Set(1)
@@ -142,6 +160,12 @@ func New(reg prometheus.Registerer, build BuildInfo, clusters []string) *Metrics
 		m.AgentsActive.WithLabelValues(c)
 		m.BreakerEventsDropped.WithLabelValues(c)
 		m.SSEConnectionsActive.WithLabelValues(c)
+		m.EventsRestored.WithLabelValues(c)
+		m.IncidentsRequeued.WithLabelValues(c)
+		m.IncidentsAbandoned.WithLabelValues(c)
+	}
+	for _, op := range StateOps {
+		m.StateWriteErrors.WithLabelValues(op)
 	}
 	for _, s := range ServiceKinds {
 		m.ServiceRestarts.WithLabelValues(s)

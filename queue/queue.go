@@ -22,6 +22,18 @@ type Item struct {
 	Cluster    string
 	Event      fault.Event
 	EnqueuedAt time.Time
+	// Seq is the item's key in the journal (0 without one).
+	Seq uint64
+	// Attempts counts agents already started for this fault (a requeued
+	// incident carries its earlier attempts).
+	Attempts int
+}
+
+// Journal makes the queue durable: Enqueue is written before the item is
+// acknowledged, Remove when it leaves without an agent.
+type Journal interface {
+	Enqueue(it Item) (seq uint64, err error)
+	Remove(cluster string, seqs ...uint64) error
 }
 
 // Severity is the item's parsed severity.
@@ -38,6 +50,9 @@ const (
 	QueuedDisplacing
 	// Full: the queue was full of items at least as severe; nothing changed.
 	Full
+	// NotPersisted: the journal could not store the item; it was not
+	// queued.
+	NotPersisted
 )
 
 // Queue is one cluster's FIFO. It is safe for concurrent use.
@@ -48,6 +63,10 @@ type Queue struct {
 
 	queued, dequeued, expired interface{ Inc() }
 	depth                     interface{ Set(float64) }
+	journal                   Journal
+	// onJournalError reports a failed Remove; the item is gone from memory
+	// and will reappear, harmlessly, after a restart.
+	onJournalError func(error)
 
 	mu    sync.Mutex
 	items []Item
@@ -59,45 +78,58 @@ type Queue struct {
 	ready chan struct{}
 }
 
-// New returns an empty queue for cluster.
+// New returns an empty in-memory queue for cluster.
 func New(cluster string, capacity int, m *metrics.Metrics, now func() time.Time) *Queue {
+	return NewDurable(cluster, capacity, m, now, nil, nil)
+}
+
+// NewDurable returns an empty queue that writes through j (nil: memory
+// only); onJournalError is told of failed removals.
+func NewDurable(cluster string, capacity int, m *metrics.Metrics, now func() time.Time, j Journal, onJournalError func(error)) *Queue {
+	if onJournalError == nil {
+		onJournalError = func(error) {}
+	}
 	return &Queue{
-		cluster:  cluster,
-		capacity: capacity,
-		now:      now,
-		queued:   m.EventsQueued.WithLabelValues(cluster),
-		dequeued: m.EventsDequeued.WithLabelValues(cluster),
-		expired:  m.EventsExpired.WithLabelValues(cluster),
-		depth:    m.QueueDepth.WithLabelValues(cluster),
-		held:     make(map[string]int),
-		ready:    make(chan struct{}, 1),
+		journal:        j,
+		onJournalError: onJournalError,
+		cluster:        cluster,
+		capacity:       capacity,
+		now:            now,
+		queued:         m.EventsQueued.WithLabelValues(cluster),
+		dequeued:       m.EventsDequeued.WithLabelValues(cluster),
+		expired:        m.EventsExpired.WithLabelValues(cluster),
+		depth:          m.QueueDepth.WithLabelValues(cluster),
+		held:           make(map[string]int),
+		ready:          make(chan struct{}, 1),
 	}
 }
 
 // Cluster is the configured name of the queue's cluster.
 func (q *Queue) Cluster() string { return q.cluster }
 
-// Push appends ev, stamping EnqueuedAt. When the queue is full, ev displaces
-// the oldest item of strictly lower severity (a critical fault is never
-// refused while the queue holds a warning); if there is none, Push refuses.
-func (q *Queue) Push(ev fault.Event) (PushResult, Item) {
-	return q.push(Item{Cluster: q.cluster, Event: ev, EnqueuedAt: q.now()})
+// Push appends ev, stamping EnqueuedAt, after writing it to the journal.
+// When the queue is full, ev displaces the oldest item of strictly lower
+// severity (a critical fault is never refused while the queue holds a
+// warning); if there is none, Push refuses. The error is the journal's,
+// with result NotPersisted.
+func (q *Queue) Push(ev fault.Event) (PushResult, Item, error) {
+	return q.push(Item{Cluster: q.cluster, Event: ev, EnqueuedAt: q.now()}, true)
 }
 
-// Restore appends an item that keeps its original EnqueuedAt, for items
-// brought back from elsewhere (a requeue, a journal).
+// Restore appends an item brought back from the journal: it keeps its
+// original EnqueuedAt, sequence and attempts, and is not written again.
+// Restored items count in events_restored_total, not events_queued_total.
 func (q *Queue) Restore(it Item) (PushResult, Item) {
 	it.Cluster = q.cluster
-	return q.push(it)
+	res, displaced, _ := q.push(it, false)
+	return res, displaced
 }
 
-func (q *Queue) push(it Item) (PushResult, Item) {
+func (q *Queue) push(it Item, fresh bool) (PushResult, Item, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	result := Queued
-	var displaced Item
+	victim := -1
 	if len(q.items) >= q.capacity {
-		victim := -1
 		sev := it.Severity()
 		for i, old := range q.items {
 			if old.Severity() < sev {
@@ -106,19 +138,50 @@ func (q *Queue) push(it Item) (PushResult, Item) {
 			}
 		}
 		if victim < 0 {
-			return Full, Item{}
+			return Full, Item{}, nil
 		}
+	}
+	// On disk first: nothing changes in memory unless the write succeeded.
+	if fresh && q.journal != nil {
+		seq, err := q.journal.Enqueue(it)
+		if err != nil {
+			return NotPersisted, Item{}, err
+		}
+		it.Seq = seq
+	}
+	result := Queued
+	var displaced Item
+	if victim >= 0 {
 		displaced = q.items[victim]
 		q.items = append(q.items[:victim], q.items[victim+1:]...)
 		q.release(displaced.Event.FaultID)
+		q.forget(displaced)
 		result = QueuedDisplacing
 	}
 	q.items = append(q.items, it)
 	q.held[it.Event.FaultID]++
-	q.queued.Inc()
+	if fresh {
+		q.queued.Inc()
+	}
 	q.depth.Set(float64(len(q.items)))
 	q.signal()
-	return result, displaced
+	return result, displaced, nil
+}
+
+// forget removes an item that left without an agent from the journal.
+func (q *Queue) forget(items ...Item) {
+	if q.journal == nil || len(items) == 0 {
+		return
+	}
+	seqs := make([]uint64, 0, len(items))
+	for _, it := range items {
+		if it.Seq != 0 {
+			seqs = append(seqs, it.Seq)
+		}
+	}
+	if err := q.journal.Remove(q.cluster, seqs...); err != nil {
+		q.onJournalError(err)
+	}
 }
 
 // TryPop removes and returns the oldest item. The item's fault id stays held
@@ -192,6 +255,7 @@ func (q *Queue) Expire(maxAge time.Duration) []Item {
 		q.items[i] = Item{}
 	}
 	q.items = kept
+	q.forget(expired...)
 	q.depth.Set(float64(len(q.items)))
 	return expired
 }
@@ -246,11 +310,16 @@ type Set struct {
 	order  []*Queue
 }
 
-// NewSet builds one queue per cluster name.
+// NewSet builds one in-memory queue per cluster name.
 func NewSet(clusters []string, capacity int, m *metrics.Metrics, now func() time.Time) *Set {
+	return NewDurableSet(clusters, capacity, m, now, nil, nil)
+}
+
+// NewDurableSet builds one queue per cluster name writing through j.
+func NewDurableSet(clusters []string, capacity int, m *metrics.Metrics, now func() time.Time, j Journal, onJournalError func(error)) *Set {
 	s := &Set{byName: make(map[string]*Queue, len(clusters))}
 	for _, c := range clusters {
-		q := New(c, capacity, m, now)
+		q := NewDurable(c, capacity, m, now, j, onJournalError)
 		s.byName[c] = q
 		s.order = append(s.order, q)
 	}

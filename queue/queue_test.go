@@ -83,17 +83,17 @@ func TestSheddingBySeverity(t *testing.T) {
 	q.Push(ev("i1", "info"))
 	q.Push(ev("w2", "warning"))
 	// Full. A critical displaces the oldest lower-severity item (w1).
-	res, displaced := q.Push(ev("c1", "critical"))
+	res, displaced, _ := q.Push(ev("c1", "critical"))
 	if res != QueuedDisplacing || displaced.Event.FaultID != "w1" {
 		t.Fatalf("critical into full queue: %v displaced %q", res, displaced.Event.FaultID)
 	}
 	// A warning displaces the only info.
-	res, displaced = q.Push(ev("w3", "warning"))
+	res, displaced, _ = q.Push(ev("w3", "warning"))
 	if res != QueuedDisplacing || displaced.Event.FaultID != "i1" {
 		t.Fatalf("warning: %v displaced %q", res, displaced.Event.FaultID)
 	}
 	// An info finds nothing below it.
-	if res, _ := q.Push(ev("i2", "info")); res != Full {
+	if res, _, _ := q.Push(ev("i2", "info")); res != Full {
 		t.Fatalf("info into full queue of warnings: %v, want Full", res)
 	}
 	var ids []string

@@ -53,6 +53,14 @@ type Agent struct {
 	CleanupTimeout time.Duration
 }
 
+// Recorder keeps incidents durable across restarts (the journal). Started
+// is called before the agent starts, Finished once its result is written;
+// an interrupted incident is not finished, so the next start re-queues it.
+type Recorder interface {
+	Started(it queue.Item, incidentID, workspace string, at time.Time) error
+	Finished(it queue.Item, r Result) error
+}
+
 // Options configure the dispatcher.
 type Options struct {
 	Logger           *slog.Logger
@@ -67,6 +75,8 @@ type Options struct {
 	// LookupEnv reads the runner's environment for the allow-list.
 	LookupEnv func(string) (string, bool)
 	Now       func() time.Time
+	// Recorder, when set, makes incidents durable.
+	Recorder Recorder
 }
 
 // Dispatcher is the dispatch suture service.
@@ -194,6 +204,7 @@ func (d *Dispatcher) work(ctx context.Context, q *queue.Queue) {
 		var id string
 		if ok {
 			id = incidentID(it, d.o.Now())
+			it.Attempts++
 			d.running[id] = it.Cluster
 			d.inFlight.Add(1)
 		}
@@ -291,13 +302,29 @@ func (d *Dispatcher) runIncident(it queue.Item, id string, probe bool) Status {
 	started := d.o.Now()
 	result := Result{
 		IncidentID: id, Cluster: cluster, FaultID: it.Event.FaultID,
-		StartedAt: started, TimeoutSeconds: d.o.Agent.Timeout.Seconds(),
+		StartedAt: started, TimeoutSeconds: d.o.Agent.Timeout.Seconds(), Attempt: it.Attempts, Workspace: ws,
+	}
+	if d.o.Recorder != nil {
+		if err := d.o.Recorder.Started(it, id, ws, started); err != nil {
+			// The fault stays in the journal's queue and runs again after
+			// a restart: a duplicate, never a loss.
+			d.logger.Error("Could not record the incident start in the state store", "cluster", cluster, "incident_id", id, "error", err.Error())
+		}
+	}
+	finished := func() {
+		if d.o.Recorder == nil || result.Status == StatusInterrupted {
+			return
+		}
+		if err := d.o.Recorder.Finished(it, result); err != nil {
+			d.logger.Error("Could not record the incident result in the state store", "cluster", cluster, "incident_id", id, "error", err.Error())
+		}
 	}
 	fail := func(reason string, err error) Status {
 		result.Status, result.Reason = StatusFailure, fmt.Sprintf("%s: %v", reason, err)
 		result.EndedAt = d.o.Now()
 		d.logger.Error("Incident could not run", "cluster", cluster, "incident_id", id, "error", result.Reason)
 		_ = writeJSON(filepath.Join(ws, ResultFile), result)
+		finished()
 		d.o.Breaker.Record(false, probe)
 		m.AgentsCompleted.WithLabelValues(cluster, string(StatusFailure)).Inc()
 		m.AgentDuration.WithLabelValues(cluster, string(StatusFailure)).Observe(0)
@@ -369,6 +396,7 @@ func (d *Dispatcher) runIncident(it queue.Item, id string, probe bool) Status {
 	if err := writeJSON(filepath.Join(ws, ResultFile), result); err != nil {
 		d.logger.Error("Could not write result.json", "cluster", cluster, "incident_id", id, "error", err.Error())
 	}
+	finished()
 	switch result.Status {
 	case StatusSuccess:
 		d.o.Breaker.Record(true, probe)
@@ -391,7 +419,7 @@ func (d *Dispatcher) runIncident(it queue.Item, id string, probe bool) Status {
 		"duration", duration.Round(time.Millisecond).String(),
 		"exit_code", exitCodeAttr(result.ExitCode), "signal", result.Signal,
 		"queued_for", started.Sub(it.EnqueuedAt).Round(time.Millisecond).String(),
-		"workspace", ws, "probe", probe)
+		"workspace", ws, "probe", probe, "attempt", it.Attempts)
 	return result.Status
 }
 

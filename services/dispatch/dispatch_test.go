@@ -148,7 +148,7 @@ func (f *fixture) push(t *testing.T, cluster, resource string) string {
 	t.Helper()
 	seq++
 	id := "f" + strconv.Itoa(seq)
-	res, _ := f.queues.Get(cluster).Push(fault.Event{
+	res, _, _ := f.queues.Get(cluster).Push(fault.Event{
 		FaultID: id, FaultType: fault.TypeCrashLoop, Severity: "critical",
 		Resource: fault.Resource{Kind: "Pod", Name: resource, Namespace: "ns"},
 	})

@@ -96,6 +96,10 @@ type Result struct {
 	Killed          bool      `json:"killed,omitempty"`
 	OutputTruncated bool      `json:"outputTruncated,omitempty"`
 	ReportBytes     int64     `json:"reportBytes"`
+	// Attempt is 1 for the first run of a fault, more after restarts
+	// interrupted earlier runs.
+	Attempt   int    `json:"attempt"`
+	Workspace string `json:"workspace"`
 }
 
 // incidentID is unique per run of a fault and safe as a path component:

@@ -1,0 +1,445 @@
+// Package journal keeps the runner's queue and incident records on disk, so
+// a restart, an upgrade or a crash loses nothing: queued faults come back in
+// order with their original EnqueuedAt, the dedup memory comes back, and
+// incidents that were running are re-queued with an attempt count.
+//
+// The store is bbolt (go.etcd.io/bbolt): a single-file, pure-Go B+tree with
+// ACID transactions, the store etcd runs on. It needs no cgo (the release
+// binaries stay static) and no server. Every write is a transaction that
+// bbolt fsyncs before it returns, so what the runner acknowledges (in
+// metrics and logs) is on disk. Concurrent enqueues from many clusters are
+// coalesced into one fsync with bbolt's Batch.
+package journal
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/fault"
+)
+
+// FileName is the store inside the state directory.
+const FileName = "state.db"
+
+// ErrLocked means another process holds the state directory.
+var ErrLocked = errors.New("state directory is in use by another process")
+
+var (
+	bucketQueue    = []byte("queue")    // cluster → seq → Entry
+	bucketInFlight = []byte("inflight") // incident id → InFlight
+	bucketDedup    = []byte("dedup")    // cluster → fault id → unix nanos
+	bucketHistory  = []byte("history")  // ended-at nanos + incident id → Record
+)
+
+// Entry is a queued fault as stored.
+type Entry struct {
+	Seq        uint64      `json:"-"`
+	Cluster    string      `json:"cluster"`
+	Event      fault.Event `json:"event"`
+	EnqueuedAt time.Time   `json:"enqueuedAt"`
+	// Attempts is how many times an agent was started for this fault.
+	Attempts int `json:"attempts"`
+}
+
+// InFlight is an incident whose agent was started and has not finished.
+type InFlight struct {
+	IncidentID string    `json:"incidentId"`
+	Entry      Entry     `json:"entry"`
+	StartedAt  time.Time `json:"startedAt"`
+	Workspace  string    `json:"workspace"`
+}
+
+// Record is one finished incident in the history.
+type Record struct {
+	IncidentID      string    `json:"incidentId"`
+	Cluster         string    `json:"cluster"`
+	FaultID         string    `json:"faultId"`
+	FaultType       string    `json:"faultType"`
+	Status          string    `json:"status"`
+	Reason          string    `json:"reason,omitempty"`
+	Attempts        int       `json:"attempts"`
+	StartedAt       time.Time `json:"startedAt"`
+	EndedAt         time.Time `json:"endedAt"`
+	DurationSeconds float64   `json:"durationSeconds"`
+	Workspace       string    `json:"workspace"`
+}
+
+// Options bound the history.
+type Options struct {
+	HistoryMaxAge     time.Duration
+	HistoryMaxEntries int
+	Logger            *slog.Logger
+	// OnCorrupt is told about a state file that was moved aside.
+	OnCorrupt func()
+}
+
+// Store is the open journal. It is safe for concurrent use.
+type Store struct {
+	db   *bolt.DB
+	path string
+	o    Options
+}
+
+// Open opens (or creates) the store in dir, created 0700. A file that is
+// not a valid store is moved aside as state.db.corrupt-<time>, reported
+// through logger at ERROR and OnCorrupt, and replaced by an empty store: a
+// bad file must never put the runner in a crash loop.
+func Open(dir string, o Options) (*Store, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("state directory %s: %w", dir, err)
+	}
+	path := filepath.Join(dir, FileName)
+	db, err := openChecked(path)
+	if errors.Is(err, ErrLocked) {
+		return nil, err
+	}
+	if err != nil {
+		aside := fmt.Sprintf("%s.corrupt-%s", path, time.Now().UTC().Format("20060102T150405Z"))
+		if mvErr := os.Rename(path, aside); mvErr != nil {
+			return nil, fmt.Errorf("state file %s is unreadable (%v) and could not be moved aside: %w", path, err, mvErr)
+		}
+		o.Logger.Error("State file is corrupt or unreadable; moved it aside and starting with an empty state",
+			"file", path, "moved_to", aside, "error", err.Error())
+		if o.OnCorrupt != nil {
+			o.OnCorrupt()
+		}
+		if db, err = openChecked(path); err != nil {
+			return nil, fmt.Errorf("new state file %s: %w", path, err)
+		}
+	}
+	s := &Store{db: db, path: path, o: o}
+	return s, nil
+}
+
+// openChecked opens the file and walks every bucket once, so corruption
+// shows up here rather than as a panic later. bbolt panics on some
+// corrupt pages; that is turned into an error.
+func openChecked(path string) (db *bolt.DB, err error) {
+	db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+	if errors.Is(err, bolterrors.ErrTimeout) {
+		return nil, fmt.Errorf("%w: %s", ErrLocked, path)
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			db.Close()
+			db, err = nil, fmt.Errorf("state file %s is corrupt: %v", path, r)
+		}
+	}()
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketQueue, bucketInFlight, bucketDedup, bucketHistory} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		// Drain the whole channel: Check's walker blocks on it otherwise.
+		var first error
+		for err := range tx.Check() {
+			if first == nil {
+				first = err
+			}
+		}
+		return first
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("state file %s: %w", path, err)
+	}
+	return db, nil
+}
+
+// Path is the store's file.
+func (s *Store) Path() string { return s.path }
+
+// Close closes the store.
+func (s *Store) Close() error { return s.db.Close() }
+
+func seqKey(seq uint64) []byte {
+	k := make([]byte, 8)
+	binary.BigEndian.PutUint64(k, seq)
+	return k
+}
+
+func clusterBucket(tx *bolt.Tx, top []byte, cluster string) (*bolt.Bucket, error) {
+	return tx.Bucket(top).CreateBucketIfNotExists([]byte(cluster))
+}
+
+// Enqueue stores a queued fault and its dedup mark, and returns the
+// sequence number that orders it. It returns only once the write is on disk.
+func (s *Store) Enqueue(e Entry) (uint64, error) {
+	var seq uint64
+	err := s.db.Batch(func(tx *bolt.Tx) error {
+		q, err := clusterBucket(tx, bucketQueue, e.Cluster)
+		if err != nil {
+			return err
+		}
+		if seq, err = q.NextSequence(); err != nil {
+			return err
+		}
+		data, err := json.Marshal(e)
+		if err != nil {
+			return err
+		}
+		if err := q.Put(seqKey(seq), data); err != nil {
+			return err
+		}
+		d, err := clusterBucket(tx, bucketDedup, e.Cluster)
+		if err != nil {
+			return err
+		}
+		ts := make([]byte, 8)
+		binary.BigEndian.PutUint64(ts, uint64(e.EnqueuedAt.UnixNano()))
+		return d.Put([]byte(e.Event.FaultID), ts)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("journal enqueue: %w", err)
+	}
+	return seq, nil
+}
+
+// Remove deletes queued faults that left the queue without an agent
+// (expired or displaced).
+func (s *Store) Remove(cluster string, seqs ...uint64) error {
+	if len(seqs) == 0 {
+		return nil
+	}
+	err := s.db.Batch(func(tx *bolt.Tx) error {
+		q, err := clusterBucket(tx, bucketQueue, cluster)
+		if err != nil {
+			return err
+		}
+		for _, seq := range seqs {
+			if err := q.Delete(seqKey(seq)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("journal remove: %w", err)
+	}
+	return nil
+}
+
+// Start moves a queued fault to the in-flight records in one transaction,
+// before its agent starts.
+func (s *Store) Start(f InFlight) error {
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		q, err := clusterBucket(tx, bucketQueue, f.Entry.Cluster)
+		if err != nil {
+			return err
+		}
+		if err := q.Delete(seqKey(f.Entry.Seq)); err != nil {
+			return err
+		}
+		data, err := json.Marshal(f)
+		if err != nil {
+			return err
+		}
+		return tx.Bucket(bucketInFlight).Put([]byte(f.IncidentID), data)
+	})
+	if err != nil {
+		return fmt.Errorf("journal start %s: %w", f.IncidentID, err)
+	}
+	return nil
+}
+
+// Finish ends an in-flight incident and adds it to the history, pruned by
+// age and count.
+func (s *Store) Finish(r Record) error {
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		if err := tx.Bucket(bucketInFlight).Delete([]byte(r.IncidentID)); err != nil {
+			return err
+		}
+		return s.addHistory(tx, r)
+	})
+	if err != nil {
+		return fmt.Errorf("journal finish %s: %w", r.IncidentID, err)
+	}
+	return nil
+}
+
+func (s *Store) addHistory(tx *bolt.Tx, r Record) error {
+	h := tx.Bucket(bucketHistory)
+	data, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	key := append(seqKey(uint64(r.EndedAt.UnixNano())), []byte(r.IncidentID)...)
+	if err := h.Put(key, data); err != nil {
+		return err
+	}
+	// Prune from the oldest: past the age limit, or over the count.
+	excess := h.Stats().KeyN - s.o.HistoryMaxEntries
+	cutoff := uint64(r.EndedAt.Add(-s.o.HistoryMaxAge).UnixNano())
+	c := h.Cursor()
+	for k, _ := c.First(); k != nil; k, _ = c.First() {
+		old := binary.BigEndian.Uint64(k[:8]) < cutoff && s.o.HistoryMaxAge > 0
+		if !old && (s.o.HistoryMaxEntries <= 0 || excess <= 0) {
+			break
+		}
+		if err := c.Delete(); err != nil {
+			return err
+		}
+		excess--
+	}
+	return nil
+}
+
+// State is everything Load brings back.
+type State struct {
+	// Queued faults per cluster, in enqueue order.
+	Queued map[string][]Entry
+	// InFlight incidents a crash or shutdown interrupted.
+	InFlight []InFlight
+	// Dedup marks per cluster: fault id → time seen.
+	Dedup map[string]map[string]time.Time
+}
+
+// Load reads the queue, the interrupted incidents and the dedup marks.
+func (s *Store) Load() (State, error) {
+	st := State{Queued: map[string][]Entry{}, Dedup: map[string]map[string]time.Time{}}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		err := tx.Bucket(bucketQueue).ForEachBucket(func(cluster []byte) error {
+			return tx.Bucket(bucketQueue).Bucket(cluster).ForEach(func(k, v []byte) error {
+				var e Entry
+				if err := json.Unmarshal(v, &e); err != nil {
+					return fmt.Errorf("queue entry %x of %s: %w", k, cluster, err)
+				}
+				e.Seq = binary.BigEndian.Uint64(k)
+				st.Queued[string(cluster)] = append(st.Queued[string(cluster)], e)
+				return nil
+			})
+		})
+		if err != nil {
+			return err
+		}
+		err = tx.Bucket(bucketInFlight).ForEach(func(k, v []byte) error {
+			var f InFlight
+			if err := json.Unmarshal(v, &f); err != nil {
+				return fmt.Errorf("in-flight record %s: %w", k, err)
+			}
+			st.InFlight = append(st.InFlight, f)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		return tx.Bucket(bucketDedup).ForEachBucket(func(cluster []byte) error {
+			m := map[string]time.Time{}
+			st.Dedup[string(cluster)] = m
+			return tx.Bucket(bucketDedup).Bucket(cluster).ForEach(func(k, v []byte) error {
+				if len(v) == 8 {
+					m[string(k)] = time.Unix(0, int64(binary.BigEndian.Uint64(v)))
+				}
+				return nil
+			})
+		})
+	})
+	return st, err
+}
+
+// Requeue turns an interrupted incident back into a queued fault at the
+// head of its cluster's queue, with its attempt count, in one transaction.
+func (s *Store) Requeue(f InFlight) (Entry, error) {
+	e := f.Entry
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		q, err := clusterBucket(tx, bucketQueue, e.Cluster)
+		if err != nil {
+			return err
+		}
+		// The original sequence puts it back where it was, ahead of
+		// everything enqueued after it.
+		seq := e.Seq
+		if seq == 0 {
+			if seq, err = q.NextSequence(); err != nil {
+				return err
+			}
+		}
+		e.Seq = seq
+		data, err := json.Marshal(e)
+		if err != nil {
+			return err
+		}
+		if err := q.Put(seqKey(seq), data); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketInFlight).Delete([]byte(f.IncidentID))
+	})
+	if err != nil {
+		return e, fmt.Errorf("journal requeue %s: %w", f.IncidentID, err)
+	}
+	return e, nil
+}
+
+// PruneDedup forgets dedup marks older than window.
+func (s *Store) PruneDedup(window time.Duration, now time.Time) error {
+	cutoff := uint64(now.Add(-window).UnixNano())
+	return s.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketDedup).ForEachBucket(func(cluster []byte) error {
+			b := tx.Bucket(bucketDedup).Bucket(cluster)
+			c := b.Cursor()
+			for k, v := c.First(); k != nil; k, v = c.Next() {
+				if len(v) != 8 || binary.BigEndian.Uint64(v) < cutoff {
+					if err := c.Delete(); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		})
+	})
+}
+
+// History lists finished incidents, newest first, at most limit (0: all).
+func (s *Store) History(limit int) ([]Record, error) {
+	var out []Record
+	err := s.db.View(func(tx *bolt.Tx) error {
+		h := tx.Bucket(bucketHistory)
+		if h == nil {
+			return nil
+		}
+		c := h.Cursor()
+		for k, v := c.Last(); k != nil; k, v = c.Prev() {
+			var r Record
+			if err := json.Unmarshal(v, &r); err != nil {
+				return err
+			}
+			out = append(out, r)
+			if limit > 0 && len(out) >= limit {
+				break
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// ReadHistory opens the store in dir read-only and lists its history. It
+// returns ErrLocked while a runner holds the store.
+func ReadHistory(dir string, limit int) ([]Record, error) {
+	path := filepath.Join(dir, FileName)
+	if _, err := os.Stat(path); err != nil {
+		return nil, err
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: 500 * time.Millisecond})
+	if errors.Is(err, bolterrors.ErrTimeout) {
+		return nil, fmt.Errorf("%w: %s", ErrLocked, path)
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	return (&Store{db: db, path: path}).History(limit)
+}
