@@ -42,7 +42,7 @@ var (
 
 // Entry is a queued fault as stored.
 type Entry struct {
-	Seq        uint64      `json:"-"`
+	Seq        uint64      `json:"seq,omitempty"`
 	Cluster    string      `json:"cluster"`
 	Event      fault.Event `json:"event"`
 	EnqueuedAt time.Time   `json:"enqueuedAt"`
@@ -124,6 +124,14 @@ func Open(dir string, o Options) (*Store, error) {
 // shows up here rather than as a panic later. bbolt panics on some
 // corrupt pages; that is turned into an error.
 func openChecked(path string) (db *bolt.DB, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			if db != nil {
+				db.Close()
+			}
+			db, err = nil, fmt.Errorf("state file %s is corrupt: %v", path, r)
+		}
+	}()
 	db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
 	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, fmt.Errorf("%w: %s", ErrLocked, path)
@@ -131,12 +139,6 @@ func openChecked(path string) (db *bolt.DB, err error) {
 	if err != nil {
 		return nil, err
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			db.Close()
-			db, err = nil, fmt.Errorf("state file %s is corrupt: %v", path, r)
-		}
-	}()
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, b := range [][]byte{bucketQueue, bucketInFlight, bucketDedup, bucketHistory} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
@@ -281,9 +283,14 @@ func (s *Store) addHistory(tx *bolt.Tx, r Record) error {
 		return err
 	}
 	// Prune from the oldest: past the age limit, or over the count.
-	excess := h.Stats().KeyN - s.o.HistoryMaxEntries
-	cutoff := uint64(r.EndedAt.Add(-s.o.HistoryMaxAge).UnixNano())
+	// (Bucket.Stats does not see this transaction's writes: count keys.)
+	n := 0
 	c := h.Cursor()
+	for k, _ := c.First(); k != nil; k, _ = c.Next() {
+		n++
+	}
+	excess := n - s.o.HistoryMaxEntries
+	cutoff := uint64(r.EndedAt.Add(-s.o.HistoryMaxAge).UnixNano())
 	for k, _ := c.First(); k != nil; k, _ = c.First() {
 		old := binary.BigEndian.Uint64(k[:8]) < cutoff && s.o.HistoryMaxAge > 0
 		if !old && (s.o.HistoryMaxEntries <= 0 || excess <= 0) {
