@@ -30,6 +30,11 @@ import (
 // FileName is the store inside the state directory.
 const FileName = "state.db"
 
+// batchDelay is how long an enqueue waits for others to share its fsync.
+// bbolt's default, 10 ms, caps a lone cluster at about 90 faults a second;
+// 1 ms keeps most of the sharing under bursts from many clusters.
+const batchDelay = time.Millisecond
+
 // ErrLocked means another process holds the state directory.
 var ErrLocked = errors.New("state directory is in use by another process")
 
@@ -133,6 +138,9 @@ func openChecked(path string) (db *bolt.DB, err error) {
 		}
 	}()
 	db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+	if db != nil {
+		db.MaxBatchDelay = batchDelay
+	}
 	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, fmt.Errorf("%w: %s", ErrLocked, path)
 	}

@@ -108,6 +108,9 @@ func TestUnitBudgetsAndPaths(t *testing.T) {
 	if !strings.HasPrefix(d.WorkspaceRoot, unitValue(t, "ReadWritePaths")+"/") {
 		t.Errorf("default workspace root %s is outside ReadWritePaths", d.WorkspaceRoot)
 	}
+	if d.StateDir != "/var/lib/"+unitValue(t, "StateDirectory") {
+		t.Errorf("default state dir %s is not the unit's StateDirectory", d.StateDir)
+	}
 }
 
 func TestShippedConfigFilesParse(t *testing.T) {
@@ -236,7 +239,10 @@ type (
 						ConfigMap *struct {
 							Name string `yaml:"name"`
 						} `yaml:"configMap"`
-						EmptyDir *struct{} `yaml:"emptyDir"`
+						EmptyDir              *struct{} `yaml:"emptyDir"`
+						PersistentVolumeClaim *struct {
+							ClaimName string `yaml:"claimName"`
+						} `yaml:"persistentVolumeClaim"`
 					} `yaml:"volumes"`
 				} `yaml:"spec"`
 			} `yaml:"template"`
@@ -267,6 +273,16 @@ type (
 				Interval      string `yaml:"interval"`
 				ScrapeTimeout string `yaml:"scrapeTimeout"`
 			} `yaml:"endpoints"`
+		} `yaml:"spec"`
+	}
+	pvcDoc struct {
+		header   `yaml:",inline"`
+		Metadata meta `yaml:"metadata"`
+		Spec     struct {
+			AccessModes []string `yaml:"accessModes"`
+			Resources   struct {
+				Requests map[string]string `yaml:"requests"`
+			} `yaml:"resources"`
 		} `yaml:"spec"`
 	}
 	prometheusRuleDoc struct {
@@ -314,7 +330,7 @@ func TestKubernetesManifests(t *testing.T) {
 		}
 	}
 	kinds := map[string]any{
-		"namespace.yaml": &namespaceDoc{}, "configmap.yaml": &configMapDoc{}, "deployment.yaml": &deploymentDoc{},
+		"namespace.yaml": &namespaceDoc{}, "configmap.yaml": &configMapDoc{}, "deployment.yaml": &deploymentDoc{}, "pvc.yaml": &pvcDoc{},
 		"service.yaml": &serviceDoc{}, "servicemonitor.yaml": &serviceMonitorDoc{}, "prometheusrule.yaml": &prometheusRuleDoc{},
 	}
 	for _, r := range kust.Resources {
@@ -366,8 +382,15 @@ func TestKubernetesManifests(t *testing.T) {
 	for _, m := range c.VolumeMounts {
 		mounts[m.MountPath] = m.Name
 	}
-	if mounts["/var/lib/kubernetes-mcp-runner"] == "" {
-		t.Error("the state directory is not a volume")
+	stateVolume := mounts[config.Defaults().StateDir]
+	persisted := false
+	for _, v := range pod.Volumes {
+		if v.Name == stateVolume && v.PersistentVolumeClaim != nil && v.PersistentVolumeClaim.ClaimName == kinds["pvc.yaml"].(*pvcDoc).Metadata.Name {
+			persisted = true
+		}
+	}
+	if !persisted {
+		t.Errorf("the state directory %s is not on the PersistentVolumeClaim", config.Defaults().StateDir)
 	}
 
 	// The ConfigMap's files pass the runner's own parser.
