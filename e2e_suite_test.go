@@ -23,6 +23,7 @@ import (
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/fault"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/faultsource"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/tcpproxy"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/testlog"
 )
 
 // prometheusServer is a real Prometheus scraping the runner every second.
@@ -55,7 +56,7 @@ scrape_configs:
 	cmd := exec.Command(bin, "--config.file="+filepath.Join(dir, "prometheus.yml"),
 		"--storage.tsdb.path="+filepath.Join(dir, "data"),
 		"--web.listen-address=127.0.0.1:"+strconv.Itoa(port))
-	logs := &lockedBuffer{}
+	logs := &testlog.Buffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -144,11 +145,12 @@ func TestE2EPrometheusSeesTheBooksBalance(t *testing.T) {
 	if v := prom.query(t, balance); v != 0 {
 		t.Errorf("received - filtered - dropped - queued + displaced = %v, want 0", v)
 	}
-	queued := `sum(kubernetes_mcp_runner_events_queued_total) - sum(kubernetes_mcp_runner_events_dequeued_total)
+	queued := `sum(kubernetes_mcp_runner_events_queued_total) + sum(kubernetes_mcp_runner_events_restored_total)
+	  - sum(kubernetes_mcp_runner_events_dequeued_total)
 	  - sum(kubernetes_mcp_runner_events_expired_total) - sum(kubernetes_mcp_runner_events_displaced_total)
 	  - sum(kubernetes_mcp_runner_queue_depth)`
 	if v := prom.query(t, queued); v != 0 {
-		t.Errorf("queued - dequeued - expired - displaced - depth = %v, want 0", v)
+		t.Errorf("queued + restored - dequeued - expired - displaced - depth = %v, want 0", v)
 	}
 	if v := prom.query(t, `sum(kubernetes_mcp_runner_sse_connections_active)`); v != 2 {
 		t.Errorf("Prometheus sees %v live sessions, want 2", v)

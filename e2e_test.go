@@ -22,6 +22,7 @@ import (
 
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/fault"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/faultsource"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/testlog"
 )
 
 var (
@@ -67,26 +68,9 @@ type runner struct {
 	cmd                   *exec.Cmd
 	healthURL, metricsURL string
 	workspace             string
-	logs                  *lockedBuffer
+	logs                  *testlog.Buffer
 	waitOnce              sync.Once
 	waitErr               error
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 func startRunner(t *testing.T, args ...string) *runner {
@@ -108,7 +92,7 @@ func startRunner(t *testing.T, args ...string) *runner {
 		cmd:        cmd,
 		healthURL:  fmt.Sprintf("http://127.0.0.1:%d", hp),
 		metricsURL: fmt.Sprintf("http://127.0.0.1:%d/metrics", mp),
-		logs:       &lockedBuffer{},
+		logs:       &testlog.Buffer{},
 		workspace:  workspace,
 	}
 	cmd.Stdout, cmd.Stderr = r.logs, r.logs
@@ -183,6 +167,27 @@ func metricValue(body, name string, match ...string) float64 {
 		}
 	}
 	return sum
+}
+
+// assertBooksBalance checks, on one scrape of an idle runner, that every
+// fault is accounted for exactly once (docs/metrics.md, "The books
+// balance").
+func assertBooksBalance(t *testing.T, scrape string) {
+	t.Helper()
+	v := func(name string) float64 { return metricValue(scrape, "kubernetes_mcp_runner_"+name) }
+	received, filtered, dropped := v("events_received_total"), v("events_filtered_total"), v("circuit_breaker_events_dropped_total")
+	queued, restored, displaced := v("events_queued_total"), v("events_restored_total"), v("events_displaced_total")
+	dequeued, expired, depth := v("events_dequeued_total"), v("events_expired_total"), v("queue_depth")
+	completed, active := v("agents_completed_total"), v("agents_active")
+	if received != filtered+dropped+queued-displaced {
+		t.Errorf("received %v != filtered %v + dropped %v + queued %v - displaced %v", received, filtered, dropped, queued, displaced)
+	}
+	if queued+restored != dequeued+expired+displaced+depth {
+		t.Errorf("queued %v + restored %v != dequeued %v + expired %v + displaced %v + depth %v", queued, restored, dequeued, expired, displaced, depth)
+	}
+	if dequeued != completed+active {
+		t.Errorf("dequeued %v != completed %v + active %v", dequeued, completed, active)
+	}
 }
 
 func TestBinaryVersion(t *testing.T) {
@@ -347,22 +352,11 @@ func TestBinaryFaultsBecomeReports(t *testing.T) {
 		return metricValue(scrape, "kubernetes_mcp_runner_agents_completed_total", `status="success"`) == 6
 	})
 	v := func(name string, match ...string) float64 { return metricValue(scrape, name, match...) }
-	received := v("kubernetes_mcp_runner_events_received_total")
-	filtered := v("kubernetes_mcp_runner_events_filtered_total")
-	queued := v("kubernetes_mcp_runner_events_queued_total")
-	dropped := v("kubernetes_mcp_runner_circuit_breaker_events_dropped_total")
-	dequeued := v("kubernetes_mcp_runner_events_dequeued_total")
-	expired := v("kubernetes_mcp_runner_events_expired_total")
-	depth := v("kubernetes_mcp_runner_queue_depth")
-	if received != 9 || filtered != 3 || queued != 6 {
+	if received, filtered, queued := v("kubernetes_mcp_runner_events_received_total"),
+		v("kubernetes_mcp_runner_events_filtered_total"), v("kubernetes_mcp_runner_events_queued_total"); received != 9 || filtered != 3 || queued != 6 {
 		t.Errorf("received %v filtered %v queued %v, want 9, 3, 6", received, filtered, queued)
 	}
-	if received != filtered+queued+dropped {
-		t.Errorf("received %v != filtered %v + queued %v + dropped %v", received, filtered, queued, dropped)
-	}
-	if queued != dequeued+expired+depth {
-		t.Errorf("queued %v != dequeued %v + expired %v + depth %v", queued, dequeued, expired, depth)
-	}
+	assertBooksBalance(t, scrape)
 	for reason, want := range map[string]float64{"duplicate": 1, "severity_low": 1, "malformed": 1} {
 		if got := v("kubernetes_mcp_runner_events_filtered_total", `cluster="alpha"`, `reason="`+reason+`"`); got != want {
 			t.Errorf("filtered{reason=%s} = %v, want %v", reason, got, want)

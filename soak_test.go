@@ -160,25 +160,9 @@ func TestSoak(t *testing.T) {
 
 	// The books balance.
 	v := func(name string, match ...string) float64 { return metricValue(m, name, match...) }
-	received := v("kubernetes_mcp_runner_events_received_total")
-	filtered := v("kubernetes_mcp_runner_events_filtered_total")
-	dropped := v("kubernetes_mcp_runner_circuit_breaker_events_dropped_total")
-	queued := v("kubernetes_mcp_runner_events_queued_total")
-	displaced := v("kubernetes_mcp_runner_events_displaced_total")
-	dequeued := v("kubernetes_mcp_runner_events_dequeued_total")
-	expired := v("kubernetes_mcp_runner_events_expired_total")
-	depth := v("kubernetes_mcp_runner_queue_depth")
-	completed := v("kubernetes_mcp_runner_agents_completed_total")
-	active := v("kubernetes_mcp_runner_agents_active")
-	if received != filtered+dropped+queued-displaced {
-		t.Errorf("received %v != filtered %v + dropped %v + queued %v - displaced %v", received, filtered, dropped, queued, displaced)
-	}
-	if queued != dequeued+expired+displaced+depth {
-		t.Errorf("queued %v != dequeued %v + expired %v + displaced %v + depth %v", queued, dequeued, expired, displaced, depth)
-	}
-	if dequeued != completed+active {
-		t.Errorf("dequeued %v != completed %v + active %v", dequeued, completed, active)
-	}
+	assertBooksBalance(t, m)
+	received, queued := v("kubernetes_mcp_runner_events_received_total"), v("kubernetes_mcp_runner_events_queued_total")
+	completed, expired := v("kubernetes_mcp_runner_agents_completed_total"), v("kubernetes_mcp_runner_events_expired_total")
 	summary := fmt.Sprintf("soak %v: received %.0f, queued %.0f, completed %.0f (success %.0f, failure %.0f, timeout %.0f), expired %.0f, reconnections %.0f",
 		duration, received, queued, completed, v("kubernetes_mcp_runner_agents_completed_total", `status="success"`),
 		v("kubernetes_mcp_runner_agents_completed_total", `status="failure"`), v("kubernetes_mcp_runner_agents_completed_total", `status="timeout"`),

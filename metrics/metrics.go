@@ -18,6 +18,8 @@
 package metrics
 
 import (
+	"slices"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 )
@@ -182,4 +184,35 @@ func NewRegistry() *prometheus.Registry {
 		prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}),
 	)
 	return reg
+}
+
+// Catalog maps every metric the runner exports (not the Go and process
+// collectors) to its sorted label names. The docs and packaging checks
+// compare against it.
+func Catalog() map[string][]string {
+	reg := prometheus.NewRegistry()
+	m := New(reg, BuildInfo{}, []string{"c"})
+	// Vectors appear in a gather only once they hold a series.
+	m.EventsReceived.WithLabelValues("c", Severities[0])
+	m.EventsFiltered.WithLabelValues("c", FilterReasons[0])
+	m.AgentsCompleted.WithLabelValues("c", AgentStatuses[0])
+	m.AgentDuration.WithLabelValues("c", AgentStatuses[0])
+	m.AgentCleanups.WithLabelValues(CleanupOutcome[0])
+	m.SSEReconnections.WithLabelValues("c", ConnectionReasons[0])
+	m.SSEConnectionErrors.WithLabelValues("c", ConnectionReasons[0])
+	m.SSEConnectionDuration.WithLabelValues("c")
+	families, err := reg.Gather()
+	if err != nil {
+		panic(err) // a registry of our own collectors cannot fail
+	}
+	out := make(map[string][]string, len(families))
+	for _, mf := range families {
+		var labels []string
+		for _, lp := range mf.GetMetric()[0].GetLabel() {
+			labels = append(labels, lp.GetName())
+		}
+		slices.Sort(labels)
+		out[mf.GetName()] = labels
+	}
+	return out
 }

@@ -20,7 +20,6 @@ import (
 
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/config"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/metrics"
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // tool finds an external checker; outside CI a missing one skips the test,
@@ -438,33 +437,10 @@ func TestPrometheusConfigAndRules(t *testing.T) {
 	}
 }
 
-func registeredNames(t *testing.T) map[string]bool {
-	t.Helper()
-	reg := prometheus.NewRegistry()
-	m := metrics.New(reg, metrics.BuildInfo{}, []string{"c"})
-	m.EventsReceived.WithLabelValues("c", "info")
-	m.EventsFiltered.WithLabelValues("c", "duplicate")
-	m.AgentsCompleted.WithLabelValues("c", "success")
-	m.AgentDuration.WithLabelValues("c", "success")
-	m.AgentCleanups.WithLabelValues("success")
-	m.SSEReconnections.WithLabelValues("c", "dns")
-	m.SSEConnectionErrors.WithLabelValues("c", "dns")
-	m.SSEConnectionDuration.WithLabelValues("c")
-	families, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	names := map[string]bool{}
-	for _, f := range families {
-		names[f.GetName()] = true
-	}
-	return names
-}
-
 // TestQueriesNameRealMetrics: every metric the alerts and the dashboard
 // query exists, so a rename cannot silently blind them.
 func TestQueriesNameRealMetrics(t *testing.T) {
-	names := registeredNames(t)
+	names := metrics.Catalog()
 	var texts []string
 	for _, f := range []string{"prometheus/rules.yml", "grafana/kubernetes-mcp-runner.json"} {
 		data, err := os.ReadFile(f)
@@ -484,7 +460,7 @@ func TestQueriesNameRealMetrics(t *testing.T) {
 	for _, text := range texts {
 		for _, n := range re.FindAllString(text, -1) {
 			base := strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(n, "_bucket"), "_sum"), "_count")
-			if !names[base] {
+			if _, ok := names[base]; !ok {
 				t.Errorf("query uses %s, which the runner does not export", n)
 			}
 		}

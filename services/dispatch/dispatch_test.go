@@ -1,7 +1,6 @@
 package dispatch
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -23,6 +22,7 @@ import (
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/breaker"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/fault"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/testagent"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/testlog"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/metrics"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/queue"
 )
@@ -32,23 +32,6 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type fixture struct {
 	d          *Dispatcher
 	m          *metrics.Metrics
@@ -56,7 +39,7 @@ type fixture struct {
 	breaker    *breaker.Breaker
 	root       string
 	cleanupDir string
-	logs       *syncBuffer
+	logs       *testlog.Buffer
 	cancel     context.CancelFunc
 	served     chan error
 	drainOnce  sync.Once
@@ -93,7 +76,7 @@ func start(t testing.TB, s settings) *fixture {
 		s.capacity = 100
 	}
 	m := metrics.New(prometheus.NewRegistry(), metrics.BuildInfo{}, s.clusters)
-	logs := &syncBuffer{}
+	logs := &testlog.Buffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, nil))
 	f := &fixture{
 		m: m, logs: logs, root: t.TempDir(), cleanupDir: t.TempDir(),

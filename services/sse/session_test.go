@@ -1,7 +1,6 @@
 package sse
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net/http"
@@ -19,26 +18,10 @@ import (
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/fault"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/faultsource"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/intake"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/testlog"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/metrics"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/queue"
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 type closedBreaker struct{}
 
@@ -48,7 +31,7 @@ type harness struct {
 	session *Session
 	m       *metrics.Metrics
 	queue   *queue.Queue
-	logs    *syncBuffer
+	logs    *testlog.Buffer
 	cancel  context.CancelFunc
 	done    chan error
 	stopped sync.Once
@@ -76,7 +59,7 @@ func startSessionB(b *testing.B, src *faultsource.Server) *harness {
 func newHarness(cluster config.Cluster, capacity int, tweak func(*Options)) *harness {
 	m := metrics.New(prometheus.NewRegistry(), metrics.BuildInfo{}, []string{cluster.Name})
 	queues := queue.NewSet([]string{cluster.Name}, capacity, m, time.Now)
-	logs := &syncBuffer{}
+	logs := &testlog.Buffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, nil))
 	in := intake.New(intake.Options{
 		Logger: logger, Metrics: m, Queues: queues, Breaker: closedBreaker{},

@@ -1,7 +1,6 @@
 package sweeper
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"strings"
@@ -15,27 +14,11 @@ import (
 	"github.com/thejerf/suture/v4"
 
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/fault"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/testlog"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/metrics"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/queue"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/supervisor"
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 type clock struct {
 	mu sync.Mutex
@@ -67,7 +50,7 @@ func push(q *queue.Queue, id string) {
 
 func TestSweepExpiresOldAndKeepsFresh(t *testing.T) {
 	queues, m, c := setup(t)
-	logs := &syncBuffer{}
+	logs := &testlog.Buffer{}
 	push(queues.Get("a"), "old-a")
 	push(queues.Get("b"), "old-b")
 	c.advance(8 * time.Minute)
@@ -119,7 +102,7 @@ func TestSweeperRestartedAfterPanic(t *testing.T) {
 	push(queues.Get("a"), "old")
 	c.advance(time.Hour)
 	ticks := make(chan time.Time)
-	logs := &syncBuffer{}
+	logs := &testlog.Buffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, nil))
 	sup := suture.New("test", suture.Spec{EventHook: supervisor.EventHook(logger, m), FailureBackoff: 10 * time.Millisecond})
 	sup.Add(NewWithTicks(queues, ticks, time.Minute, panicOnce, logger))
