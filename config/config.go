@@ -420,6 +420,8 @@ Usage:
   kubernetes-mcp-runner [options]       run the daemon
   kubernetes-mcp-runner demo            run with simulated clusters and the sample agent
   kubernetes-mcp-runner sample-agent    the bundled sample agent (run by the demo)
+  kubernetes-mcp-runner incidents       list finished incidents (--json, --limit, --state-dir, --url)
+  kubernetes-mcp-runner load            measure intake and shutdown on this machine (docs/benchmarks.md)
   kubernetes-mcp-runner --version       print version, commit and build date
 
 Precedence: flag > environment variable > --config file > default.
