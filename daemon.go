@@ -115,7 +115,7 @@ func runDaemon(ctx context.Context, cfg config.Config, deps daemonDeps) error {
 		Agent: dispatch.Agent{
 			Command: cfg.AgentCommand, Args: cfg.AgentArgs, EnvAllow: cfg.AgentEnvAllow,
 			Timeout: cfg.AgentTimeout, KillGrace: cfg.AgentKillGrace, LogMaxBytes: int64(cfg.AgentLogMaxBytes),
-			WorkspaceMaxBytes: int64(cfg.AgentWorkspaceMax),
+			WorkspaceMaxBytes: int64(cfg.AgentWorkspaceMaxBytes),
 			ReportFile:        cfg.AgentReportFile, ReportMinBytes: int64(cfg.AgentReportMinBytes),
 			CleanupCommand: cfg.AgentCleanupCommand, CleanupTimeout: cfg.AgentCleanupTimeout,
 		},

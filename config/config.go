@@ -81,21 +81,21 @@ type Config struct {
 	MaxEventBytes     int
 
 	// Agents.
-	AgentCommand        string
-	AgentArgs           []string
-	AgentEnvAllow       []string
-	AgentKillGrace      time.Duration
-	AgentLogMaxBytes    int
-	AgentWorkspaceMax   int
-	AgentCleanupCommand string
-	AgentCleanupTimeout time.Duration
-	AgentReportFile     string
-	AgentReportMinBytes int
-	WorkspaceRoot       string
-	AgentsPerCluster    int
-	MaxConcurrentAgents int
-	BreakerThreshold    int
-	BreakerCooldown     time.Duration
+	AgentCommand           string
+	AgentArgs              []string
+	AgentEnvAllow          []string
+	AgentKillGrace         time.Duration
+	AgentLogMaxBytes       int
+	AgentWorkspaceMaxBytes int
+	AgentCleanupCommand    string
+	AgentCleanupTimeout    time.Duration
+	AgentReportFile        string
+	AgentReportMinBytes    int
+	WorkspaceRoot          string
+	AgentsPerCluster       int
+	MaxConcurrentAgents    int
+	BreakerThreshold       int
+	BreakerCooldown        time.Duration
 
 	// Durable state.
 	StateDir          string
@@ -134,7 +134,7 @@ func Defaults() Config {
 		AgentEnvAllow:            []string{"PATH", "HOME", "LANG", "TZ"},
 		AgentKillGrace:           5 * time.Second,
 		AgentLogMaxBytes:         10 << 20,
-		AgentWorkspaceMax:        1 << 30,
+		AgentWorkspaceMaxBytes:   1 << 30,
 		AgentCleanupTimeout:      30 * time.Second,
 		AgentReportFile:          "output/investigation.md",
 		AgentReportMinBytes:      100,
@@ -195,7 +195,7 @@ func options(c *Config) []option {
 		o("agent-env-allow", "runner environment variables passed to agents (repeatable; comma-separated in the environment)", &listValue{list: &c.AgentEnvAllow}),
 		o("agent-kill-grace", "seconds between SIGTERM and SIGKILL of an agent's process group", secs(&c.AgentKillGrace)),
 		o("agent-log-max-bytes", "cap on each agent's captured stdout and stderr", n(&c.AgentLogMaxBytes)),
-		o("agent-workspace-max-bytes", "size an incident workspace may reach before its agent is stopped as a failure", n(&c.AgentWorkspaceMax)),
+		o("agent-workspace-max-bytes", "size an incident workspace may reach before its agent is stopped as a failure", n(&c.AgentWorkspaceMaxBytes)),
 		o("agent-cleanup-command", "command run after an agent times out or is interrupted, templated, split on spaces (e.g. 'docker rm -f triage-{{.IncidentID}}')", str(&c.AgentCleanupCommand)),
 		o("agent-cleanup-timeout", "seconds the cleanup command may run", secs(&c.AgentCleanupTimeout)),
 		o("agent-report-file", "report the agent must write, relative to the incident workspace", str(&c.AgentReportFile)),

@@ -13,7 +13,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -266,6 +265,3 @@ func Fault(cluster string, n int, faultType, severity string) fault.Event {
 		Timestamp:      time.Now().UTC().Truncate(time.Second),
 	}
 }
-
-// ErrNotRunning is returned when a stopped server is asked to do work.
-var ErrNotRunning = errors.New("faultsource: not running")

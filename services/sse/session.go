@@ -131,12 +131,11 @@ func (s *Session) connectAndListen(ctx context.Context, onUp func()) (string, er
 	// Notifications are handled inline, in order; the SDK calls the
 	// handler from its reader, so a slow intake applies backpressure to
 	// this session only.
-	var subErr atomic.Value
 	client := mcp.NewClient(&mcp.Implementation{Name: "kubernetes-mcp-runner", Version: s.o.Version}, &mcp.ClientOptions{
 		Capabilities: &mcp.ClientCapabilities{},
 		Logger:       slog.New(slog.DiscardHandler),
 		LoggingMessageHandler: func(_ context.Context, req *mcp.LoggingMessageRequest) {
-			s.handleMessage(req.Params, &subErr)
+			s.handleMessage(req.Params)
 		},
 	})
 	var transport mcp.Transport
@@ -252,7 +251,7 @@ func sessionEnded(err error) error {
 	return fmt.Errorf("session ended: %w", err)
 }
 
-func (s *Session) handleMessage(p *mcp.LoggingMessageParams, subErr *atomic.Value) {
+func (s *Session) handleMessage(p *mcp.LoggingMessageParams) {
 	if p == nil {
 		return
 	}
