@@ -10,12 +10,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -365,5 +367,41 @@ func TestE2ESIGTERMWithFullQueue(t *testing.T) {
 	}
 	if !strings.Contains(lineWith(logs, `"msg":"Shutdown complete"`), `"agents_interrupted":1`) {
 		t.Errorf("the in-flight agent was not interrupted")
+	}
+}
+
+// TestE2EServerAnswersErrorsAndGarbage: a cluster endpoint that answers
+// 500, then 404, then garbage is retried with each failure counted by its
+// reason; the runner stays alive and unready.
+func TestE2EServerAnswersErrorsAndGarbage(t *testing.T) {
+	var mode atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		switch mode.Load() {
+		case 0:
+			http.Error(w, "boom", http.StatusInternalServerError)
+		case 1:
+			http.NotFound(w, nil)
+		default:
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write([]byte("{{{ not json"))
+		}
+	}))
+	defer srv.Close()
+	r := startRunner(t, append(testAgentArgs(t), "--cluster", "bad="+srv.URL+"/mcp",
+		"--sse-reconnect-initial-delay", "1", "--sse-reconnect-max-delay", "1")...)
+	for i, reason := range []string{"http_5xx", "http_4xx", "protocol"} {
+		mode.Store(int32(i))
+		waitFor(t, 15*time.Second, reason+" counted", func() bool {
+			return metric(r, "kubernetes_mcp_runner_sse_connection_errors_total", `reason="`+reason+`"`) >= 1
+		})
+	}
+	if code, _ := httpGet(r.healthURL + "/healthz"); code != 200 {
+		t.Errorf("/healthz %d", code)
+	}
+	if code, body := httpGet(r.healthURL + "/readyz"); code != 503 || !strings.Contains(body, "no active SSE connections") {
+		t.Errorf("/readyz %d %q", code, body)
+	}
+	if n := strings.Count(r.logs.String(), `"msg":"SSE connection failed, retrying"`); n < 3 {
+		t.Errorf("%d retry log lines", n)
 	}
 }
