@@ -16,9 +16,10 @@ test: ## Vet and run every test with the race detector (the README's test comman
 	go vet ./...
 	go test -race -count=1 ./...
 
-lint: ## gofmt and go vet must be clean.
+lint: ## gofmt and go vet (including the e2e and soak files) must be clean.
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	go vet ./...
+	go vet -tags 'e2e soak' .
 
 run demo: ## Run the demo: simulated clusters and the sample agent.
 	go run . demo
