@@ -39,8 +39,6 @@ type daemonDeps struct {
 	registry *prometheus.Registry
 	// started, when set, receives the HTTP servers once they are built.
 	started func(metricsServer, healthServer *httpserver.Server)
-	// incidents is the open state store, set by runDaemon for /incidents.
-	incidents historySource
 }
 
 // configError marks an error in the configuration found only while
@@ -64,6 +62,22 @@ func runDaemon(ctx context.Context, cfg config.Config, deps daemonDeps) error {
 	m := metrics.New(reg, metrics.BuildInfo(b), clusterNames)
 	state := &supervisor.State{}
 
+	agent := dispatch.Agent{
+		Command: cfg.AgentCommand, Args: cfg.AgentArgs, EnvAllow: cfg.AgentEnvAllow,
+		Timeout: cfg.AgentTimeout, KillGrace: cfg.AgentKillGrace, LogMaxBytes: int64(cfg.AgentLogMaxBytes),
+		WorkspaceMaxBytes: int64(cfg.AgentWorkspaceMaxBytes),
+		ReportFile:        cfg.AgentReportFile, ReportMinBytes: int64(cfg.AgentReportMinBytes),
+		CleanupCommand: cfg.AgentCleanupCommand, CleanupTimeout: cfg.AgentCleanupTimeout,
+	}
+	// Configuration errors first: nothing is opened or restored for a
+	// runner that will not start.
+	if err := dispatch.CheckAgent(agent); err != nil {
+		return configError{err}
+	}
+	if err := os.MkdirAll(cfg.WorkspaceRoot, 0o700); err != nil {
+		return configError{fmt.Errorf("--workspace-root (WORKSPACE_ROOT): %w", err)}
+	}
+
 	brk := breaker.New(cfg.BreakerThreshold, cfg.BreakerCooldown, m.BreakerState, logger)
 	defer brk.Stop()
 
@@ -72,6 +86,7 @@ func runDaemon(ctx context.Context, cfg config.Config, deps daemonDeps) error {
 	var (
 		queues    *queue.Set
 		recorder  dispatch.Recorder
+		history   historySource
 		dedupSeed map[string]map[string]time.Time
 	)
 	if cfg.StateDir == "" {
@@ -93,8 +108,7 @@ func runDaemon(ctx context.Context, cfg config.Config, deps daemonDeps) error {
 		if dedupSeed, err = hooks.Recover(queues, cfg.MaxAttempts, cfg.DedupWindow, time.Now()); err != nil {
 			return fmt.Errorf("restore state from %s: %w", store.Path(), err)
 		}
-		recorder = hooks
-		deps.incidents = store
+		recorder, history = hooks, store
 	}
 	policies := make(map[string]intake.ClusterPolicy, len(cfg.Clusters))
 	kubeconfigs := make(map[string]string, len(cfg.Clusters))
@@ -107,18 +121,8 @@ func runDaemon(ctx context.Context, cfg config.Config, deps daemonDeps) error {
 		MinSeverity: fault.ParseSeverity(cfg.MinSeverity), DedupWindow: cfg.DedupWindow, DedupSeed: dedupSeed, Now: time.Now,
 	})
 
-	if err := os.MkdirAll(cfg.WorkspaceRoot, 0o700); err != nil {
-		return configError{fmt.Errorf("--workspace-root (WORKSPACE_ROOT): %w", err)}
-	}
 	disp, err := dispatch.New(dispatch.Options{
-		Logger: logger, Metrics: m, Queues: queues, Breaker: brk, Kubeconfigs: kubeconfigs,
-		Agent: dispatch.Agent{
-			Command: cfg.AgentCommand, Args: cfg.AgentArgs, EnvAllow: cfg.AgentEnvAllow,
-			Timeout: cfg.AgentTimeout, KillGrace: cfg.AgentKillGrace, LogMaxBytes: int64(cfg.AgentLogMaxBytes),
-			WorkspaceMaxBytes: int64(cfg.AgentWorkspaceMaxBytes),
-			ReportFile:        cfg.AgentReportFile, ReportMinBytes: int64(cfg.AgentReportMinBytes),
-			CleanupCommand: cfg.AgentCleanupCommand, CleanupTimeout: cfg.AgentCleanupTimeout,
-		},
+		Logger: logger, Metrics: m, Queues: queues, Breaker: brk, Kubeconfigs: kubeconfigs, Agent: agent,
 		WorkspaceRoot: cfg.WorkspaceRoot, AgentsPerCluster: cfg.AgentsPerCluster, MaxConcurrent: cfg.MaxConcurrentAgents,
 		Recorder: recorder,
 	})
@@ -158,8 +162,8 @@ func runDaemon(ctx context.Context, cfg config.Config, deps daemonDeps) error {
 	)
 	metricsServer := httpserver.New("metrics-server", hostPort(cfg.MetricsAddress, cfg.MetricsPort), metrics.Handler(reg, logger), logger)
 	healthMux := probes.Mux()
-	if deps.incidents != nil {
-		healthMux.Handle("GET /incidents", incidentsHandler(deps.incidents))
+	if history != nil {
+		healthMux.Handle("GET /incidents", incidentsHandler(history))
 	}
 	healthServer := httpserver.New("health-server", hostPort(cfg.HealthAddress, cfg.HealthPort), healthMux, logger)
 	if deps.started != nil {

@@ -235,3 +235,19 @@ func TestBinaryStateDirLocked(t *testing.T) {
 		t.Fatalf("second runner: %v\n%s", err, out)
 	}
 }
+
+// TestBinaryBadTemplateExits2BeforeTouchingState: an agent template error
+// is a configuration error (exit 2) found before the state store is opened.
+func TestBinaryBadTemplateExits2BeforeTouchingState(t *testing.T) {
+	dir := t.TempDir()
+	cmd := exec.Command(binary(t), "--cluster", "a=http://127.0.0.1:1/mcp", "--agent-command", "/bin/true",
+		"--agent-arg", "{{.NoSuchField}}", "--state-dir", filepath.Join(dir, "state"), "--workspace-root", filepath.Join(dir, "ws"))
+	out, err := cmd.CombinedOutput()
+	ee, ok := err.(*exec.ExitError)
+	if !ok || ee.ExitCode() != 2 || !strings.Contains(string(out), "--agent-arg") {
+		t.Fatalf("exit %v, output %s", err, out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "state")); !os.IsNotExist(err) {
+		t.Errorf("the state directory was created for a runner that did not start")
+	}
+}

@@ -105,20 +105,33 @@ type Dispatcher struct {
 	drained  supervisor.DrainReport
 }
 
-// New validates the agent templates and returns a dispatcher.
-func New(o Options) (*Dispatcher, error) {
-	args, err := parseTemplates("--agent-arg", o.Agent.Args)
-	if err != nil {
-		return nil, err
+// CheckAgent reports configuration errors in the agent's templates and
+// report path, so the caller can refuse to start before touching anything.
+func CheckAgent(a Agent) error {
+	_, _, err := a.templates()
+	return err
+}
+
+func (a Agent) templates() (args, cleanup argTemplates, err error) {
+	if args, err = parseTemplates("--agent-arg", a.Args); err != nil {
+		return nil, nil, err
 	}
-	var cleanup argTemplates
-	if strings.TrimSpace(o.Agent.CleanupCommand) != "" {
-		if cleanup, err = parseTemplates("--agent-cleanup-command", strings.Fields(o.Agent.CleanupCommand)); err != nil {
-			return nil, err
+	if strings.TrimSpace(a.CleanupCommand) != "" {
+		if cleanup, err = parseTemplates("--agent-cleanup-command", strings.Fields(a.CleanupCommand)); err != nil {
+			return nil, nil, err
 		}
 	}
-	if o.Agent.ReportFile != "" && !filepath.IsLocal(o.Agent.ReportFile) {
-		return nil, fmt.Errorf("--agent-report-file %q must be a relative path inside the workspace", o.Agent.ReportFile)
+	if a.ReportFile != "" && !filepath.IsLocal(a.ReportFile) {
+		return nil, nil, fmt.Errorf("--agent-report-file %q must be a relative path inside the workspace", a.ReportFile)
+	}
+	return args, cleanup, nil
+}
+
+// New validates the agent templates and returns a dispatcher.
+func New(o Options) (*Dispatcher, error) {
+	args, cleanup, err := o.Agent.templates()
+	if err != nil {
+		return nil, err
 	}
 	if o.LookupEnv == nil {
 		o.LookupEnv = os.LookupEnv
