@@ -93,7 +93,7 @@ func runDaemon(ctx context.Context, cfg config.Config, deps daemonDeps) error {
 		queues = queue.NewSet(clusterNames, cfg.QueueCapacity, m, time.Now)
 	} else {
 		store, err := journal.Open(cfg.StateDir, journal.Options{
-			HistoryMaxAge: cfg.HistoryMaxAge, HistoryMaxEntries: cfg.HistoryMaxEntries,
+			HistoryMaxAge: cfg.HistoryMaxAge, HistoryMaxEntries: cfg.HistoryMaxEntries, DedupWindow: cfg.DedupWindow,
 			Logger: logger, OnCorrupt: m.StateCorruptions.Inc,
 		})
 		if errors.Is(err, journal.ErrLocked) {

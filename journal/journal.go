@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -78,21 +79,28 @@ type Record struct {
 	Workspace       string    `json:"workspace"`
 }
 
-// Options bound the history.
+// Options bound the history and the dedup marks.
 type Options struct {
 	HistoryMaxAge     time.Duration
 	HistoryMaxEntries int
-	Logger            *slog.Logger
+	// DedupWindow is how long dedup marks are kept; older ones are pruned
+	// every pruneEvery enqueues so the store does not grow for months.
+	DedupWindow time.Duration
+	Logger      *slog.Logger
 	// OnCorrupt is told about a state file that was moved aside.
 	OnCorrupt func()
 }
 
 // Store is the open journal. It is safe for concurrent use.
 type Store struct {
-	db   *bolt.DB
-	path string
-	o    Options
+	db       *bolt.DB
+	path     string
+	o        Options
+	enqueues atomic.Uint64
 }
+
+// pruneEvery is how many enqueues pass between prunes of the dedup marks.
+const pruneEvery = 1000
 
 // Open opens (or creates) the store in dir, created 0700. A file that is
 // not a valid store is moved aside as state.db.corrupt-<time>, reported
@@ -214,6 +222,11 @@ func (s *Store) Enqueue(e Entry) (uint64, error) {
 	})
 	if err != nil {
 		return 0, fmt.Errorf("journal enqueue: %w", err)
+	}
+	if s.o.DedupWindow > 0 && s.enqueues.Add(1)%pruneEvery == 0 {
+		if err := s.PruneDedup(s.o.DedupWindow, e.EnqueuedAt); err != nil {
+			return seq, nil // the fault is stored; pruning retries later
+		}
 	}
 	return seq, nil
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -224,5 +225,25 @@ func TestPruneDedup(t *testing.T) {
 	st, _ := s.Load()
 	if _, ok := st.Dedup["prod"]["old"]; ok || len(st.Dedup["prod"]) != 1 {
 		t.Fatalf("dedup after prune %v", st.Dedup["prod"])
+	}
+}
+
+func TestDedupMarksArePrunedWhileRunning(t *testing.T) {
+	s := open(t, t.TempDir(), Options{DedupWindow: time.Minute})
+	defer s.Close()
+	start := time.Now()
+	for i := range pruneEvery {
+		// All but the last are two minutes older than the last.
+		at := start
+		if i == pruneEvery-1 {
+			at = start.Add(2 * time.Minute)
+		}
+		if _, err := s.Enqueue(entry("prod", "f"+strconv.Itoa(i), at)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, _ := s.Load()
+	if n := len(st.Dedup["prod"]); n != 1 {
+		t.Fatalf("%d dedup marks after %d enqueues, want only the fresh one", n, pruneEvery)
 	}
 }
