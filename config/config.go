@@ -69,6 +69,7 @@ type Config struct {
 
 	HealthAddress  string
 	MetricsAddress string
+	MetricsTimeout time.Duration
 	LogLevel       string
 	LogFormat      string
 
@@ -123,6 +124,7 @@ func Defaults() Config {
 		ShutdownTimeout:          30 * time.Second,
 		HealthPort:               8080,
 		MetricsPort:              9090,
+		MetricsTimeout:           time.Second,
 		LogLevel:                 "info",
 		LogFormat:                "json",
 		MinSeverity:              "warning",
@@ -180,6 +182,7 @@ func options(c *Config) []option {
 		o("metrics-port", "port of the /metrics server", portValue{&c.MetricsPort}),
 		o("health-address", "address the health server binds (empty: all interfaces)", str(&c.HealthAddress)),
 		o("metrics-address", "address the metrics server binds (empty: all interfaces)", str(&c.MetricsAddress)),
+		o("metrics-timeout", "seconds a /metrics scrape may take before it fails with 503 (raise it for thousands of clusters)", secs(&c.MetricsTimeout)),
 		o("log-level", "log level: debug, info, warn or error", str(&c.LogLevel)),
 		o("log-format", "log format: json or text", str(&c.LogFormat)),
 

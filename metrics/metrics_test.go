@@ -178,7 +178,7 @@ func TestLabelCardinalityIsBounded(t *testing.T) {
 
 func TestHandlerServesExpositionAndSurvivesFailingCollector(t *testing.T) {
 	reg, _ := populated(t)
-	srv := httptest.NewServer(Handler(reg, slog.New(slog.DiscardHandler)))
+	srv := httptest.NewServer(Handler(reg, 0, slog.New(slog.DiscardHandler)))
 	defer srv.Close()
 	resp, err := http.Get(srv.URL + "/metrics")
 	if err != nil {
