@@ -17,7 +17,7 @@ const (
 	LoggerSubscriptionError = "kubernetes/subscription_error"
 )
 
-// Known fault types. Others are valid but unknown to the runner.
+// Fault types the server sends. Others are accepted unchanged.
 const (
 	TypePodCrash          = "PodCrash"
 	TypeCrashLoop         = "CrashLoop"
@@ -88,15 +88,6 @@ type Event struct {
 
 // Level is the event's parsed severity.
 func (e Event) Level() Severity { return ParseSeverity(e.Severity) }
-
-// KnownType reports whether the fault type is one the runner knows.
-func (e Event) KnownType() bool {
-	switch e.FaultType {
-	case TypePodCrash, TypeCrashLoop, TypeNodeUnhealthy, TypeDeploymentFailure, TypeJobFailure:
-		return true
-	}
-	return false
-}
 
 // SubscriptionError is the server telling that its own Kubernetes watch is
 // failing.

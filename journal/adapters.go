@@ -102,6 +102,10 @@ func (h Hooks) Recover(queues *queue.Set, maxAttempts int, dedupWindow time.Dura
 		h.Logger.Warn("Re-queued an incident interrupted by a shutdown or crash", "cluster", cluster,
 			"incident_id", f.IncidentID, "fault_id", f.Entry.Event.FaultID, "attempts_so_far", f.Entry.Attempts)
 	}
+	// One read after the requeues and the prune serves queue and dedup.
+	if err := h.Store.PruneDedup(dedupWindow, now); err != nil {
+		return nil, err
+	}
 	if st, err = h.Store.Load(); err != nil {
 		return nil, err
 	}
@@ -127,13 +131,7 @@ func (h Hooks) Recover(queues *queue.Set, maxAttempts int, dedupWindow time.Dura
 			_ = h.failed("remove", h.Store.Remove(cluster, drop...))
 		}
 	}
-	if err := h.Store.PruneDedup(dedupWindow, now); err != nil {
-		return nil, err
-	}
 	dedup := map[string]map[string]time.Time{}
-	if st, err = h.Store.Load(); err != nil {
-		return nil, err
-	}
 	for cluster, marks := range st.Dedup {
 		if queues.Get(cluster) != nil {
 			dedup[cluster] = marks

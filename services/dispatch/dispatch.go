@@ -291,11 +291,7 @@ func (d *Dispatcher) Drain(budget time.Duration) supervisor.DrainReport {
 	d.interruptAgents()
 	<-done
 
-	left := 0
-	for _, q := range d.o.Queues.All() {
-		left += q.Len()
-	}
-	if left > 0 {
+	if left := d.o.Queues.Depth(); left > 0 {
 		d.logger.Warn("Queued faults not investigated before shutdown", "queued_events", left)
 	}
 	d.mu.Lock()
