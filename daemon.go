@@ -24,7 +24,7 @@ import (
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/dispatch"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/health"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/httpserver"
-	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/sse"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/mcpsession"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/sweeper"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/supervisor"
 )
@@ -130,10 +130,10 @@ func runDaemon(ctx context.Context, cfg config.Config, deps daemonDeps) error {
 		return configError{err}
 	}
 
-	sessions := make([]*sse.Session, 0, len(cfg.Clusters))
+	sessions := make([]*mcpsession.Session, 0, len(cfg.Clusters))
 	intakeServices := make([]suture.Service, 0, len(cfg.Clusters)+1)
 	for _, c := range cfg.Clusters {
-		s := sse.New(sse.Options{
+		s := mcpsession.New(mcpsession.Options{
 			Cluster: c, Handler: in, Metrics: m, Logger: logger,
 			InitialDelay: cfg.SSEReconnectInitialDelay, MaxDelay: cfg.SSEReconnectMaxDelay,
 			Keepalive: cfg.KeepaliveInterval, ConnectTimeout: cfg.ConnectTimeout,

@@ -14,7 +14,7 @@ import (
 
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/config"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/fault"
-	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/faultsource"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/faultsource"
 )
 
 // runDemo starts simulated clusters on loopback and the runner against

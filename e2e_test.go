@@ -21,7 +21,7 @@ import (
 	"time"
 
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/fault"
-	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/faultsource"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/faultsource"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/testlog"
 )
 

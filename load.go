@@ -23,11 +23,11 @@ import (
 
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/config"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/fault"
-	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/faultsource"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/intake"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/faultsource"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/metrics"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/queue"
-	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/sse"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/mcpsession"
 )
 
 // runLoad measures the intake side on this machine: connect time and
@@ -71,11 +71,11 @@ func runLoad(args []string, stdout, stderr io.Writer) int {
 	rssBefore := rssBytes()
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	sessions := make([]*sse.Session, len(names))
+	sessions := make([]*mcpsession.Session, len(names))
 	connectedAt := make([]time.Duration, len(names))
 	start := time.Now()
 	for i, n := range names {
-		s := sse.New(sse.Options{
+		s := mcpsession.New(mcpsession.Options{
 			Cluster: config.Cluster{Name: n, Endpoint: endpoint, Transport: config.TransportStreamable, Triage: true},
 			Handler: in, Metrics: m, Logger: logger, InitialDelay: time.Second, MaxDelay: 60 * time.Second,
 			Keepalive: 30 * time.Second, ConnectTimeout: 60 * time.Second, MaxEventBytes: 1 << 20,
@@ -206,7 +206,7 @@ func singleSessionThroughput(n int) (float64, time.Duration, time.Duration, erro
 	in := intake.New(intake.Options{Logger: logger, Metrics: m, Queues: queues, Breaker: neverOpen{},
 		Clusters: map[string]intake.ClusterPolicy{"one": {Triage: true}}, MinSeverity: fault.SeverityInfo,
 		DedupWindow: time.Minute, Now: time.Now})
-	s := sse.New(sse.Options{
+	s := mcpsession.New(mcpsession.Options{
 		Cluster: config.Cluster{Name: "one", Endpoint: src.URL(), Transport: config.TransportStreamable, Triage: true},
 		Handler: in, Metrics: m, Logger: logger, InitialDelay: time.Second, MaxDelay: time.Minute,
 		Keepalive: 30 * time.Second, MaxEventBytes: 1 << 20,
@@ -344,7 +344,7 @@ func reconnections(m *metrics.Metrics, clusters []string) float64 {
 	return total
 }
 
-func connectedCount(sessions []*sse.Session) int {
+func connectedCount(sessions []*mcpsession.Session) int {
 	n := 0
 	for _, s := range sessions {
 		if s.Connected() {

@@ -23,7 +23,7 @@ import (
 	"syscall"
 
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/config"
-	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/sampleagent"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/sampleagent"
 )
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }

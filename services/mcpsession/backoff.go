@@ -1,4 +1,4 @@
-package sse
+package mcpsession
 
 import (
 	"math/rand/v2"

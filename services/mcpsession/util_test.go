@@ -1,4 +1,4 @@
-package sse
+package mcpsession
 
 import "os"
 

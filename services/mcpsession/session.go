@@ -1,9 +1,9 @@
-// Package sse holds one supervised MCP session per cluster: it connects to
+// Package mcpsession holds one supervised MCP session per cluster: it connects to
 // the cluster's kubernetes-mcp-server, subscribes to faults, hands every
 // notification to intake, and reconnects with backoff and jitter when the
 // session fails. The runner owns reconnection (its backoff, metrics, logs and
 // readiness), so the SDK's own stream retries are turned off.
-package sse
+package mcpsession
 
 import (
 	"context"

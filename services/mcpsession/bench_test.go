@@ -1,4 +1,4 @@
-package sse
+package mcpsession
 
 import (
 	"strconv"
@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/fault"
-	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/faultsource"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/faultsource"
 )
 
 // BenchmarkSessionToQueue measures faults per second from one MCP session
