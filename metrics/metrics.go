@@ -36,7 +36,7 @@ var (
 	// ConnectionReasons classify why an MCP session failed or ended.
 	ConnectionReasons = []string{
 		"connection_refused", "dns", "timeout", "tls", "http_4xx", "http_5xx",
-		"protocol", "subscribe_failed", "stream_closed", "keepalive_timeout",
+		"protocol", "subscribe_failed", "subscribe_refused", "stream_closed", "keepalive_timeout",
 		"subscription_error", "other",
 	}
 	// StateOps are the journal writes state_write_errors_total counts.
@@ -80,6 +80,9 @@ type Metrics struct {
 	SSEReconnections      *prometheus.CounterVec // cluster, reason
 	SSEConnectionErrors   *prometheus.CounterVec // cluster, reason
 	SSEConnectionDuration *prometheus.HistogramVec
+	// SSEDisconnectedSeconds is each cluster's blind time: seconds without
+	// a live subscription, during which the server's faults are lost.
+	SSEDisconnectedSeconds *prometheus.CounterVec // cluster
 
 	BuildInfo       *prometheus.GaugeVec
 	Up              prometheus.Gauge
@@ -135,6 +138,7 @@ func New(reg prometheus.Registerer, build BuildInfo, clusters []string) *Metrics
 			Help:    "How long each MCP session stayed connected, observed on disconnect.",
 			Buckets: ConnectionDurationBuckets,
 		}, []string{"cluster"}),
+		SSEDisconnectedSeconds: counter("sse_disconnected_seconds_total", "Seconds a cluster spent without a live fault subscription (from start until the first subscribe, and during every outage); faults the server detected then were not delivered.", "cluster"),
 
 		BuildInfo:       gauge("build_info", "Build of the running binary; always 1.", "version", "git_commit", "build_date"),
 		Up:              f.NewGauge(prometheus.GaugeOpts{Namespace: Namespace, Name: "up", Help: "1 while the runner is serving metrics."}),
@@ -162,6 +166,7 @@ func New(reg prometheus.Registerer, build BuildInfo, clusters []string) *Metrics
 		m.AgentsActive.WithLabelValues(c)
 		m.BreakerEventsDropped.WithLabelValues(c)
 		m.SSEConnectionsActive.WithLabelValues(c)
+		m.SSEDisconnectedSeconds.WithLabelValues(c)
 		m.EventsRestored.WithLabelValues(c)
 		m.IncidentsRequeued.WithLabelValues(c)
 		m.IncidentsAbandoned.WithLabelValues(c)

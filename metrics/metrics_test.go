@@ -36,14 +36,15 @@ var seedMetrics = map[string][]string{
 	"build_info":                           {"build_date", "git_commit", "version"},
 	"up":                                   nil,
 	// Ours, beyond the seed.
-	"events_displaced_total":    {"cluster"},
-	"agent_cleanups_total":      {"outcome"},
-	"service_restarts_total":    {"service"},
-	"events_restored_total":     {"cluster"},
-	"incidents_requeued_total":  {"cluster"},
-	"incidents_abandoned_total": {"cluster"},
-	"state_write_errors_total":  {"op"},
-	"state_corruptions_total":   nil,
+	"events_displaced_total":         {"cluster"},
+	"agent_cleanups_total":           {"outcome"},
+	"service_restarts_total":         {"service"},
+	"events_restored_total":          {"cluster"},
+	"incidents_requeued_total":       {"cluster"},
+	"incidents_abandoned_total":      {"cluster"},
+	"state_write_errors_total":       {"op"},
+	"state_corruptions_total":        nil,
+	"sse_disconnected_seconds_total": {"cluster"},
 }
 
 // populated returns metrics with one series of every vector.
