@@ -34,6 +34,11 @@ type Spec struct {
 	LogMaxBytes int64
 	// Grace is how long the group has between SIGTERM and SIGKILL.
 	Grace time.Duration
+	// Marker, when set ("NAME=value", see Marker), is added to Env and
+	// tags every process of the run, so processes that leave the group
+	// are found and killed after it (Result.Escaped), or after a crash of
+	// the runner with KillMarked.
+	Marker string
 }
 
 // Result reports how the command ended.
@@ -56,6 +61,10 @@ type Result struct {
 	// and groupGoneTimeout, which happens when nothing reaps orphans (a
 	// runner that is PID 1 of a container without an init).
 	Leftover bool
+	// Escaped lists processes that carried Spec.Marker outside the group
+	// after it was killed (they had called setsid or setpgid); each was
+	// sent SIGKILL.
+	Escaped []int
 }
 
 // Duration is how long the command ran.
@@ -101,11 +110,15 @@ func Run(ctx context.Context, spec Spec) (Result, error) {
 	if err != nil {
 		return Result{}, fmt.Errorf("%w %q: %w", ErrStart, spec.Path, err)
 	}
+	env := append([]string{}, spec.Env...)
+	if spec.Marker != "" {
+		env = append(env, spec.Marker)
+	}
 	cmd := &exec.Cmd{
 		Path:   path,
 		Args:   append([]string{spec.Path}, spec.Args...),
 		Dir:    spec.Dir,
-		Env:    append([]string{}, spec.Env...),
+		Env:    env,
 		Stdout: pw,
 		Stderr: pw,
 		SysProcAttr: &syscall.SysProcAttr{
@@ -125,7 +138,15 @@ func Run(ctx context.Context, spec Spec) (Result, error) {
 		// this goroutine on its thread until the child is reaped.
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
-		if err := cmd.Start(); err != nil {
+		// Registered under the lock the orphan reaper holds, so it never
+		// reaps this child before Wait reads its status.
+		leaders.Lock()
+		err := cmd.Start()
+		if err == nil {
+			addLeader(cmd.Process.Pid)
+		}
+		leaders.Unlock()
+		if err != nil {
 			started <- err
 			return
 		}
@@ -135,7 +156,9 @@ func Run(ctx context.Context, spec Spec) (Result, error) {
 		waitExitNoReap(cmd.Process.Pid)
 		close(exited)
 		<-reapNow
-		reaped <- cmd.Wait()
+		err = cmd.Wait()
+		removeLeader(cmd.Process.Pid)
+		reaped <- err
 	}()
 
 	res := Result{Started: time.Now()}
@@ -178,6 +201,7 @@ func Run(ctx context.Context, spec Spec) (Result, error) {
 	<-reaped // the exit status is read from ProcessState below
 	res.Ended = time.Now()
 	res.Leftover = !waitGroupGone(pgid, groupGoneTimeout)
+	res.Escaped = killEscaped(spec.Marker, pgid)
 
 	select {
 	case <-copied:
@@ -215,15 +239,36 @@ func GroupAlive(pgid int) bool {
 }
 
 // waitGroupGone polls until no process of group pgid exists, or timeout.
+// Killed members that were reparented to this process (as PID 1 or a
+// subreaper) stay zombies, and so members of the group, until reaped here.
 func waitGroupGone(pgid int, timeout time.Duration) bool {
 	deadline := time.Now().Add(timeout)
 	for GroupAlive(pgid) {
 		if time.Now().After(deadline) {
 			return false
 		}
+		ReapOrphans(false)
 		time.Sleep(5 * time.Millisecond)
 	}
 	return true
+}
+
+// killEscaped kills the processes that carry marker but are no longer in
+// group pgid: they left it, so the group kill missed them.
+func killEscaped(marker string, pgid int) []int {
+	var escaped []int
+	for _, pid := range FindMarked(marker) {
+		if st, err := readStat(pid); err == nil && st.pgid == pgid {
+			continue
+		}
+		if syscall.Kill(pid, syscall.SIGKILL) == nil {
+			escaped = append(escaped, pid)
+		}
+	}
+	if len(escaped) > 0 {
+		ReapOrphans(false)
+	}
+	return escaped
 }
 
 func waitExitNoReap(pid int) {
