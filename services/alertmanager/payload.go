@@ -58,7 +58,13 @@ func Decode(r io.Reader) (Notification, error) {
 	if err := dec.Decode(&n); err != nil {
 		return Notification{}, fmt.Errorf("decode notification: %w", err)
 	}
-	if _, err := dec.Token(); err != io.EOF {
+	// Only white space may follow. Reading on also surfaces a body limit
+	// hit in the trailing bytes.
+	switch _, err := dec.Token(); {
+	case err == io.EOF:
+	case err != nil:
+		return Notification{}, fmt.Errorf("decode notification: after the JSON object: %w", err)
+	default:
 		return Notification{}, errors.New("decode notification: data after the JSON object")
 	}
 	if n.Version != PayloadVersion {
