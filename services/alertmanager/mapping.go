@@ -1,13 +1,10 @@
 package alertmanager
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"regexp"
 	"sort"
@@ -95,52 +92,83 @@ func DefaultMapping() Mapping {
 	}
 }
 
-// mappingFile is the YAML form. Absent keys keep their defaults; a present
-// list or map replaces the default whole, so what the file says is all
-// there is.
-type mappingFile struct {
-	ClusterLabel       *string           `yaml:"clusterLabel"`
-	DefaultCluster     *string           `yaml:"defaultCluster"`
-	NamespaceLabel     *string           `yaml:"namespaceLabel"`
-	SeverityLabel      *string           `yaml:"severityLabel"`
-	Severities         map[string]string `yaml:"severities"`
-	Resources          []ResourceLabel   `yaml:"resources"`
-	ContextAnnotations []string          `yaml:"contextAnnotations"`
-}
-
-// ParseMapping reads a YAML mapping over DefaultMapping. Unknown keys are
-// errors, and every error names the key it is about.
+// ParseMapping reads a YAML mapping over DefaultMapping. Absent keys keep
+// their defaults; a list or map that is present replaces the default whole,
+// so what the file says is all there is. Unknown keys are errors, and every
+// error names the key it is about.
 func ParseMapping(data []byte) (Mapping, error) {
 	m := DefaultMapping()
-	var f mappingFile
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	// An empty file is no document: all defaults.
-	if err := dec.Decode(&f); err != nil && !errors.Is(err, io.EOF) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return Mapping{}, fmt.Errorf("alertmanager mapping: %w", err)
 	}
-	set := func(dst *string, src *string) {
-		if src != nil {
-			*dst = *src
+	if len(doc.Content) == 0 {
+		return m, nil // an empty file: all defaults
+	}
+	root := doc.Content[0]
+	if root.Kind != yaml.MappingNode {
+		return Mapping{}, fmt.Errorf("alertmanager mapping: line %d: want a mapping of keys such as clusterLabel", root.Line)
+	}
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		key, v := root.Content[i].Value, root.Content[i+1]
+		var err error
+		switch key {
+		case "clusterLabel":
+			err = v.Decode(&m.ClusterLabel)
+		case "defaultCluster":
+			err = v.Decode(&m.DefaultCluster)
+		case "namespaceLabel":
+			err = v.Decode(&m.NamespaceLabel)
+		case "severityLabel":
+			err = v.Decode(&m.SeverityLabel)
+		case "severities":
+			m.Severities = nil
+			err = v.Decode(&m.Severities)
+		case "resources":
+			if m.Resources, err = decodeResources(v); err != nil {
+				return Mapping{}, fmt.Errorf("alertmanager mapping: %w", err)
+			}
+		case "contextAnnotations":
+			m.ContextAnnotations = nil
+			err = v.Decode(&m.ContextAnnotations)
+		default:
+			return Mapping{}, fmt.Errorf("alertmanager mapping: %s: unknown key (line %d)", key, root.Content[i].Line)
 		}
-	}
-	set(&m.ClusterLabel, f.ClusterLabel)
-	set(&m.DefaultCluster, f.DefaultCluster)
-	set(&m.NamespaceLabel, f.NamespaceLabel)
-	set(&m.SeverityLabel, f.SeverityLabel)
-	if f.Severities != nil {
-		m.Severities = f.Severities
-	}
-	if f.Resources != nil {
-		m.Resources = f.Resources
-	}
-	if f.ContextAnnotations != nil {
-		m.ContextAnnotations = f.ContextAnnotations
+		if err != nil {
+			return Mapping{}, fmt.Errorf("alertmanager mapping: %s: %w", key, err)
+		}
 	}
 	if err := m.Validate(); err != nil {
 		return Mapping{}, err
 	}
 	return m, nil
+}
+
+// decodeResources decodes the resources list, refusing unknown keys in its
+// entries.
+func decodeResources(v *yaml.Node) ([]ResourceLabel, error) {
+	if v.Kind != yaml.SequenceNode {
+		return nil, fmt.Errorf("resources: line %d: want a list", v.Line)
+	}
+	out := make([]ResourceLabel, 0, len(v.Content))
+	for i, item := range v.Content {
+		if item.Kind != yaml.MappingNode {
+			return nil, fmt.Errorf("resources[%d]: line %d: want a mapping with label, kind, apiVersion, clusterScoped", i, item.Line)
+		}
+		for j := 0; j < len(item.Content); j += 2 {
+			switch k := item.Content[j].Value; k {
+			case "label", "kind", "apiVersion", "clusterScoped":
+			default:
+				return nil, fmt.Errorf("resources[%d].%s: unknown key (line %d)", i, k, item.Content[j].Line)
+			}
+		}
+		var r ResourceLabel
+		if err := item.Decode(&r); err != nil {
+			return nil, fmt.Errorf("resources[%d]: %w", i, err)
+		}
+		out = append(out, r)
+	}
+	return out, nil
 }
 
 // LoadMapping reads a mapping file; an empty path means DefaultMapping.
