@@ -231,3 +231,45 @@ func ExampleMapping_Map() {
 	// {APIVersion:v1 Kind:Pod Name:api-7d9c8b6f5-x2k4q Namespace:shop}
 	// 2026-11-27 00:11:14.077 +0000 UTC
 }
+
+// TestFaultIsAValidFaultEvent: a mapped fault, encoded, is accepted by the
+// fault event parser with the same values, so it maps field for field.
+func TestFaultIsAValidFaultEvent(t *testing.T) {
+	m := alertmanager.DefaultMapping()
+	big := alert(map[string]string{"pod": strings.Repeat("p", fault.MaxFieldBytes)})
+	big.Annotations = map[string]string{"description": strings.Repeat("\x01", 100000)}
+	for i := range 100 {
+		big.Labels[fmt.Sprintf("l%03d", i)] = strings.Repeat("<", 5000)
+	}
+	alerts := []alertmanager.Alert{big}
+	for _, name := range []string{"firing", "grouped", "partly-resolved", "resolved", "refired"} {
+		n, err := alertmanager.DecodeBytes(recorded(t, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		alerts = append(alerts, n.Alerts...)
+	}
+	for _, a := range alerts {
+		f, o := m.Map(a, prod)
+		if o != "" {
+			t.Fatal(o)
+		}
+		// Labels and annotations are not event fields; they travel in the
+		// context.
+		ef := f
+		ef.Labels, ef.Annotations = nil, nil
+		b, err := json.Marshal(ef)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev, err := fault.Parse(b)
+		if err != nil {
+			t.Fatalf("fault event parser refuses a mapped alert: %v", err)
+		}
+		if ev.Cluster != f.Cluster || ev.FaultID != f.FaultID || ev.FaultType != f.FaultType || ev.Severity != f.Severity ||
+			ev.Resource.Kind != f.Resource.Kind || ev.Resource.Name != f.Resource.Name || ev.Resource.Namespace != f.Resource.Namespace ||
+			ev.Resource.APIVersion != f.Resource.APIVersion || !ev.Timestamp.Equal(f.Timestamp) || string(ev.Context) != string(f.Context) {
+			t.Errorf("event %+v from fault %+v", ev, f)
+		}
+	}
+}
