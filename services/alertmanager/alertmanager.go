@@ -94,6 +94,10 @@ var Results = []string{Accepted, ReasonNotFound, ReasonMethod, ReasonUnauthorize
 // runner only if they are in a later notification.
 const Truncated Outcome = "truncated"
 
+// maxTruncatedCounted bounds how many truncated alerts one notification
+// can add to the counts.
+const maxTruncatedCounted = 1 << 16
+
 // Options configure the endpoint. Every field but Address is required
 // unless it says otherwise.
 type Options struct {
@@ -239,7 +243,7 @@ type settled struct {
 // ones, and counts them all. An error means nothing was counted and the
 // notification must be retried.
 func (h *Handler) process(ctx context.Context, n Notification) (map[Outcome]int, error) {
-	out := make([]settled, 0, len(n.Alerts)+n.TruncatedAlerts)
+	out := make([]settled, 0, len(n.Alerts))
 	var firing, resolved []Fault
 	for _, a := range n.Alerts {
 		f, o := h.mapping.Map(a, h.clusters)
@@ -297,17 +301,18 @@ func (h *Handler) process(ctx context.Context, n Notification) (map[Outcome]int,
 	if n.TruncatedAlerts > 0 {
 		h.logger.Warn("Alertmanager left alerts out of the notification (max_alerts)",
 			"truncated_alerts", n.TruncatedAlerts, "group_key", truncate(n.GroupKey, 256))
-		for range min(n.TruncatedAlerts, 1<<16) {
-			out = append(out, settled{"", SeverityUnknown, Truncated})
-		}
 	}
 	counts := make(map[Outcome]int)
 	for _, s := range out {
-		if s.outcome != Truncated {
-			h.metrics.AlertReceived(s.cluster, s.severity)
-		}
+		h.metrics.AlertReceived(s.cluster, s.severity)
 		h.metrics.AlertOutcome(s.cluster, s.outcome)
 		counts[s.outcome]++
+	}
+	// The count comes from the sender: bounded so that a wrong one cannot
+	// keep the handler busy.
+	for range min(n.TruncatedAlerts, maxTruncatedCounted) {
+		h.metrics.AlertOutcome("", Truncated)
+		counts[Truncated]++
 	}
 	return counts, nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -508,5 +509,21 @@ func TestServiceServesUntilCancelled(t *testing.T) {
 	}
 	if _, err := alertmanager.New(alertmanager.Options{}); err == nil {
 		t.Error("New without an address: no error")
+	}
+}
+
+func TestTruncatedAlertsAreCounted(t *testing.T) {
+	e := start(t, nil)
+	for _, tc := range []struct {
+		n, want int
+	}{{3, 3}, {1 << 40, 1 << 16}} {
+		body := bytes.Replace(recorded(t, "firing"), []byte(`"truncatedAlerts":0`), []byte(fmt.Sprintf(`"truncatedAlerts":%d`, tc.n)), 1)
+		r := e.post(t, body, nil)
+		if r.code != http.StatusOK || !strings.Contains(r.body, fmt.Sprintf(`"truncated":%d`, tc.want)) {
+			t.Errorf("%d truncated: answered %d %s", tc.n, r.code, r.body)
+		}
+	}
+	if e.m.outcome("", alertmanager.Truncated) != 3+1<<16 || !strings.Contains(e.logs.String(), "max_alerts") {
+		t.Errorf("counted %d truncated", e.m.outcome("", alertmanager.Truncated))
 	}
 }
