@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/testlog"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/alertmanager"
 )
@@ -482,6 +484,8 @@ func TestNewHandlerRefusesBadOptions(t *testing.T) {
 // TestServiceServesUntilCancelled runs the suture service on a real
 // listener.
 func TestServiceServesUntilCancelled(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	defer http.DefaultClient.CloseIdleConnections()
 	sub := newSubmitter()
 	s, err := alertmanager.New(alertmanager.Options{
 		Address: "127.0.0.1:0", Auth: alertmanager.Auth{BearerTokenFile: secretFile(t, "token", token)},
