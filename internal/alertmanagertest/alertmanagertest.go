@@ -1,11 +1,15 @@
 // Package alertmanagertest runs a real Alertmanager for tests: the binary on
 // a free loopback port, a temporary configuration whose only receiver is a
 // webhook pointing at a given URL, and a way to post alerts to it. It also
-// holds Receiver, an HTTP server that records every notification it gets.
+// holds Receiver, an HTTP server that records every notification it gets,
+// and StartPrometheus and Gauge, for the chain a cluster really has: a rule
+// on a metric the test controls fires in Prometheus, which sends the alert
+// to Alertmanager.
 //
 // Debian packages the binary as prometheus-alertmanager (package
-// prometheus-alertmanager); upstream names it alertmanager. Start skips the
-// test when neither is installed, or fails it when CI is set.
+// prometheus-alertmanager); upstream names it alertmanager. Prometheus is
+// prometheus in both. Start and StartPrometheus skip the test when the
+// binary is not installed, or fail it when CI is set.
 package alertmanagertest
 
 import (
@@ -149,10 +153,7 @@ type Alertmanager struct {
 	// Version is what the binary's --version printed first.
 	Version string
 
-	cmd      *exec.Cmd
-	logs     *testlog.Buffer
-	exited   chan struct{}
-	stopOnce sync.Once
+	proc *process
 }
 
 // Start runs Alertmanager with c on a free loopback port, waits until it is
@@ -161,10 +162,7 @@ func Start(t testing.TB, c Config) *Alertmanager {
 	t.Helper()
 	bin, err := Binary()
 	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal(err)
-		}
-		t.Skip(err)
+		skipOrFail(t, err)
 	}
 	dir := t.TempDir()
 	cfg, err := c.WriteFiles(dir)
@@ -184,10 +182,59 @@ func Start(t testing.TB, c Config) *Alertmanager {
 	return a
 }
 
+// skipOrFail skips the test when a binary is missing, unless CI is set:
+// there the suite must not pass by skipping.
+func skipOrFail(t testing.TB, err error) {
+	t.Helper()
+	if os.Getenv("CI") != "" {
+		t.Fatal(err)
+	}
+	t.Skip(err)
+}
+
 // StartBinary runs bin with the configuration file cfg and storage under
 // dataDir on a free loopback port, with clustering off, and waits up to 30s
 // for it to be ready. The caller must Stop it.
 func StartBinary(bin, cfg, dataDir string) (*Alertmanager, error) {
+	p, err := startProcess("alertmanager", bin, func(addr string) []string {
+		return []string{
+			"--config.file=" + cfg,
+			"--storage.path=" + dataDir,
+			"--web.listen-address=" + addr,
+			// An empty address turns gossip off: no second port, no peers.
+			"--cluster.listen-address=",
+			"--log.level=debug",
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &Alertmanager{URL: p.url, Version: p.version, proc: p}, nil
+}
+
+// Addr is host:port, for a Prometheus alerting configuration.
+func (a *Alertmanager) Addr() string { return strings.TrimPrefix(a.URL, "http://") }
+
+// Logs returns what the process has written so far.
+func (a *Alertmanager) Logs() string { return a.proc.logs.String() }
+
+// Stop terminates the process group (SIGTERM, then SIGKILL after 10s) and
+// waits for it. It is safe to call more than once.
+func (a *Alertmanager) Stop() { a.proc.stop() }
+
+// process is a server binary on a free loopback port, in its own process
+// group.
+type process struct {
+	url, version string
+	cmd          *exec.Cmd
+	logs         *testlog.Buffer
+	exited       chan struct{}
+	stopOnce     sync.Once
+}
+
+// startProcess runs bin with args(listenAddress) and waits up to 30s for
+// GET /-/ready to answer 200.
+func startProcess(name, bin string, args func(addr string) []string) (*process, error) {
 	version := ""
 	if out, err := exec.Command(bin, "--version").CombinedOutput(); err == nil {
 		version, _, _ = strings.Cut(string(out), "\n")
@@ -196,69 +243,52 @@ func StartBinary(bin, cfg, dataDir string) (*Alertmanager, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &Alertmanager{
-		URL:     "http://127.0.0.1:" + strconv.Itoa(port),
-		Version: version,
-		logs:    &testlog.Buffer{},
-		exited:  make(chan struct{}),
-	}
-	a.cmd = exec.Command(bin,
-		"--config.file="+cfg,
-		"--storage.path="+dataDir,
-		"--web.listen-address=127.0.0.1:"+strconv.Itoa(port),
-		// An empty address turns gossip off: no second port, no peers.
-		"--cluster.listen-address=",
-		"--log.level=debug",
-	)
-	a.cmd.Stdout, a.cmd.Stderr = a.logs, a.logs
-	a.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := a.cmd.Start(); err != nil {
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	p := &process{url: "http://" + addr, version: version, logs: &testlog.Buffer{}, exited: make(chan struct{})}
+	p.cmd = exec.Command(bin, args(addr)...)
+	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := p.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", bin, err)
 	}
 	go func() {
-		_ = a.cmd.Wait()
-		close(a.exited)
+		_ = p.cmd.Wait()
+		close(p.exited)
 	}()
 	deadline := time.Now().Add(30 * time.Second)
 	client := &http.Client{Timeout: time.Second}
+	defer client.CloseIdleConnections()
 	for {
-		resp, err := client.Get(a.URL + "/-/ready")
+		resp, err := client.Get(p.url + "/-/ready")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return a, nil
+				return p, nil
 			}
 		}
 		select {
-		case <-a.exited:
-			return nil, fmt.Errorf("alertmanager exited before it was ready:\n%s", a.logs.String())
+		case <-p.exited:
+			return nil, fmt.Errorf("%s exited before it was ready:\n%s", name, p.logs.String())
 		case <-time.After(100 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			a.Stop()
-			return nil, fmt.Errorf("alertmanager not ready after 30s:\n%s", a.logs.String())
+			p.stop()
+			return nil, fmt.Errorf("%s not ready after 30s:\n%s", name, p.logs.String())
 		}
 	}
 }
 
-// Addr is host:port, for a Prometheus alerting configuration.
-func (a *Alertmanager) Addr() string { return strings.TrimPrefix(a.URL, "http://") }
-
-// Logs returns what the process has written so far.
-func (a *Alertmanager) Logs() string { return a.logs.String() }
-
-// Stop terminates the process group (SIGTERM, then SIGKILL after 10s) and
-// waits for it. It is safe to call more than once.
-func (a *Alertmanager) Stop() {
-	a.stopOnce.Do(func() {
-		pgid := a.cmd.Process.Pid
+func (p *process) stop() {
+	p.stopOnce.Do(func() {
+		pgid := p.cmd.Process.Pid
 		_ = syscall.Kill(-pgid, syscall.SIGTERM)
 		select {
-		case <-a.exited:
+		case <-p.exited:
 		case <-time.After(10 * time.Second):
 			_ = syscall.Kill(-pgid, syscall.SIGKILL)
-			<-a.exited
+			<-p.exited
 		}
+		// Anything the binary forked goes with it.
 		_ = syscall.Kill(-pgid, syscall.SIGKILL)
 	})
 }

@@ -49,3 +49,65 @@ func TestAlertmanagerDeliversOneNotification(t *testing.T) {
 		t.Errorf("notification %s", n.Body)
 	}
 }
+
+// TestPrometheusRuleReachesWebhook runs the whole chain a cluster has: a
+// rule on a metric the test controls fires in Prometheus, Alertmanager
+// notifies the webhook, and when the metric drops the alert resolves with
+// the same fingerprint and start.
+func TestPrometheusRuleReachesWebhook(t *testing.T) {
+	rcv := alertmanagertest.NewReceiver()
+	defer rcv.Close()
+	am := alertmanagertest.Start(t, alertmanagertest.Config{WebhookURL: rcv.URL, BearerToken: "s3cret"})
+	g := alertmanagertest.NewGauge("test_pod_restarts")
+	defer g.Close()
+	prom := alertmanagertest.StartPrometheus(t, alertmanagertest.PrometheusConfig{
+		Targets:        []string{g.Addr()},
+		Alertmanager:   am.Addr(),
+		ExternalLabels: map[string]string{"cluster": "prod"},
+		Rules: `groups:
+  - name: test
+    rules:
+      - alert: TestPodCrashLooping
+        expr: test_pod_restarts > 0
+        labels: {severity: critical, namespace: shop, pod: api-1}
+        annotations: {summary: "Pod is crash looping."}
+`,
+	})
+	t.Logf("%s, %s", prom.Version, am.Version)
+
+	type alert struct {
+		Status, Fingerprint string
+		Labels              map[string]string
+		StartsAt            time.Time
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	seen := 0
+	next := func(status string) alert {
+		t.Helper()
+		for {
+			n, err := rcv.Next(ctx, seen)
+			if err != nil {
+				t.Fatalf("no %s notification: %v", status, err)
+			}
+			seen++
+			var body struct{ Alerts []alert }
+			if err := json.Unmarshal(n.Body, &body); err != nil {
+				t.Fatal(err)
+			}
+			if len(body.Alerts) == 1 && body.Alerts[0].Status == status {
+				return body.Alerts[0]
+			}
+		}
+	}
+	g.Set(3)
+	fired := next("firing")
+	if fired.Labels["alertname"] != "TestPodCrashLooping" || fired.Labels["cluster"] != "prod" || fired.Labels["pod"] != "api-1" {
+		t.Errorf("fired %+v", fired)
+	}
+	g.Set(0)
+	resolved := next("resolved")
+	if resolved.Fingerprint != fired.Fingerprint || !resolved.StartsAt.Equal(fired.StartsAt) {
+		t.Errorf("resolved %+v, fired %+v: want the same fingerprint and start", resolved, fired)
+	}
+}
