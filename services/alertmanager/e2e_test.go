@@ -241,3 +241,44 @@ func TestRealAlertmanagerAuthenticates(t *testing.T) {
 		})
 	}
 }
+
+// TestRealAlertmanagerRetriesAfter503: while the store fails, the endpoint
+// answers 503; Alertmanager sends the notification again, and the fault
+// is queued exactly once.
+func TestRealAlertmanagerRetriesAfter503(t *testing.T) {
+	sub := newSubmitter()
+	sub.setFailing(true)
+	m := newCounters()
+	h, err := alertmanager.NewHandler(alertmanager.Options{
+		Auth:    alertmanager.Auth{BearerTokenFile: secretFile(t, "token", "t0ken")},
+		Mapping: alertmanager.DefaultMapping(), Clusters: []string{"prod"},
+		Submitter: sub, Metrics: m, Logger: slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	am := alertmanagertest.Start(t, alertmanagertest.Config{WebhookURL: srv.URL + alertmanager.Path, BearerToken: "t0ken"})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := am.Post(ctx, crashLooping("api-1", time.Now(), time.Time{})); err != nil {
+		t.Fatal(err)
+	}
+	waitCount := func(what string, f func() bool) {
+		t.Helper()
+		for !f() {
+			select {
+			case <-ctx.Done():
+				t.Fatalf("waiting for %s: counted %v", what, m)
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}
+	waitCount("a 503", func() bool { return m.notification(alertmanager.ReasonStoreUnavailable) > 0 })
+	sub.setFailing(false)
+	waitCount("the retry", func() bool { return m.notification(alertmanager.Accepted) > 0 })
+	if m.outcome("prod", "queued") != 1 || m.outcome("prod", "duplicate") != 0 {
+		t.Errorf("counted %v, want one queued fault", m)
+	}
+}
