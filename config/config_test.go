@@ -133,11 +133,13 @@ func TestValidationErrors(t *testing.T) {
 		env  map[string]string
 		want []string // every fragment must appear in the error
 	}{
-		{"non-integer flag", []string{"--agent-timeout", "abc"}, nil, []string{"--agent-timeout", "AGENT_TIMEOUT_SECONDS", "whole number"}},
+		{"non-integer flag", []string{"--agent-timeout", "abc"}, nil, []string{"--agent-timeout", "AGENT_TIMEOUT_SECONDS", "whole number of seconds nor a duration"}},
 		{"fractional", []string{"--max-queue-age", "1.5"}, nil, []string{"--max-queue-age", "MAX_QUEUE_AGE_SECONDS"}},
 		{"zero", []string{"--queue-sweep-interval", "0"}, nil, []string{"--queue-sweep-interval", "QUEUE_SWEEP_INTERVAL_SECONDS", "positive"}},
 		{"negative", []string{"--shutdown-timeout", "-5"}, nil, []string{"--shutdown-timeout", "SHUTDOWN_TIMEOUT_SECONDS", "positive"}},
-		{"non-integer env", nil, map[string]string{"AGENT_TIMEOUT_SECONDS": "5m"}, []string{"AGENT_TIMEOUT_SECONDS", "--agent-timeout"}},
+		{"non-duration env", nil, map[string]string{"AGENT_TIMEOUT_SECONDS": "5 minutes"}, []string{"AGENT_TIMEOUT_SECONDS", "--agent-timeout"}},
+		{"negative duration", []string{"--agent-timeout", "-5m"}, nil, []string{"--agent-timeout", "positive"}},
+		{"duration over a year", []string{"--history-max-age", "9000h"}, nil, []string{"--history-max-age", "more than a year"}},
 		{"zero env", nil, map[string]string{"SSE_RECONNECT_MAX_DELAY_SECONDS": "0"}, []string{"SSE_RECONNECT_MAX_DELAY_SECONDS", "--sse-reconnect-max-delay"}},
 		{"port out of range", []string{"--health-port", "70000"}, nil, []string{"--health-port", "HEALTH_PORT", "out of range"}},
 		{"port zero env", nil, map[string]string{"METRICS_PORT": "0"}, []string{"METRICS_PORT", "--metrics-port"}},
@@ -172,6 +174,30 @@ func TestValidationErrors(t *testing.T) {
 				t.Errorf("error %q is not one line", err)
 			}
 		})
+	}
+}
+
+func TestDurationsAcceptSecondsOrUnits(t *testing.T) {
+	cases := []struct {
+		args []string
+		env  map[string]string
+		want time.Duration
+	}{
+		{[]string{"--agent-timeout", "90"}, nil, 90 * time.Second},
+		{[]string{"--agent-timeout", "90s"}, nil, 90 * time.Second},
+		{[]string{"--agent-timeout", "5m"}, nil, 5 * time.Minute},
+		{[]string{"--agent-timeout", "1h30m"}, nil, 90 * time.Minute},
+		{nil, map[string]string{"AGENT_TIMEOUT_SECONDS": "2m"}, 2 * time.Minute},
+		{nil, map[string]string{"AGENT_TIMEOUT_SECONDS": "120"}, 2 * time.Minute},
+	}
+	for _, tc := range cases {
+		cfg, err := Parse(append(append([]string{}, base...), tc.args...), env(tc.env))
+		if err != nil {
+			t.Fatalf("%v %v: %v", tc.args, tc.env, err)
+		}
+		if cfg.AgentTimeout != tc.want {
+			t.Errorf("%v %v: agent timeout %v, want %v", tc.args, tc.env, cfg.AgentTimeout, tc.want)
+		}
 	}
 }
 

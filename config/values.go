@@ -7,31 +7,45 @@ import (
 	"time"
 )
 
-// secondsValue is a flag.Value holding a duration written as a whole number
-// of seconds, the unit the seed's *_SECONDS variables use. Fractions and unit
-// suffixes are refused so that "30" means the same thing on the command line,
-// in the environment and in the config file.
+// secondsValue is a flag.Value holding a duration. It takes a whole number
+// of seconds, the unit the seed's *_SECONDS variables use, or a Go duration
+// with a unit ("90s", "5m", "1h30m", "500ms"), so that "30" means the same
+// thing on the command line, in the environment and in the config file.
 type secondsValue struct{ d *time.Duration }
+
+// maxDuration bounds every duration option: anything longer is a typo.
+const maxDuration = 365 * 24 * time.Hour
 
 func (v secondsValue) String() string {
 	if v.d == nil {
 		return "0"
 	}
-	return strconv.FormatInt(int64(*v.d/time.Second), 10)
+	if *v.d%time.Second == 0 {
+		return strconv.FormatInt(int64(*v.d/time.Second), 10)
+	}
+	return v.d.String()
 }
 
 func (v secondsValue) Set(s string) error {
-	n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
-	if err != nil {
-		return fmt.Errorf("%q is not a whole number of seconds", s)
+	s = strings.TrimSpace(s)
+	var d time.Duration
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		if n > int64(maxDuration/time.Second) {
+			return fmt.Errorf("%q seconds is more than a year", s)
+		}
+		d = time.Duration(n) * time.Second
+	} else if parsed, err := time.ParseDuration(s); err == nil {
+		d = parsed
+	} else {
+		return fmt.Errorf("%q is neither a whole number of seconds nor a duration such as 90s or 5m", s)
 	}
-	if n <= 0 {
-		return fmt.Errorf("%q must be a positive number of seconds", s)
+	if d <= 0 {
+		return fmt.Errorf("%q must be a positive duration", s)
 	}
-	if n > int64(365*24*time.Hour/time.Second) {
-		return fmt.Errorf("%q seconds is more than a year", s)
+	if d > maxDuration {
+		return fmt.Errorf("%q is more than a year", s)
 	}
-	*v.d = time.Duration(n) * time.Second
+	*v.d = d
 	return nil
 }
 
