@@ -80,6 +80,9 @@ type Config struct {
 	KeepaliveInterval time.Duration
 	ConnectTimeout    time.Duration
 	MaxEventBytes     int
+	// AllowPlaintextBearerToken lets a bearer token travel over plain
+	// http to a host other than loopback.
+	AllowPlaintextBearerToken bool
 
 	// Agents.
 	AgentCommand           string
@@ -192,6 +195,7 @@ func options(c *Config) []option {
 		o("sse-keepalive-interval", "seconds between MCP pings that detect a stalled server", secs(&c.KeepaliveInterval)),
 		o("sse-connect-timeout", "seconds a connection attempt (connect, setLevel, subscribe) may take", secs(&c.ConnectTimeout)),
 		o("sse-max-event-bytes", "largest notification accepted, in bytes", n(&c.MaxEventBytes)),
+		o("allow-plaintext-bearer-token", "allow a cluster's bearer token over plain http to a host other than loopback", boolValue{&c.AllowPlaintextBearerToken}),
 
 		o("agent-command", "program run for each incident (required)", str(&c.AgentCommand)),
 		o("agent-arg", "argument of the agent command, templated with the incident's fields (repeatable)", &listValue{list: &c.AgentArgs}),
@@ -341,6 +345,9 @@ func (c Config) Validate() error {
 	}
 	if c.AgentKillGrace >= c.ShutdownTimeout {
 		return fmt.Errorf("invalid --agent-kill-grace (AGENT_KILL_GRACE_SECONDS): %s must be shorter than --shutdown-timeout (SHUTDOWN_TIMEOUT_SECONDS) %s", c.AgentKillGrace, c.ShutdownTimeout)
+	}
+	if c.MaxEventBytes < MinEventBytes {
+		return fmt.Errorf("invalid --sse-max-event-bytes (SSE_MAX_EVENT_BYTES): %d is under the %d-byte minimum; no session could come up", c.MaxEventBytes, MinEventBytes)
 	}
 	if c.KeepaliveInterval < 2*time.Second {
 		return fmt.Errorf("invalid --sse-keepalive-interval (SSE_KEEPALIVE_INTERVAL_SECONDS): %s is under the 2 s minimum", c.KeepaliveInterval)

@@ -145,3 +145,26 @@ func (v clusterFlag) Set(s string) error {
 	})
 	return nil
 }
+
+// boolValue is an on/off switch: --flag alone, or true/false (1/0) from
+// the environment and the config file.
+type boolValue struct{ b *bool }
+
+func (v boolValue) String() string {
+	if v.b == nil {
+		return "false"
+	}
+	return strconv.FormatBool(*v.b)
+}
+
+func (v boolValue) Set(s string) error {
+	b, err := strconv.ParseBool(strings.TrimSpace(s))
+	if err != nil {
+		return fmt.Errorf("%q is not true or false", s)
+	}
+	*v.b = b
+	return nil
+}
+
+// IsBoolFlag lets the flag be given without a value.
+func (v boolValue) IsBoolFlag() bool { return true }
