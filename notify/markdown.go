@@ -114,10 +114,11 @@ var (
 	link      = regexp.MustCompile(`\[([^\]]*)\]\([^)]*\)`)
 	refLink   = regexp.MustCompile(`\[([^\]]*)\]\[[^\]]*\]`)
 	autoLink  = regexp.MustCompile(`<((?:https?|mailto|ftp):[^>\s]*)>`)
+	slackURL  = regexp.MustCompile(`<(?:https?|mailto|ftp):[^<>|\s]*\|([^<>]*)>`)
 	bold      = regexp.MustCompile(`(\*\*|__)(\S(?:.*?\S)?)(\*\*|__)`)
 	italic    = regexp.MustCompile(`\*(\S(?:[^*]*?\S)?)\*`)
 	strike    = regexp.MustCompile(`~~(\S(?:.*?\S)?)~~`)
-	htmlTag   = regexp.MustCompile(`</?[A-Za-z][^<>]*>`)
+	htmlTag   = regexp.MustCompile(`</?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>`)
 	boldGuard = "\x00"
 )
 
@@ -146,6 +147,7 @@ func inline(s string) string {
 	s = image.ReplaceAllString(s, "$1")
 	s = link.ReplaceAllString(s, "$1")
 	s = refLink.ReplaceAllString(s, "$1")
+	s = slackURL.ReplaceAllString(s, "$1")
 	s = autoLink.ReplaceAllString(s, "$1")
 	s = htmlTag.ReplaceAllString(s, "")
 	s = bold.ReplaceAllString(s, boldGuard+"$2"+boldGuard)
@@ -162,6 +164,13 @@ func EscapeSlack(s string) string {
 }
 
 var slackEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
+
+// PlainSlack makes untrusted text safe for a plain_text object (a header),
+// where entities are not decoded: angle brackets become look-alike quotes,
+// so nothing in it reads as Slack syntax anywhere it is shown.
+func PlainSlack(s string) string { return plainReplacer.Replace(s) }
+
+var plainReplacer = strings.NewReplacer("<", "‹", ">", "›")
 
 // truncateRunes cuts s to at most n bytes on a rune boundary, marking the
 // cut with an ellipsis.

@@ -142,7 +142,7 @@ func (s *Slack) Message(n Notification) (*slack.WebhookMessage, error) {
 }
 
 func plain(s string, max int) *slack.TextBlockObject {
-	return slack.NewTextBlockObject(slack.PlainTextType, truncate(strings.Join(strings.Fields(s), " "), max), true, false)
+	return slack.NewTextBlockObject(slack.PlainTextType, truncate(PlainSlack(strings.Join(strings.Fields(s), " ")), max), true, false)
 }
 
 // md is an mrkdwn text object sent verbatim: Slack does not turn URLs,
