@@ -264,16 +264,27 @@ func ago(now, t time.Time) string {
 	return fmtDuration(d) + " ago"
 }
 
+// fmtDuration is a duration as people say it: 45s, 1m20s, 2h, 26h5m, 10d.
 func fmtDuration(d time.Duration) string {
 	switch {
 	case d <= 0:
 		return "–"
 	case d < time.Second:
 		return d.Round(time.Millisecond).String()
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
 	case d < time.Hour:
-		return d.Round(time.Second).String()
+		m, s := int(d.Minutes()), int(d.Seconds())%60
+		if s == 0 {
+			return fmt.Sprintf("%dm", m)
+		}
+		return fmt.Sprintf("%dm%ds", m, s)
 	case d < 48*time.Hour:
-		return d.Round(time.Minute).String()
+		h, m := int(d.Hours()), int(d.Minutes())%60
+		if m == 0 {
+			return fmt.Sprintf("%dh", h)
+		}
+		return fmt.Sprintf("%dh%dm", h, m)
 	}
 	return fmt.Sprintf("%dd", int(d.Hours()/24))
 }

@@ -45,7 +45,7 @@ func TestListShowsIncidentsAndSummary(t *testing.T) {
 		for _, want := range []string{
 			"a1b2c3d4e5f60718-mx1abc", "b2c3d4e5f6071829-mx1abd", "c3d4e5f607182930-mx1abe", "d4e5f60718293041-mx1abf",
 			`href="/incidents/a1b2c3d4e5f60718-mx1abc"`, "<strong>4</strong> shown", "success 1", "failure 2", "timeout 1",
-			"3m0s ago", `name="viewport"`,
+			"3m ago", "2h ago", "26h ago", "10d ago", "1m20s", `name="viewport"`,
 		} {
 			if !strings.Contains(body, want) {
 				t.Errorf("%s lacks %q", path, want)
