@@ -306,3 +306,76 @@ func TestServeDeliversOnKickAndStops(t *testing.T) {
 	}
 	wh.client.CloseIdleConnections()
 }
+
+// crashingStore fails the save that follows a delivery, as a runner killed
+// between the receiver's answer and the store's write would.
+type crashingStore struct {
+	*memStore
+	crash bool
+}
+
+func (s *crashingStore) Save(r OutboxRecord) error {
+	if s.crash {
+		return errors.New("killed")
+	}
+	return s.memStore.Save(r)
+}
+
+// TestCrashAfterDeliveryRedeliversWithSameKey: the receiver fails five
+// times, accepts the sixth attempt, and the runner dies before recording
+// it. The next runner delivers the notification once more, with the same
+// idempotency key, and the receiver's dedup keeps one copy.
+func TestCrashAfterDeliveryRedeliversWithSameKey(t *testing.T) {
+	f := &flaky{fails: 5, accepted: map[string]int{}}
+	srv := httptest.NewServer(f)
+	defer srv.Close()
+	c := &clock{t: t0}
+	newSink := func() Sink {
+		wh, err := NewWebhook(WebhookOptions{Name: "audit", URL: NewSecret(srv.URL), Now: c.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return wh
+	}
+	n := NewIncident(sampleIncident(), DocOptions{})
+	store := &crashingStore{memStore: newMemStore(t, NewRecords(n, []string{"audit"}, t0)...)}
+	p1, err := NewPump(PumpOptions{Store: store, Sinks: map[string]Sink{"audit": newSink()}, Policy: DefaultPolicy(), Now: c.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 5; i++ {
+		if _, err := p1.RunOnce(context.Background(), "audit", c.Now()); err != nil {
+			t.Fatal(err)
+		}
+		c.Set(store.get("audit", n.IdempotencyKey).NextAttemptAt)
+	}
+	store.crash = true
+	if _, err := p1.RunOnce(context.Background(), "audit", c.Now()); err == nil {
+		t.Fatal("the save after delivery did not fail")
+	}
+	if f.accepted[n.IdempotencyKey] != 1 {
+		t.Fatalf("receiver accepted %d times before the crash", f.accepted[n.IdempotencyKey])
+	}
+
+	// A new runner over the same store.
+	store.crash = false
+	if rec := store.get("audit", n.IdempotencyKey); rec.State != StatePending || rec.Attempts != 5 {
+		t.Fatalf("after the crash: %+v", rec)
+	}
+	p2, err := NewPump(PumpOptions{Store: store, Sinks: map[string]Sink{"audit": newSink()}, Policy: DefaultPolicy(), Now: c.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k, err := p2.RunOnce(context.Background(), "audit", c.Now()); err != nil || k != 1 {
+		t.Fatalf("after restart: attempted %d, %v", k, err)
+	}
+	if rec := store.get("audit", n.IdempotencyKey); rec.State != StateDelivered {
+		t.Fatalf("after restart: %+v", rec)
+	}
+	if got := f.requests.Load(); got != 7 {
+		t.Fatalf("receiver saw %d requests, want 5 failures + 1 lost answer + 1 redelivery", got)
+	}
+	if f.accepted[n.IdempotencyKey] != 2 || len(f.accepted) != 1 {
+		t.Fatalf("accepted %v: want the same key twice (deduped by the receiver to one)", f.accepted)
+	}
+}
