@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -200,5 +203,54 @@ func TestUnreachableReceiverIsRetryableWithoutURLInError(t *testing.T) {
 	}
 	if strings.Contains(r.Err.Error(), "TOKENSECRET") {
 		t.Fatalf("error leaks the URL: %v", r.Err)
+	}
+}
+
+func TestWebhookTimeoutIsRetryable(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	wh, err := NewWebhook(WebhookOptions{Name: "slow", URL: NewSecret(srv.URL), Timeout: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := Deliver(context.Background(), wh, NewIncident(sampleIncident(), DocOptions{}))
+	if r.Outcome != Retryable || r.StatusCode != 0 {
+		t.Fatalf("hung receiver: %v %d %v, want retryable", r.Outcome, r.StatusCode, r.Err)
+	}
+}
+
+func TestWebhookTLSOptions(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusAccepted) }))
+	defer srv.Close()
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	n := NewIncident(sampleIncident(), DocOptions{})
+	for name, tc := range map[string]struct {
+		tls  TLSOptions
+		want Outcome
+	}{
+		"system roots do not know the test CA": {TLSOptions{}, Retryable},
+		"caFile trusts it":                     {TLSOptions{CAFile: ca}, Delivered},
+		"insecureSkipVerify":                   {TLSOptions{InsecureSkipVerify: true}, Delivered},
+	} {
+		wh, err := NewWebhook(WebhookOptions{Name: "tls", URL: NewSecret(srv.URL), TLS: tc.tls})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := Deliver(context.Background(), wh, n); r.Outcome != tc.want {
+			t.Errorf("%s: %v %v, want %v", name, r.Outcome, r.Err, tc.want)
+		}
+	}
+	if _, err := NewWebhook(WebhookOptions{Name: "tls", URL: NewSecret(srv.URL), TLS: TLSOptions{CAFile: "/nonexistent/ca.pem"}}); err == nil {
+		t.Error("missing caFile accepted")
 	}
 }
