@@ -5,7 +5,7 @@ COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 DATE    ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 LDFLAGS := -s -w -X main.version=$(VERSION) -X main.gitCommit=$(COMMIT) -X main.buildDate=$(DATE)
 
-.PHONY: all build test lint run demo bench e2e fuzz clean release-check release-snapshot soak
+.PHONY: all build test lint run demo bench e2e fuzz clean release-check release-snapshot soak browser
 
 all: lint test build
 
@@ -20,6 +20,7 @@ lint: ## gofmt and go vet (including the e2e and soak files) must be clean.
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	go vet ./...
 	go vet -tags 'e2e soak' .
+	go vet -tags browser ./ui
 
 run demo: ## Run the demo: simulated clusters and the sample agent.
 	go run . demo
@@ -55,3 +56,7 @@ release-check: release-snapshot ## goreleaser check, a snapshot build, and the t
 SOAK_DURATION ?= 3m
 soak: ## Soak run (SOAK_DURATION=2h make soak): flat resources, no leaks, balanced books.
 	SOAK_DURATION=$(SOAK_DURATION) go test -tags soak -count=1 -run TestSoak -timeout 0 -v . 2>&1 | grep -v '^{"time'
+
+UI_SCREENSHOT_DIR ?= $(CURDIR)/dist/screenshots
+browser: ## Load the incidents page in headless Chromium (apt-get install chromium); screenshots go to UI_SCREENSHOT_DIR.
+	UI_SCREENSHOT_DIR=$(UI_SCREENSHOT_DIR) go test -race -tags browser -count=1 -run Browser -v ./ui
