@@ -25,6 +25,8 @@ type Server struct {
 	listening  chan struct{}
 	mu         sync.Mutex
 	boundAddr  string
+	// bound is the listener Bind opened, used by the first Serve.
+	bound net.Listener
 }
 
 // New returns a server for addr ("host:port"; port 0 picks a free one).
@@ -51,14 +53,46 @@ func (s *Server) Addr() string {
 	return s.boundAddr
 }
 
+// Bind opens the listener now, so that a port in use or an address that
+// does not resolve stops the runner at start instead of leaving it running
+// without the server. The first Serve uses this listener; a restarted
+// Serve listens again.
+func (s *Server) Bind() error {
+	ln, err := net.Listen("tcp", s.addr)
+	if err != nil {
+		return fmt.Errorf("%s: listen on %s: %w", s.name, s.addr, err)
+	}
+	s.mu.Lock()
+	s.bound = ln
+	s.boundAddr = ln.Addr().String()
+	s.mu.Unlock()
+	return nil
+}
+
+// listener takes the listener Bind opened, or opens a new one.
+func (s *Server) listener() (net.Listener, error) {
+	s.mu.Lock()
+	ln := s.bound
+	s.bound = nil
+	s.mu.Unlock()
+	if ln != nil {
+		return ln, nil
+	}
+	ln, err := net.Listen("tcp", s.addr)
+	if err != nil {
+		return nil, fmt.Errorf("%s: listen on %s: %w", s.name, s.addr, err)
+	}
+	return ln, nil
+}
+
 // shutdownTimeout bounds the graceful stop of in-flight requests.
 const shutdownTimeout = 5 * time.Second
 
 // Serve implements suture.Service.
 func (s *Server) Serve(ctx context.Context) error {
-	ln, err := net.Listen("tcp", s.addr)
+	ln, err := s.listener()
 	if err != nil {
-		return fmt.Errorf("%s: listen on %s: %w", s.name, s.addr, err)
+		return err
 	}
 	s.mu.Lock()
 	s.boundAddr = ln.Addr().String()
