@@ -29,7 +29,10 @@ func NewBackoff(initial, max time.Duration, float64Source func() float64) *Backo
 	return &Backoff{Initial: initial, Max: max, Jitter: 0.25, Float64: float64Source}
 }
 
-// Next returns the delay before the next attempt and doubles the base.
+// Next returns the delay before the next attempt and doubles the base. The
+// delay never exceeds Max: where jitter would carry it past the cap it is
+// spread below the cap instead, so a fleet at the cap still does not
+// reconnect in step.
 func (b *Backoff) Next() time.Duration {
 	if b.base == 0 {
 		b.base = b.Initial
@@ -42,7 +45,11 @@ func (b *Backoff) Next() time.Duration {
 		}
 	}
 	factor := 1 + b.Jitter*(2*b.Float64()-1)
-	return time.Duration(float64(base) * factor)
+	d := time.Duration(float64(base) * factor)
+	if d > b.Max {
+		d = time.Duration(float64(b.Max) * (1 - b.Jitter*b.Float64()))
+	}
+	return d
 }
 
 // Reset starts again from Initial, after a successful connection.

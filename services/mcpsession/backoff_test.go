@@ -32,8 +32,16 @@ func TestBackoffJitterBounds(t *testing.T) {
 		if l != time.Duration(float64(base)*0.75) {
 			t.Errorf("attempt %d low %v, want %v", i+1, l, time.Duration(float64(base)*0.75))
 		}
-		if h > time.Duration(float64(base)*1.25) || h < time.Duration(float64(base)*1.2499) {
-			t.Errorf("attempt %d high %v, want just under %v", i+1, h, time.Duration(float64(base)*1.25))
+		wantHigh := time.Duration(float64(base) * 1.25)
+		if wantHigh > 60*time.Second {
+			// Past the cap the jitter spreads below it instead.
+			if h > 60*time.Second || h < 45*time.Second {
+				t.Errorf("attempt %d high %v, want within [45s, 60s]", i+1, h)
+			}
+			continue
+		}
+		if h > wantHigh || h < wantHigh-time.Millisecond {
+			t.Errorf("attempt %d high %v, want just under %v", i+1, h, wantHigh)
 		}
 	}
 }
@@ -50,6 +58,21 @@ func TestBackoffJitterSpreads(t *testing.T) {
 	}
 	if max-min < 400*time.Millisecond {
 		t.Fatalf("delays span only %v: jitter is not spreading reconnections", max-min)
+	}
+}
+
+func TestBackoffNeverExceedsTheCap(t *testing.T) {
+	b := NewBackoff(time.Second, 60*time.Second, nil)
+	var max time.Duration
+	for range 10000 {
+		d := b.Next()
+		if d > 60*time.Second {
+			t.Fatalf("delay %v exceeds the 60s cap", d)
+		}
+		max = maxDur(max, d)
+	}
+	if max < 50*time.Second {
+		t.Fatalf("longest delay %v: the cap is never approached", max)
 	}
 }
 
