@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -70,6 +71,51 @@ func TestSystemdUnitVerifies(t *testing.T) {
 	if err != nil || len(bytes.TrimSpace(out)) > 0 {
 		t.Fatalf("systemd-analyze verify: %v\n%s", err, out)
 	}
+}
+
+// TestUnitExposure: systemd's own security review of the unit (offline, as
+// it would score it once installed) stays at or below 2.0, and the
+// directives that get it there are the ones agents can live with.
+func TestUnitExposure(t *testing.T) {
+	analyze := tool(t, "systemd-analyze")
+	cmd := exec.Command(analyze, "security", "--offline=yes", "--no-pager", "systemd/kubernetes-mcp-runner.service")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("systemd-analyze security: %v\n%s", err, out)
+	}
+	m := regexp.MustCompile(`Overall exposure level for kubernetes-mcp-runner\.service: (\d+\.\d+)`).FindSubmatch(out)
+	if m == nil {
+		t.Fatalf("no exposure level in:\n%s", out)
+	}
+	score, err := strconv.ParseFloat(string(m[1]), 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if score > 2.0 {
+		t.Errorf("exposure %.1f, want at most 2.0:\n%s", score, out)
+	}
+	for _, check := range []string{"CapabilityBoundingSet=~CAP_SYS_ADMIN", "SystemCallFilter=~@mount", "RemoveIPC=", "NoNewPrivileges="} {
+		if !regexp.MustCompile(`(?m)^✓ ` + regexp.QuoteMeta(check)).Match(out) {
+			t.Errorf("systemd does not credit %s:\n%s", check, out)
+		}
+	}
+	// Node's and the JVM's JIT and Python's ctypes need writable-executable
+	// memory: the agents would crash under MemoryDenyWriteExecute.
+	if regexp.MustCompile(`(?m)^MemoryDenyWriteExecute=(yes|true|1|on)`).Match(unitFile(t)) {
+		t.Error("MemoryDenyWriteExecute would kill Node- and Python-based agents")
+	}
+	if got := unitValue(t, "SystemCallFilter"); got != "@system-service" {
+		t.Errorf("SystemCallFilter=%s, want @system-service (what agent runtimes need)", got)
+	}
+}
+
+func unitFile(t *testing.T) []byte {
+	t.Helper()
+	data, err := os.ReadFile("systemd/kubernetes-mcp-runner.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
 }
 
 func unitValue(t *testing.T, key string) string {
