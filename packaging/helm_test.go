@@ -148,3 +148,27 @@ func TestHelmChartPersistenceOff(t *testing.T) {
 		t.Errorf("%d claims rendered with persistence off", n)
 	}
 }
+
+// TestHelmTriageAgentValues renders the values file docs/deployment.md
+// installs the worked agent example with.
+func TestHelmTriageAgentValues(t *testing.T) {
+	values := "../examples/triage-agent/helm-values.yaml"
+	helm(t, "lint", "--strict", chart, "--values", values)
+	objs := decodeObjects(t, "helm template (triage agent)", helm(t, "template", "kubernetes-mcp-runner", chart, "--namespace", "kubernetes-mcp-runner", "--kube-version", kubeVersion, "--values", values))
+	checkRunner(t, objs, expect{
+		image: "registry.example.com/kubernetes-mcp-runner-triage:0.1.0", releaseLabel: "kube-prometheus-stack", monitoring: true,
+		networkPolicy: true, agentCommand: "/agents/triage-agent", persistent: true, credentials: "/var/run/secrets/kubernetes-mcp-runner",
+	})
+	// The release name the docs use gives the Secrets the kustomize names.
+	dep := only[*appsv1.Deployment](t, objs)
+	for _, e := range dep.Spec.Template.Spec.Containers[0].Env {
+		if e.Name == "ANTHROPIC_API_KEY" && e.ValueFrom.SecretKeyRef.Name != "kubernetes-mcp-runner-agent" {
+			t.Errorf("API key Secret %s, want kubernetes-mcp-runner-agent as docs/deployment.md creates it", e.ValueFrom.SecretKeyRef.Name)
+		}
+	}
+	for _, v := range dep.Spec.Template.Spec.Volumes {
+		if v.Projected != nil && v.Projected.Sources[0].Secret.Name != "kubernetes-mcp-runner-clusters" {
+			t.Errorf("credentials Secret %s, want kubernetes-mcp-runner-clusters", v.Projected.Sources[0].Secret.Name)
+		}
+	}
+}
