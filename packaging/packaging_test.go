@@ -283,6 +283,48 @@ func TestDebPackage(t *testing.T) {
 	if !strings.Contains(string(conffiles), conf) {
 		t.Errorf("%s is not a conffile, so upgrades would overwrite it", conf)
 	}
+	// The maintainer scripts are the tested ones, wired to the right hooks.
+	for hook, script := range map[string]string{"preinst": "preinstall.sh", "postinst": "postinstall.sh", "prerm": "preremove.sh", "postrm": "postremove.sh"} {
+		got, err := os.ReadFile(filepath.Join(control, hook))
+		want, _ := os.ReadFile(filepath.Join("scripts", script))
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("%s is not scripts/%s: %v", hook, script, err)
+		}
+	}
+	fields, _ := os.ReadFile(filepath.Join(control, "control"))
+	if !regexp.MustCompile(`(?m)^Section: admin$`).Match(fields) {
+		t.Errorf("control has no Section:\n%s", fields)
+	}
+	for path, mode := range map[string]string{
+		"./usr/share/doc/kubernetes-mcp-runner/copyright":                             "-rw-r--r--",
+		"./usr/share/doc/kubernetes-mcp-runner/docs/deployment.md":                    "-rw-r--r--",
+		"./usr/share/doc/kubernetes-mcp-runner/docs/upgrade.md":                       "-rw-r--r--",
+		"./usr/share/doc/kubernetes-mcp-runner/examples/triage-agent/triage-agent.sh": "-rwxr-xr-x",
+		"./usr/share/doc/kubernetes-mcp-runner/examples/triage-agent/rbac.yaml":       "-rw-r--r--",
+	} {
+		if !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(mode) + ` root/root .* ` + regexp.QuoteMeta(path) + `$`).MatchString(listing) {
+			t.Errorf("deb lacks %s %s", mode, path)
+		}
+	}
+	// The rpm carries the same scripts and the licence where rpm looks.
+	rpms, _ := filepath.Glob("../dist/*.x86_64.rpm")
+	if len(rpms) != 1 {
+		t.Fatalf("want one x86_64 rpm in dist/, found %v", rpms)
+	}
+	rpm := tool(t, "rpm")
+	scripts := run(t, "", rpm, "-qp", "--scripts", rpms[0])
+	for _, script := range []string{"preinstall.sh", "postinstall.sh", "preremove.sh", "postremove.sh"} {
+		want, _ := os.ReadFile(filepath.Join("scripts", script))
+		body := strings.TrimPrefix(strings.TrimSpace(string(want)), "#!/bin/sh")
+		if !strings.Contains(scripts, strings.TrimSpace(body)) {
+			t.Errorf("rpm lacks scripts/%s:\n%s", script, scripts)
+		}
+	}
+	if files := run(t, "", rpm, "-qlp", rpms[0]); !strings.Contains(files, "/usr/share/licenses/kubernetes-mcp-runner/LICENSE") ||
+		!strings.Contains(files, "/usr/share/doc/kubernetes-mcp-runner/docs/upgrade.md") {
+		t.Errorf("rpm lacks the licence or docs:\n%s", files)
+	}
+
 	// The packaged binary runs and reports its version.
 	extract := t.TempDir()
 	run(t, "", dpkg, "-x", debs[0], extract)
