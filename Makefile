@@ -5,7 +5,7 @@ COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 DATE    ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 LDFLAGS := -s -w -X main.version=$(VERSION) -X main.gitCommit=$(COMMIT) -X main.buildDate=$(DATE)
 
-.PHONY: all build test lint run demo bench e2e fuzz clean release-check release-snapshot soak browser
+.PHONY: all build test lint run demo bench e2e fuzz clean release-check release-snapshot soak browser helm chart-check
 
 all: lint test build
 
@@ -39,6 +39,17 @@ clean:
 
 e2e: ## End-to-end suite: the built binary, a real Prometheus, fault injection.
 	go test -race -tags e2e -count=1 -run 'E2E' -timeout 20m .
+
+HELM_VERSION := v3.22.0
+
+# The pinned helm the chart tests run (go test ./packaging finds ./bin/helm).
+$(CURDIR)/bin/helm:
+	GOBIN=$(CURDIR)/bin go install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+
+helm: $(CURDIR)/bin/helm ## Install the pinned helm into ./bin.
+
+chart-check: $(CURDIR)/bin/helm ## helm lint and template of the chart (default and full values), decoded and checked.
+	go test -count=1 -run 'TestHelm' ./packaging
 
 GORELEASER_VERSION := v2.15.1
 GORELEASER ?= $(shell command -v goreleaser 2>/dev/null || echo $(CURDIR)/bin/goreleaser)

@@ -5,18 +5,14 @@ package packaging
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"reflect"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
-
-	"go.yaml.in/yaml/v3"
 
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/config"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/metrics"
@@ -70,6 +66,51 @@ func TestSystemdUnitVerifies(t *testing.T) {
 	if err != nil || len(bytes.TrimSpace(out)) > 0 {
 		t.Fatalf("systemd-analyze verify: %v\n%s", err, out)
 	}
+}
+
+// TestUnitExposure: systemd's own security review of the unit (offline, as
+// it would score it once installed) stays at or below 2.0, and the
+// directives that get it there are the ones agents can live with.
+func TestUnitExposure(t *testing.T) {
+	analyze := tool(t, "systemd-analyze")
+	cmd := exec.Command(analyze, "security", "--offline=yes", "--no-pager", "systemd/kubernetes-mcp-runner.service")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("systemd-analyze security: %v\n%s", err, out)
+	}
+	m := regexp.MustCompile(`Overall exposure level for kubernetes-mcp-runner\.service: (\d+\.\d+)`).FindSubmatch(out)
+	if m == nil {
+		t.Fatalf("no exposure level in:\n%s", out)
+	}
+	score, err := strconv.ParseFloat(string(m[1]), 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if score > 2.0 {
+		t.Errorf("exposure %.1f, want at most 2.0:\n%s", score, out)
+	}
+	for _, check := range []string{"CapabilityBoundingSet=~CAP_SYS_ADMIN", "SystemCallFilter=~@mount", "RemoveIPC=", "NoNewPrivileges="} {
+		if !regexp.MustCompile(`(?m)^✓ ` + regexp.QuoteMeta(check)).Match(out) {
+			t.Errorf("systemd does not credit %s:\n%s", check, out)
+		}
+	}
+	// Node's and the JVM's JIT and Python's ctypes need writable-executable
+	// memory: the agents would crash under MemoryDenyWriteExecute.
+	if regexp.MustCompile(`(?m)^MemoryDenyWriteExecute=(yes|true|1|on)`).Match(unitFile(t)) {
+		t.Error("MemoryDenyWriteExecute would kill Node- and Python-based agents")
+	}
+	if got := unitValue(t, "SystemCallFilter"); got != "@system-service" {
+		t.Errorf("SystemCallFilter=%s, want @system-service (what agent runtimes need)", got)
+	}
+}
+
+func unitFile(t *testing.T) []byte {
+	t.Helper()
+	data, err := os.ReadFile("systemd/kubernetes-mcp-runner.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
 }
 
 func unitValue(t *testing.T, key string) string {
@@ -137,283 +178,6 @@ func TestShippedConfigFilesParse(t *testing.T) {
 		if !strings.Contains(string(data), seed+"=") {
 			t.Errorf("env file lacks %s", seed)
 		}
-	}
-}
-
-// --- Kubernetes ---
-
-// The manifests are decoded strictly into these types: an unknown or
-// misspelt field fails the test, as it would fail kubectl apply --validate.
-type (
-	meta struct {
-		Name      string            `yaml:"name"`
-		Namespace string            `yaml:"namespace"`
-		Labels    map[string]string `yaml:"labels"`
-	}
-	header struct {
-		APIVersion string `yaml:"apiVersion"`
-		Kind       string `yaml:"kind"`
-	}
-	namespaceDoc struct {
-		header   `yaml:",inline"`
-		Metadata meta `yaml:"metadata"`
-	}
-	configMapDoc struct {
-		header   `yaml:",inline"`
-		Metadata meta              `yaml:"metadata"`
-		Data     map[string]string `yaml:"data"`
-	}
-	probe struct {
-		HTTPGet struct {
-			Path string `yaml:"path"`
-			Port string `yaml:"port"`
-		} `yaml:"httpGet"`
-		InitialDelaySeconds int `yaml:"initialDelaySeconds"`
-		PeriodSeconds       int `yaml:"periodSeconds"`
-		TimeoutSeconds      int `yaml:"timeoutSeconds"`
-		FailureThreshold    int `yaml:"failureThreshold"`
-	}
-	container struct {
-		Name  string   `yaml:"name"`
-		Image string   `yaml:"image"`
-		Args  []string `yaml:"args"`
-		Env   []struct {
-			Name  string `yaml:"name"`
-			Value string `yaml:"value"`
-		} `yaml:"env"`
-		Ports []struct {
-			Name          string `yaml:"name"`
-			ContainerPort int    `yaml:"containerPort"`
-		} `yaml:"ports"`
-		LivenessProbe  probe `yaml:"livenessProbe"`
-		ReadinessProbe probe `yaml:"readinessProbe"`
-		Resources      struct {
-			Requests map[string]string `yaml:"requests"`
-			Limits   map[string]string `yaml:"limits"`
-		} `yaml:"resources"`
-		SecurityContext struct {
-			AllowPrivilegeEscalation *bool `yaml:"allowPrivilegeEscalation"`
-			ReadOnlyRootFilesystem   *bool `yaml:"readOnlyRootFilesystem"`
-			Capabilities             struct {
-				Drop []string `yaml:"drop"`
-			} `yaml:"capabilities"`
-		} `yaml:"securityContext"`
-		VolumeMounts []struct {
-			Name      string `yaml:"name"`
-			MountPath string `yaml:"mountPath"`
-			ReadOnly  bool   `yaml:"readOnly"`
-		} `yaml:"volumeMounts"`
-	}
-	deploymentDoc struct {
-		header   `yaml:",inline"`
-		Metadata meta `yaml:"metadata"`
-		Spec     struct {
-			Replicas int `yaml:"replicas"`
-			Strategy struct {
-				Type string `yaml:"type"`
-			} `yaml:"strategy"`
-			Selector struct {
-				MatchLabels map[string]string `yaml:"matchLabels"`
-			} `yaml:"selector"`
-			Template struct {
-				Metadata struct {
-					Labels map[string]string `yaml:"labels"`
-				} `yaml:"metadata"`
-				Spec struct {
-					TerminationGracePeriodSeconds int  `yaml:"terminationGracePeriodSeconds"`
-					ShareProcessNamespace         bool `yaml:"shareProcessNamespace"`
-					AutomountServiceAccountToken  bool `yaml:"automountServiceAccountToken"`
-					SecurityContext               struct {
-						RunAsNonRoot   bool `yaml:"runAsNonRoot"`
-						RunAsUser      int  `yaml:"runAsUser"`
-						RunAsGroup     int  `yaml:"runAsGroup"`
-						FSGroup        int  `yaml:"fsGroup"`
-						SeccompProfile struct {
-							Type string `yaml:"type"`
-						} `yaml:"seccompProfile"`
-					} `yaml:"securityContext"`
-					Containers []container `yaml:"containers"`
-					Volumes    []struct {
-						Name      string `yaml:"name"`
-						ConfigMap *struct {
-							Name string `yaml:"name"`
-						} `yaml:"configMap"`
-						EmptyDir              *struct{} `yaml:"emptyDir"`
-						PersistentVolumeClaim *struct {
-							ClaimName string `yaml:"claimName"`
-						} `yaml:"persistentVolumeClaim"`
-					} `yaml:"volumes"`
-				} `yaml:"spec"`
-			} `yaml:"template"`
-		} `yaml:"spec"`
-	}
-	serviceDoc struct {
-		header   `yaml:",inline"`
-		Metadata meta `yaml:"metadata"`
-		Spec     struct {
-			Selector map[string]string `yaml:"selector"`
-			Ports    []struct {
-				Name       string `yaml:"name"`
-				Port       int    `yaml:"port"`
-				TargetPort string `yaml:"targetPort"`
-			} `yaml:"ports"`
-		} `yaml:"spec"`
-	}
-	serviceMonitorDoc struct {
-		header   `yaml:",inline"`
-		Metadata meta `yaml:"metadata"`
-		Spec     struct {
-			Selector struct {
-				MatchLabels map[string]string `yaml:"matchLabels"`
-			} `yaml:"selector"`
-			Endpoints []struct {
-				Port          string `yaml:"port"`
-				Path          string `yaml:"path"`
-				Interval      string `yaml:"interval"`
-				ScrapeTimeout string `yaml:"scrapeTimeout"`
-			} `yaml:"endpoints"`
-		} `yaml:"spec"`
-	}
-	pvcDoc struct {
-		header   `yaml:",inline"`
-		Metadata meta `yaml:"metadata"`
-		Spec     struct {
-			AccessModes []string `yaml:"accessModes"`
-			Resources   struct {
-				Requests map[string]string `yaml:"requests"`
-			} `yaml:"resources"`
-		} `yaml:"spec"`
-	}
-	prometheusRuleDoc struct {
-		header   `yaml:",inline"`
-		Metadata meta `yaml:"metadata"`
-		Spec     struct {
-			Groups any `yaml:"groups"`
-		} `yaml:"spec"`
-	}
-	kustomizationDoc struct {
-		header    `yaml:",inline"`
-		Namespace string   `yaml:"namespace"`
-		Resources []string `yaml:"resources"`
-	}
-)
-
-func decodeStrict(t *testing.T, path string, into any) {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(into); err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	var extra any
-	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
-		t.Fatalf("%s: more than one document", path)
-	}
-}
-
-func TestKubernetesManifests(t *testing.T) {
-	var kust kustomizationDoc
-	decodeStrict(t, "kubernetes/kustomization.yaml", &kust)
-	files, _ := filepath.Glob("kubernetes/*.yaml")
-	listed := map[string]bool{"kubernetes/kustomization.yaml": true}
-	for _, r := range kust.Resources {
-		listed["kubernetes/"+r] = true
-	}
-	for _, f := range files {
-		if !listed[f] {
-			t.Errorf("%s is not in kustomization.yaml", f)
-		}
-	}
-	kinds := map[string]any{
-		"namespace.yaml": &namespaceDoc{}, "configmap.yaml": &configMapDoc{}, "deployment.yaml": &deploymentDoc{}, "pvc.yaml": &pvcDoc{},
-		"service.yaml": &serviceDoc{}, "servicemonitor.yaml": &serviceMonitorDoc{}, "prometheusrule.yaml": &prometheusRuleDoc{},
-	}
-	for _, r := range kust.Resources {
-		doc, ok := kinds[r]
-		if !ok {
-			t.Fatalf("kustomization lists %s, which this test does not know", r)
-		}
-		decodeStrict(t, "kubernetes/"+r, doc)
-	}
-
-	dep := kinds["deployment.yaml"].(*deploymentDoc)
-	pod := dep.Spec.Template.Spec
-	if len(pod.Containers) != 1 {
-		t.Fatalf("want one container")
-	}
-	c := pod.Containers[0]
-	check := func(name string, p probe, path string, delay, period, failures int) {
-		if p.HTTPGet.Path != path || p.InitialDelaySeconds != delay || p.PeriodSeconds != period || p.FailureThreshold != failures {
-			t.Errorf("%s probe %+v, want %s %d/%d/%d", name, p, path, delay, period, failures)
-		}
-	}
-	check("liveness", c.LivenessProbe, "/healthz", 10, 10, 3)
-	check("readiness", c.ReadinessProbe, "/readyz", 5, 5, 2)
-	d := config.Defaults()
-	shutdown := d.ShutdownTimeout
-	for _, e := range c.Env {
-		if e.Name == "SHUTDOWN_TIMEOUT_SECONDS" {
-			v, err := time.ParseDuration(e.Value + "s")
-			if err != nil {
-				t.Fatal(err)
-			}
-			shutdown = v
-		}
-	}
-	if grace := time.Duration(pod.TerminationGracePeriodSeconds) * time.Second; grace <= shutdown+d.AgentKillGrace {
-		t.Errorf("terminationGracePeriodSeconds %v not above shutdown timeout %v + kill grace %v", grace, shutdown, d.AgentKillGrace)
-	}
-	if !pod.SecurityContext.RunAsNonRoot || c.SecurityContext.AllowPrivilegeEscalation == nil || *c.SecurityContext.AllowPrivilegeEscalation ||
-		c.SecurityContext.ReadOnlyRootFilesystem == nil || !*c.SecurityContext.ReadOnlyRootFilesystem || strings.Join(c.SecurityContext.Capabilities.Drop, ",") != "ALL" {
-		t.Errorf("security context is not restrictive: %+v %+v", pod.SecurityContext, c.SecurityContext)
-	}
-	if c.Resources.Requests["memory"] == "" || c.Resources.Limits["memory"] == "" {
-		t.Error("memory request and limit missing")
-	}
-	if !pod.ShareProcessNamespace {
-		t.Error("shareProcessNamespace is needed so orphaned agent processes are reaped")
-	}
-	mounts := map[string]string{}
-	for _, m := range c.VolumeMounts {
-		mounts[m.MountPath] = m.Name
-	}
-	stateVolume := mounts[config.Defaults().StateDir]
-	persisted := false
-	for _, v := range pod.Volumes {
-		if v.Name == stateVolume && v.PersistentVolumeClaim != nil && v.PersistentVolumeClaim.ClaimName == kinds["pvc.yaml"].(*pvcDoc).Metadata.Name {
-			persisted = true
-		}
-	}
-	if !persisted {
-		t.Errorf("the state directory %s is not on the PersistentVolumeClaim", config.Defaults().StateDir)
-	}
-
-	// The ConfigMap's files pass the runner's own parser.
-	cm := kinds["configmap.yaml"].(*configMapDoc)
-	dir := t.TempDir()
-	clusters := filepath.Join(dir, "clusters.yaml")
-	if err := os.WriteFile(clusters, []byte(cm.Data["clusters.yaml"]), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	conf := strings.ReplaceAll(cm.Data["runner.conf"], "/etc/kubernetes-mcp-runner/clusters.yaml", clusters)
-	if err := os.WriteFile(filepath.Join(dir, "runner.conf"), []byte(conf), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := config.Parse([]string{"--config", filepath.Join(dir, "runner.conf")}, func(string) string { return "" }); err != nil {
-		t.Errorf("ConfigMap runner.conf: %v", err)
-	}
-
-	// The PrometheusRule carries exactly packaging/prometheus/rules.yml.
-	var rules struct {
-		Groups any `yaml:"groups"`
-	}
-	decodeStrict(t, "prometheus/rules.yml", &rules)
-	if !reflect.DeepEqual(rules.Groups, kinds["prometheusrule.yaml"].(*prometheusRuleDoc).Spec.Groups) {
-		t.Error("kubernetes/prometheusrule.yaml differs from prometheus/rules.yml")
 	}
 }
 
@@ -519,6 +283,48 @@ func TestDebPackage(t *testing.T) {
 	if !strings.Contains(string(conffiles), conf) {
 		t.Errorf("%s is not a conffile, so upgrades would overwrite it", conf)
 	}
+	// The maintainer scripts are the tested ones, wired to the right hooks.
+	for hook, script := range map[string]string{"preinst": "preinstall.sh", "postinst": "postinstall.sh", "prerm": "preremove.sh", "postrm": "postremove.sh"} {
+		got, err := os.ReadFile(filepath.Join(control, hook))
+		want, _ := os.ReadFile(filepath.Join("scripts", script))
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("%s is not scripts/%s: %v", hook, script, err)
+		}
+	}
+	fields, _ := os.ReadFile(filepath.Join(control, "control"))
+	if !regexp.MustCompile(`(?m)^Section: admin$`).Match(fields) {
+		t.Errorf("control has no Section:\n%s", fields)
+	}
+	for path, mode := range map[string]string{
+		"./usr/share/doc/kubernetes-mcp-runner/copyright":                             "-rw-r--r--",
+		"./usr/share/doc/kubernetes-mcp-runner/docs/deployment.md":                    "-rw-r--r--",
+		"./usr/share/doc/kubernetes-mcp-runner/docs/upgrade.md":                       "-rw-r--r--",
+		"./usr/share/doc/kubernetes-mcp-runner/examples/triage-agent/triage-agent.sh": "-rwxr-xr-x",
+		"./usr/share/doc/kubernetes-mcp-runner/examples/triage-agent/rbac.yaml":       "-rw-r--r--",
+	} {
+		if !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(mode) + ` root/root .* ` + regexp.QuoteMeta(path) + `$`).MatchString(listing) {
+			t.Errorf("deb lacks %s %s", mode, path)
+		}
+	}
+	// The rpm carries the same scripts and the licence where rpm looks.
+	rpms, _ := filepath.Glob("../dist/*.x86_64.rpm")
+	if len(rpms) != 1 {
+		t.Fatalf("want one x86_64 rpm in dist/, found %v", rpms)
+	}
+	rpm := tool(t, "rpm")
+	scripts := run(t, "", rpm, "-qp", "--scripts", rpms[0])
+	for _, script := range []string{"preinstall.sh", "postinstall.sh", "preremove.sh", "postremove.sh"} {
+		want, _ := os.ReadFile(filepath.Join("scripts", script))
+		body := strings.TrimPrefix(strings.TrimSpace(string(want)), "#!/bin/sh")
+		if !strings.Contains(scripts, strings.TrimSpace(body)) {
+			t.Errorf("rpm lacks scripts/%s:\n%s", script, scripts)
+		}
+	}
+	if files := run(t, "", rpm, "-qlp", rpms[0]); !strings.Contains(files, "/usr/share/licenses/kubernetes-mcp-runner/LICENSE") ||
+		!strings.Contains(files, "/usr/share/doc/kubernetes-mcp-runner/docs/upgrade.md") {
+		t.Errorf("rpm lacks the licence or docs:\n%s", files)
+	}
+
 	// The packaged binary runs and reports its version.
 	extract := t.TempDir()
 	run(t, "", dpkg, "-x", debs[0], extract)
