@@ -154,19 +154,19 @@ func (s *Server) Sent() int64 { return s.sent.Load() }
 
 func (s *Server) subscribe(_ context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 	if s.refuse.Load() {
-		return &mcp.CallToolResult{IsError: true, Content: []mcp.Content{&mcp.TextContent{Text: "subscription refused: watch not permitted"}}}, nil
+		return refusal("failed to create subscription: subscriptions refused by test"), nil
 	}
 	var args struct {
 		Mode string `json:"mode"`
 	}
 	_ = json.Unmarshal(req.Params.Arguments, &args)
-	if args.Mode != "faults" {
-		return &mcp.CallToolResult{IsError: true, Content: []mcp.Content{&mcp.TextContent{Text: fmt.Sprintf("unsupported mode %q", args.Mode)}}}, nil
+	if args.Mode != "faults" && args.Mode != "events" && args.Mode != "" {
+		return refusal("failed to create subscription: invalid mode: must be 'events' or 'faults'"), nil
 	}
 	ss := req.Session
 	s.mu.Lock()
 	s.subSeq++
-	id := fmt.Sprintf("sub-%d", s.subSeq)
+	id := fmt.Sprintf("sub-%08x", s.subSeq)
 	s.subs[ss] = id
 	s.mu.Unlock()
 	go func() {
@@ -175,8 +175,22 @@ func (s *Server) subscribe(_ context.Context, req *mcp.CallToolRequest) (*mcp.Ca
 		delete(s.subs, ss)
 		s.mu.Unlock()
 	}()
-	body, _ := json.Marshal(map[string]string{"subscriptionId": id})
-	return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: string(body)}}}, nil
+	return subscribed(map[string]any{
+		"subscriptionId": id, "cluster": s.cluster, "mode": args.Mode, "filters": map[string]any{},
+		"createdAt": time.Now().UTC().Format(time.RFC3339), "status": "active",
+	}), nil
+}
+
+// subscribed answers like the real server: a markdown header, the
+// pretty-printed subscription and a trailing sentence, in one text content.
+func subscribed(body map[string]any) *mcp.CallToolResult {
+	pretty, _ := json.MarshalIndent(body, "", "  ")
+	text := "# Event Subscription Created\n\n" + string(pretty) + "\n\nYou will receive event notifications via the logging/message protocol."
+	return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: text}}}
+}
+
+func refusal(text string) *mcp.CallToolResult {
+	return &mcp.CallToolResult{IsError: true, Content: []mcp.Content{&mcp.TextContent{Text: text}}}
 }
 
 // send delivers a notification to every subscribed session and returns how

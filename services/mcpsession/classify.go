@@ -22,6 +22,7 @@ const (
 	ReasonHTTP5xx           = "http_5xx"
 	ReasonProtocol          = "protocol"
 	ReasonSubscribeFailed   = "subscribe_failed"
+	ReasonSubscribeRefused  = "subscribe_refused"
 	ReasonStreamClosed      = "stream_closed"
 	ReasonKeepaliveTimeout  = "keepalive_timeout"
 	ReasonSubscriptionError = "subscription_error"

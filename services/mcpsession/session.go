@@ -110,9 +110,16 @@ func (s *Session) Serve(ctx context.Context) error {
 		attempt++
 		s.o.Metrics.SSEConnectionErrors.WithLabelValues(name, reason).Inc()
 		delay := backoff.Next()
-		s.logger.Warn("SSE connection failed, retrying",
-			"cluster", name, "error", errString(err), "reason", reason,
-			"retry_in", delay.String(), "attempt_number", attempt)
+		attrs := []any{"cluster", name, "error", errString(err), "reason", reason,
+			"retry_in", delay.String(), "attempt_number", attempt}
+		var refused *RefusedError
+		if errors.As(err, &refused) {
+			attrs = append(attrs, "server_message", refused.Message)
+			if s.o.Cluster.Transport == config.TransportSSE {
+				attrs = append(attrs, "hint", LegacyTransportHint)
+			}
+		}
+		s.logger.Warn("SSE connection failed, retrying", attrs...)
 		if err := s.o.Sleep(ctx, delay); err != nil {
 			return err
 		}
@@ -187,12 +194,19 @@ func (s *Session) connectAndListen(ctx context.Context, onUp func()) (string, er
 	}
 	res, err := cs.CallTool(connectCtx, &mcp.CallToolParams{Name: "events_subscribe", Arguments: map[string]any{"mode": "faults"}})
 	if err != nil {
+		if err := subscribeCallError(err); isRefusal(err) {
+			return ReasonSubscribeRefused, err
+		}
 		return failed(err, "events_subscribe", ReasonSubscribeFailed)
 	}
-	subID, err := subscriptionID(res)
+	sub, err := parseSubscribeResult(res)
 	if err != nil {
+		if isRefusal(err) {
+			return ReasonSubscribeRefused, err
+		}
 		return ReasonSubscribeFailed, err
 	}
+	subID := sub.SubscriptionID
 	if !handshakeTimer.Stop() {
 		return ReasonTimeout, fmt.Errorf("handshake took longer than %s", s.o.ConnectTimeout)
 	}
@@ -268,26 +282,6 @@ func (s *Session) handleMessage(p *mcp.LoggingMessageParams) {
 		s.o.Metrics.SSEConnectionErrors.WithLabelValues(s.o.Cluster.Name, ReasonSubscriptionError).Inc()
 	}
 	// Other loggers are the server's ordinary logs.
-}
-
-// subscriptionID reads the id from events_subscribe's text result.
-func subscriptionID(res *mcp.CallToolResult) (string, error) {
-	var text strings.Builder
-	for _, c := range res.Content {
-		if t, ok := c.(*mcp.TextContent); ok {
-			text.WriteString(t.Text)
-		}
-	}
-	if res.IsError {
-		return "", fmt.Errorf("events_subscribe refused: %.200s", text.String())
-	}
-	var body struct {
-		SubscriptionID string `json:"subscriptionId"`
-	}
-	if err := json.Unmarshal([]byte(text.String()), &body); err != nil || body.SubscriptionID == "" {
-		return "", fmt.Errorf("events_subscribe returned no subscriptionId: %.200s", text.String())
-	}
-	return body.SubscriptionID, nil
 }
 
 // httpClient builds the session's client. It has no overall timeout, which

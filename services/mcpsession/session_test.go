@@ -251,9 +251,15 @@ func TestRefusedSubscriptionIsAFailedConnect(t *testing.T) {
 	}
 	defer src.Stop()
 	h := startSession(t, streamable("prod", src.URL()), nil)
-	waitFor(t, "subscribe_failed", func() bool {
-		return testutil.ToFloat64(h.m.SSEConnectionErrors.WithLabelValues("prod", ReasonSubscribeFailed)) >= 2
+	waitFor(t, "subscribe_refused", func() bool {
+		return testutil.ToFloat64(h.m.SSEConnectionErrors.WithLabelValues("prod", ReasonSubscribeRefused)) >= 2
 	})
+	if got := testutil.ToFloat64(h.m.SSEConnectionErrors.WithLabelValues("prod", ReasonSubscribeFailed)); got != 0 {
+		t.Errorf("a refusal was counted as subscribe_failed %v times", got)
+	}
+	if !strings.Contains(h.logs.String(), `"server_message":"failed to create subscription: subscriptions refused by test"`) {
+		t.Errorf("refusal logged without the server's words:\n%s", h.logs.String())
+	}
 	if h.session.Connected() {
 		t.Error("connected without a subscription")
 	}
