@@ -128,3 +128,38 @@ func (c Cluster) validate() error {
 	}
 	return nil
 }
+
+// Filters narrow a cluster's fault subscription. They are the filter
+// arguments of kubernetes-mcp-server's events_subscribe; empty ones are
+// not sent.
+type Filters struct {
+	// Namespaces to watch; none means every namespace.
+	Namespaces []string `yaml:"namespaces"`
+	// LabelSelector filters by the involved object's labels, such as
+	// "app=nginx,tier=frontend".
+	LabelSelector     string `yaml:"labelSelector"`
+	InvolvedKind      string `yaml:"involvedKind"`
+	InvolvedName      string `yaml:"involvedName"`
+	InvolvedNamespace string `yaml:"involvedNamespace"`
+	// Reason is an event reason prefix, such as "BackOff".
+	Reason string `yaml:"reason"`
+	// Type is "Warning"; the server refuses "Normal" for faults.
+	Type string `yaml:"type"`
+}
+
+// Arguments are the filters as events_subscribe arguments.
+func (f Filters) Arguments() map[string]any {
+	args := map[string]any{}
+	if len(f.Namespaces) > 0 {
+		args["namespaces"] = append([]string(nil), f.Namespaces...)
+	}
+	for k, v := range map[string]string{
+		"labelSelector": f.LabelSelector, "involvedKind": f.InvolvedKind, "involvedName": f.InvolvedName,
+		"involvedNamespace": f.InvolvedNamespace, "reason": f.Reason, "type": f.Type,
+	} {
+		if v != "" {
+			args[k] = v
+		}
+	}
+	return args
+}

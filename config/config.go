@@ -49,6 +49,12 @@ type Cluster struct {
 	BearerTokenFile string `yaml:"bearerTokenFile"`
 	// CAFile, when set, is the PEM bundle trusted for an https endpoint.
 	CAFile string `yaml:"caFile"`
+	// Context, when set, is the kubeconfig context a multi-cluster server
+	// watches for this cluster. Clusters that share an endpoint and
+	// credentials share one MCP session, one subscription per context.
+	Context string `yaml:"context"`
+	// Filters narrow the subscription; they are sent on every subscribe.
+	Filters Filters `yaml:"filters"`
 }
 
 // Config is everything the runner needs to start.

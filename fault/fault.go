@@ -1,6 +1,7 @@
 // Package fault holds the domain types shared by intake, queue and dispatch:
-// the fault event kubernetes-mcp-server reports, its severity, and the
-// parsing that turns untrusted notification payloads into events.
+// the fault event, its severity, and the validation every fault passes
+// before it is queued, whichever source it came from. Decoding a source's
+// wire format (MCP notifications, webhooks) belongs to that source.
 package fault
 
 import (
@@ -11,10 +12,10 @@ import (
 	"time"
 )
 
-// Loggers used by kubernetes-mcp-server in notifications/message.
+// Sources a fault can come from; the bounded values of Event.Source.
 const (
-	LoggerFaults            = "kubernetes/faults"
-	LoggerSubscriptionError = "kubernetes/subscription_error"
+	// SourceMCP is a kubernetes-mcp-server fault subscription.
+	SourceMCP = "mcp"
 )
 
 // Fault types the server sends. Others are accepted unchanged.
@@ -72,8 +73,12 @@ type Resource struct {
 	UID        string `json:"uid,omitempty"`
 }
 
-// Event is one fault as the server reports it.
+// Event is one fault. Its JSON form is what the state store keeps and what
+// an agent reads in event.json; the field names are kubernetes-mcp-server's.
 type Event struct {
+	// Source names where the fault came from (SourceMCP, ...): a short
+	// lower-case word, never an address or a name from the payload.
+	Source         string   `json:"source,omitempty"`
 	SubscriptionID string   `json:"subscriptionId,omitempty"`
 	Cluster        string   `json:"cluster"`
 	FaultID        string   `json:"faultId"`
@@ -88,15 +93,6 @@ type Event struct {
 
 // Level is the event's parsed severity.
 func (e Event) Level() Severity { return ParseSeverity(e.Severity) }
-
-// SubscriptionError is the server telling that its own Kubernetes watch is
-// failing.
-type SubscriptionError struct {
-	SubscriptionID string `json:"subscriptionId"`
-	Cluster        string `json:"cluster"`
-	Error          string `json:"error"`
-	Degraded       bool   `json:"degraded"`
-}
 
 // Limits on untrusted input. A payload over them is malformed: the runner
 // never holds or forwards unbounded data from a server.
@@ -113,21 +109,21 @@ var ErrMalformed = errors.New("malformed fault")
 // id and a directory name. The server sends 16 hex characters.
 var faultID = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 
-// Parse decodes and validates a kubernetes/faults payload. The error says
-// what was wrong and wraps ErrMalformed.
-func Parse(data []byte) (Event, error) {
-	var e Event
-	if len(data) > MaxPayloadBytes {
-		return e, fmt.Errorf("%w: payload of %d bytes exceeds %d", ErrMalformed, len(data), MaxPayloadBytes)
-	}
-	if err := json.Unmarshal(data, &e); err != nil {
-		return Event{}, fmt.Errorf("%w: not a JSON fault object: %v", ErrMalformed, err)
+// source is what Event.Source may hold.
+var source = regexp.MustCompile(`^[a-z][a-z0-9-]{0,31}$`)
+
+// Validate checks a decoded fault against the limits every source's faults
+// must meet: a safe id, bounded fields, a fault type and a source. The
+// error says what was wrong and wraps ErrMalformed.
+func (e Event) Validate() error {
+	if !source.MatchString(e.Source) {
+		return fmt.Errorf("%w: source %.32q is not 1-32 lower-case letters, digits or '-'", ErrMalformed, e.Source)
 	}
 	if e.FaultID == "" {
-		return Event{}, fmt.Errorf("%w: missing faultId", ErrMalformed)
+		return fmt.Errorf("%w: missing faultId", ErrMalformed)
 	}
 	if !faultID.MatchString(e.FaultID) {
-		return Event{}, fmt.Errorf("%w: faultId %.64q is not 1-64 letters, digits, '.', '_' or '-'", ErrMalformed, e.FaultID)
+		return fmt.Errorf("%w: faultId %.64q is not 1-64 letters, digits, '.', '_' or '-'", ErrMalformed, e.FaultID)
 	}
 	for _, f := range []struct{ name, v string }{
 		{"subscriptionId", e.SubscriptionID}, {"cluster", e.Cluster}, {"faultType", e.FaultType},
@@ -136,29 +132,14 @@ func Parse(data []byte) (Event, error) {
 		{"resource.namespace", e.Resource.Namespace}, {"resource.uid", e.Resource.UID},
 	} {
 		if len(f.v) > MaxFieldBytes {
-			return Event{}, fmt.Errorf("%w: field %s is %d bytes, over %d", ErrMalformed, f.name, len(f.v), MaxFieldBytes)
+			return fmt.Errorf("%w: field %s is %d bytes, over %d", ErrMalformed, f.name, len(f.v), MaxFieldBytes)
 		}
 	}
 	if len(e.Context) > MaxContextBytes {
-		return Event{}, fmt.Errorf("%w: field context is %d bytes, over %d", ErrMalformed, len(e.Context), MaxContextBytes)
+		return fmt.Errorf("%w: field context is %d bytes, over %d", ErrMalformed, len(e.Context), MaxContextBytes)
 	}
 	if e.FaultType == "" {
-		return Event{}, fmt.Errorf("%w: missing faultType", ErrMalformed)
+		return fmt.Errorf("%w: missing faultType", ErrMalformed)
 	}
-	return e, nil
-}
-
-// ParseSubscriptionError decodes a kubernetes/subscription_error payload.
-func ParseSubscriptionError(data []byte) (SubscriptionError, error) {
-	var s SubscriptionError
-	if len(data) > MaxPayloadBytes {
-		return s, fmt.Errorf("%w: payload of %d bytes exceeds %d", ErrMalformed, len(data), MaxPayloadBytes)
-	}
-	if err := json.Unmarshal(data, &s); err != nil {
-		return SubscriptionError{}, fmt.Errorf("%w: not a JSON subscription error: %v", ErrMalformed, err)
-	}
-	if len(s.Error) > MaxFieldBytes {
-		s.Error = s.Error[:MaxFieldBytes]
-	}
-	return s, nil
+	return nil
 }

@@ -1,6 +1,8 @@
-// Package intake turns notification payloads into queued faults: it
-// parses and validates them, counts them, applies the filters and the
-// circuit breaker, and enqueues what is left. Every payload ends in exactly
+// Package intake turns faults from any source into queued faults: it
+// validates them, counts them, applies the filters and the circuit breaker,
+// and enqueues what is left. Sources decode their own wire formats and hand
+// over a fault.Event (Submit) or report what they could not decode
+// (Malformed); intake never learns more of a source than Event.Source. Every payload ends in exactly
 // one place, so the books balance:
 //
 //	events_received_total = events_filtered_total
@@ -13,7 +15,6 @@
 package intake
 
 import (
-	"errors"
 	"log/slog"
 	"sort"
 	"time"
@@ -94,31 +95,23 @@ func New(o Options) *Intake {
 	return in
 }
 
-// HandleFault processes one kubernetes/faults payload from cluster's
-// session. cluster is the configured name, the only one used in labels.
-func (in *Intake) HandleFault(cluster string, payload []byte) Outcome {
+// Submit processes one fault a source decoded for a configured cluster.
+// cluster is the configured name, the only one used in labels.
+func (in *Intake) Submit(cluster string, ev fault.Event) Outcome {
 	m := in.o.Metrics
 	q := in.o.Queues.Get(cluster)
 	policy, known := in.o.Clusters[cluster]
 	if q == nil || !known {
-		// Sessions exist only for configured clusters; a payload here
+		// Sources submit only for configured clusters; a fault here
 		// means a wiring bug, and the name must not become a label.
-		in.logger.Error("Fault for a cluster that is not configured", "cluster", cluster)
+		in.logger.Error("Fault for a cluster that is not configured", "cluster", truncate(cluster, 64), "source", truncate(ev.Source, 32))
 		return UnknownCluster
 	}
-	ev, err := fault.Parse(payload)
-	if err != nil {
-		m.EventsReceived.WithLabelValues(cluster, fault.SeverityUnknown.String()).Inc()
-		m.EventsFiltered.WithLabelValues(cluster, string(Malformed)).Inc()
-		in.logger.Warn("Dropped malformed fault notification", "cluster", cluster, "error", err.Error(), "payload_bytes", len(payload))
-		return Malformed
+	if err := ev.Validate(); err != nil {
+		return in.malformed(cluster, ev.Source, err)
 	}
 	sev := ev.Level()
 	m.EventsReceived.WithLabelValues(cluster, sev.String()).Inc()
-	if ev.Cluster != "" && ev.Cluster != cluster {
-		in.logger.Warn("Fault names another cluster than the one configured for its server; using the configured name",
-			"cluster", cluster, "reported_cluster", truncate(ev.Cluster, 64), "fault_id", ev.FaultID)
-	}
 	filtered := func(o Outcome) Outcome {
 		m.EventsFiltered.WithLabelValues(cluster, string(o)).Inc()
 		in.logger.Debug("Filtered fault", "cluster", cluster, "fault_id", ev.FaultID, "reason", string(o))
@@ -158,18 +151,21 @@ func (in *Intake) HandleFault(cluster string, payload []byte) Outcome {
 	return Queued
 }
 
-// HandleSubscriptionError logs a kubernetes/subscription_error payload.
-// The caller counts it as a connection error.
-func (in *Intake) HandleSubscriptionError(cluster string, payload []byte) error {
-	se, err := fault.ParseSubscriptionError(payload)
-	if err != nil {
-		in.logger.Warn("Malformed subscription error notification", "cluster", cluster, "error", err.Error())
-		return err
+// Malformed counts a payload a source received for cluster but could not
+// turn into a fault, so it is received and filtered like any other.
+func (in *Intake) Malformed(cluster, source string, err error) Outcome {
+	if _, known := in.o.Clusters[cluster]; !known || in.o.Queues.Get(cluster) == nil {
+		in.logger.Error("Fault for a cluster that is not configured", "cluster", truncate(cluster, 64), "source", truncate(source, 32))
+		return UnknownCluster
 	}
-	in.logger.Warn("Server reports its fault subscription is failing",
-		"cluster", cluster, "subscription_id", truncate(se.SubscriptionID, 64),
-		"reported_cluster", truncate(se.Cluster, 64), "error", se.Error, "degraded", se.Degraded)
-	return errors.New(se.Error)
+	return in.malformed(cluster, source, err)
+}
+
+func (in *Intake) malformed(cluster, source string, err error) Outcome {
+	in.o.Metrics.EventsReceived.WithLabelValues(cluster, fault.SeverityUnknown.String()).Inc()
+	in.o.Metrics.EventsFiltered.WithLabelValues(cluster, string(Malformed)).Inc()
+	in.logger.Warn("Dropped malformed fault notification", "cluster", cluster, "source", truncate(source, 32), "error", err.Error())
+	return Malformed
 }
 
 func truncate(s string, n int) string {

@@ -2,7 +2,7 @@ package intake
 
 import (
 	"bytes"
-	"encoding/json"
+	"errors"
 	"log/slog"
 	"strings"
 	"sync/atomic"
@@ -45,14 +45,9 @@ func newFixture(t *testing.T, capacity int) *fixture {
 	return f
 }
 
-func payload(t *testing.T, id, sev, cluster string) []byte {
-	t.Helper()
-	b, err := json.Marshal(fault.Event{Cluster: cluster, FaultID: id, FaultType: fault.TypeCrashLoop, Severity: sev,
-		Resource: fault.Resource{Kind: "Pod", Name: "p", Namespace: "ns"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+func event(id, sev, cluster string) fault.Event {
+	return fault.Event{Source: fault.SourceMCP, Cluster: cluster, FaultID: id, FaultType: fault.TypeCrashLoop, Severity: sev,
+		Resource: fault.Resource{Kind: "Pod", Name: "p", Namespace: "ns"}}
 }
 
 func (f *fixture) filtered(cluster, reason string) float64 {
@@ -61,7 +56,7 @@ func (f *fixture) filtered(cluster, reason string) float64 {
 
 func TestQueuedWithMetrics(t *testing.T) {
 	f := newFixture(t, 10)
-	if got := f.in.HandleFault("prod", payload(t, "abc", "critical", "prod")); got != Queued {
+	if got := f.in.Submit("prod", event("abc", "critical", "prod")); got != Queued {
 		t.Fatalf("outcome %s", got)
 	}
 	if got := testutil.ToFloat64(f.m.EventsReceived.WithLabelValues("prod", "critical")); got != 1 {
@@ -80,25 +75,28 @@ func TestEachFilterReason(t *testing.T) {
 	cases := []struct {
 		name    string
 		cluster string
-		payload []byte
+		event   fault.Event
 		want    Outcome
 	}{
-		{"malformed: not JSON", "prod", []byte("garbage"), Malformed},
-		{"malformed: no faultId", "prod", []byte(`{"faultType":"CrashLoop"}`), Malformed},
-		{"malformed: oversized", "prod", payload(t, "big", "critical", strings.Repeat("x", fault.MaxFieldBytes+1)), Malformed},
-		{"severity_low", "prod", payload(t, "low", "info", "prod"), SeverityLow},
-		{"unknown severity is low", "prod", payload(t, "odd", "fatal", "prod"), SeverityLow},
-		{"triage_disabled", "quiet", payload(t, "q", "critical", "quiet"), TriageDisabled},
-		{"first is queued", "prod", payload(t, "one", "warning", "prod"), Queued},
-		{"duplicate while queued", "prod", payload(t, "one", "warning", "prod"), Duplicate},
-		{"queue_full", "prod", payload(t, "two", "warning", "prod"), QueueFull},
+		{"malformed: no faultId", "prod", event("", "critical", "prod"), Malformed},
+		{"malformed: no source", "prod", fault.Event{FaultID: "s", FaultType: fault.TypeCrashLoop, Severity: "critical"}, Malformed},
+		{"malformed: oversized", "prod", event("big", "critical", strings.Repeat("x", fault.MaxFieldBytes+1)), Malformed},
+		{"severity_low", "prod", event("low", "info", "prod"), SeverityLow},
+		{"unknown severity is low", "prod", event("odd", "fatal", "prod"), SeverityLow},
+		{"triage_disabled", "quiet", event("q", "critical", "quiet"), TriageDisabled},
+		{"first is queued", "prod", event("one", "warning", "prod"), Queued},
+		{"duplicate while queued", "prod", event("one", "warning", "prod"), Duplicate},
+		{"queue_full", "prod", event("two", "warning", "prod"), QueueFull},
 	}
 	for _, tc := range cases {
-		if got := f.in.HandleFault(tc.cluster, tc.payload); got != tc.want {
+		if got := f.in.Submit(tc.cluster, tc.event); got != tc.want {
 			t.Errorf("%s: outcome %s, want %s", tc.name, got, tc.want)
 		}
 	}
-	for reason, want := range map[string]float64{"malformed": 3, "severity_low": 2, "duplicate": 1, "queue_full": 1} {
+	if got := f.in.Malformed("prod", fault.SourceMCP, errors.New("not JSON")); got != Malformed {
+		t.Errorf("undecodable payload: outcome %s, want malformed", got)
+	}
+	for reason, want := range map[string]float64{"malformed": 4, "severity_low": 2, "duplicate": 1, "queue_full": 1} {
 		if got := f.filtered("prod", reason); got != want {
 			t.Errorf("filtered{prod,%s} = %v, want %v", reason, got, want)
 		}
@@ -110,26 +108,26 @@ func TestEachFilterReason(t *testing.T) {
 		t.Errorf("malformed drop not logged with its cluster: %s", f.logs.String())
 	}
 	// Malformed payloads are received with severity unknown, so the books balance.
-	if got := testutil.ToFloat64(f.m.EventsReceived.WithLabelValues("prod", "unknown")); got != 4 {
-		t.Errorf("received{unknown} = %v, want 4 (3 malformed + 1 unknown severity)", got)
+	if got := testutil.ToFloat64(f.m.EventsReceived.WithLabelValues("prod", "unknown")); got != 5 {
+		t.Errorf("received{unknown} = %v, want 5 (4 malformed + 1 unknown severity)", got)
 	}
 }
 
 func TestDuplicateWithinWindowAfterDequeue(t *testing.T) {
 	f := newFixture(t, 10)
 	q := f.queues.Get("prod")
-	f.in.HandleFault("prod", payload(t, "a", "warning", "prod"))
+	f.in.Submit("prod", event("a", "warning", "prod"))
 	it, _ := q.TryPop()
-	if got := f.in.HandleFault("prod", payload(t, "a", "warning", "prod")); got != Duplicate {
+	if got := f.in.Submit("prod", event("a", "warning", "prod")); got != Duplicate {
 		t.Fatalf("repeat while in flight: %s", got)
 	}
 	q.Release(it.Event.FaultID)
 	*f.now = f.now.Add(14 * time.Minute)
-	if got := f.in.HandleFault("prod", payload(t, "a", "warning", "prod")); got != Duplicate {
+	if got := f.in.Submit("prod", event("a", "warning", "prod")); got != Duplicate {
 		t.Fatalf("repeat within window: %s", got)
 	}
 	*f.now = f.now.Add(2 * time.Minute)
-	if got := f.in.HandleFault("prod", payload(t, "a", "warning", "prod")); got != Queued {
+	if got := f.in.Submit("prod", event("a", "warning", "prod")); got != Queued {
 		t.Fatalf("repeat after window: %s", got)
 	}
 }
@@ -148,7 +146,7 @@ func TestDedupMemoryIsBounded(t *testing.T) {
 func TestBreakerOpenDropsAndCounts(t *testing.T) {
 	f := newFixture(t, 10)
 	f.breaker.open.Store(true)
-	if got := f.in.HandleFault("prod", payload(t, "deadbeef", "critical", "prod")); got != BreakerOpen {
+	if got := f.in.Submit("prod", event("deadbeef", "critical", "prod")); got != BreakerOpen {
 		t.Fatalf("outcome %s", got)
 	}
 	if got := testutil.ToFloat64(f.m.BreakerEventsDropped.WithLabelValues("prod")); got != 1 {
@@ -159,23 +157,23 @@ func TestBreakerOpenDropsAndCounts(t *testing.T) {
 	}
 }
 
-func TestForeignClusterNameIsLoggedNotLabelled(t *testing.T) {
+func TestForeignNamesAreNotLabels(t *testing.T) {
 	f := newFixture(t, 10)
-	if got := f.in.HandleFault("prod", payload(t, "x1", "critical", "some-other-name")); got != Queued {
+	if got := f.in.Submit("prod", event("x1", "critical", "some-other-name")); got != Queued {
 		t.Fatalf("outcome %s", got)
 	}
-	if !strings.Contains(f.logs.String(), `"reported_cluster":"some-other-name"`) {
-		t.Errorf("mismatch not logged")
+	if got := f.in.Submit("not-configured", event("x2", "critical", "prod")); got != UnknownCluster {
+		t.Fatalf("unconfigured cluster: outcome %s", got)
 	}
 	if n := testutil.CollectAndCount(f.m.EventsReceived); n != 1 {
-		t.Errorf("%d received series; the foreign name must not become a label", n)
+		t.Errorf("%d received series; a name configuration did not declare must not become a label", n)
 	}
 }
 
 func TestDisplacementIsCounted(t *testing.T) {
 	f := newFixture(t, 1)
-	f.in.HandleFault("prod", payload(t, "w", "warning", "prod"))
-	if got := f.in.HandleFault("prod", payload(t, "c", "critical", "prod")); got != Queued {
+	f.in.Submit("prod", event("w", "warning", "prod"))
+	if got := f.in.Submit("prod", event("c", "critical", "prod")); got != Queued {
 		t.Fatalf("critical into full queue: %s", got)
 	}
 	if f.filtered("prod", "queue_full") != 1 || testutil.ToFloat64(f.m.EventsDisplaced.WithLabelValues("prod")) != 1 {

@@ -2,7 +2,6 @@ package journal
 
 import (
 	"bytes"
-	"encoding/json"
 	"log/slog"
 	"strings"
 	"testing"
@@ -34,15 +33,14 @@ func TestWriteFailureIsReportedAndAccounted(t *testing.T) {
 	in := intake.New(intake.Options{Logger: logger, Metrics: m, Queues: queues, Breaker: closedBreaker{},
 		Clusters: map[string]intake.ClusterPolicy{"prod": {Triage: true}}, MinSeverity: fault.SeverityInfo,
 		DedupWindow: time.Minute, Now: time.Now})
-	payload := func(id string) []byte {
-		b, _ := json.Marshal(fault.Event{FaultID: id, FaultType: fault.TypeCrashLoop, Severity: "critical"})
-		return b
+	payload := func(id string) fault.Event {
+		return fault.Event{Source: fault.SourceMCP, FaultID: id, FaultType: fault.TypeCrashLoop, Severity: "critical"}
 	}
-	if got := in.HandleFault("prod", payload("ok")); got != intake.Queued {
+	if got := in.Submit("prod", payload("ok")); got != intake.Queued {
 		t.Fatalf("before the failure: %s", got)
 	}
 	s.Close() // every write now fails, as on a dead disk
-	if got := in.HandleFault("prod", payload("lost")); got != intake.PersistFailed {
+	if got := in.Submit("prod", payload("lost")); got != intake.PersistFailed {
 		t.Fatalf("outcome %s, want persist_failed", got)
 	}
 	if got := testutil.ToFloat64(m.EventsFiltered.WithLabelValues("prod", "persist_failed")); got != 1 {

@@ -1,8 +1,14 @@
-// Package mcpsession holds one supervised MCP session per cluster: it connects to
-// the cluster's kubernetes-mcp-server, subscribes to faults, hands every
-// notification to intake, and reconnects with backoff and jitter when the
-// session fails. The runner owns reconnection (its backoff, metrics, logs and
-// readiness), so the SDK's own stream retries are turned off.
+// Package mcpsession is the MCP fault source: supervised MCP sessions to
+// kubernetes-mcp-server instances. A session connects, subscribes to faults
+// once for each configured cluster it serves (one subscription per
+// kubeconfig context of a multi-cluster server), decodes every notification
+// into a fault and hands it to intake under the configured cluster's name,
+// and reconnects with backoff and jitter when the session fails. The runner
+// owns reconnection (its backoff, metrics, logs and readiness), so the SDK's
+// own stream retries are turned off.
+//
+// Everything MCP-specific stays here: the wire format, the subscription
+// ids, the server's own cluster names. Intake sees only fault.Event.
 package mcpsession
 
 import (
@@ -17,6 +23,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -30,17 +37,24 @@ import (
 
 // ProtocolVersion is the MCP version the runner speaks. Pinning it skips the
 // server/discover probe that servers before it answer with 400, and keeps
-// logging notifications and keepalive pings, which later versions deprecate.
+// logging notifications (the channel faults travel on) and keepalive pings,
+// which the 2026-07-28 revision deprecates (SEP-2577).
 const ProtocolVersion = "2025-11-25"
 
-// Handler receives what a session hears. Intake implements it.
+// DefaultMaxSubscriptionsPerSession is kubernetes-mcp-server's own limit of
+// subscriptions in one session.
+const DefaultMaxSubscriptionsPerSession = 10
+
+// Handler receives the faults a session hears. Intake implements it.
 type Handler interface {
-	HandleFault(cluster string, payload []byte) intake.Outcome
-	HandleSubscriptionError(cluster string, payload []byte) error
+	Submit(cluster string, ev fault.Event) intake.Outcome
+	Malformed(cluster, source string, err error) intake.Outcome
 }
 
-// Options configure one cluster's session.
+// Options configure sessions.
 type Options struct {
+	// Cluster is the one cluster of a session built with New; NewSet
+	// takes its clusters as an argument instead.
 	Cluster      config.Cluster
 	Handler      Handler
 	Metrics      *metrics.Metrics
@@ -50,90 +64,171 @@ type Options struct {
 	// Keepalive is the interval of MCP pings; a ping unanswered within
 	// half of it ends the session as keepalive_timeout.
 	Keepalive time.Duration
-	// ConnectTimeout bounds connect, setLevel and subscribe together.
+	// ConnectTimeout bounds connect, setLevel and the first subscribes
+	// together, and each later subscribe retry alone.
 	ConnectTimeout time.Duration
 	MaxEventBytes  int
 	Version        string
+	// MaxSubscriptionsPerSession bounds the clusters one session
+	// subscribes for; more clusters sharing an endpoint open further
+	// sessions. 0 means DefaultMaxSubscriptionsPerSession.
+	MaxSubscriptionsPerSession int
+	// BlindTick is how often blind time is added to
+	// sse_disconnected_seconds_total while a cluster has no subscription;
+	// 0 means one second.
+	BlindTick time.Duration
+	// Now is the clock of blind-time accounting; nil uses time.Now.
+	Now func() time.Time
 	// Rand feeds the backoff jitter; nil uses math/rand/v2.
 	Rand func() float64
 	// Sleep waits for d or ctx; nil uses a timer. Tests inject it.
 	Sleep func(ctx context.Context, d time.Duration) error
 }
 
-// Session is the suture service for one cluster.
-type Session struct {
-	o         Options
-	logger    *slog.Logger
-	connected atomic.Bool
-}
-
-// New returns a cluster's session service.
-func New(o Options) *Session {
+func (o Options) withDefaults() Options {
 	if o.ConnectTimeout == 0 {
 		o.ConnectTimeout = 30 * time.Second
 	}
 	if o.Sleep == nil {
 		o.Sleep = sleep
 	}
-	return &Session{o: o, logger: o.Logger.With("component", "sse")}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.BlindTick <= 0 {
+		o.BlindTick = time.Second
+	}
+	if o.MaxSubscriptionsPerSession <= 0 {
+		o.MaxSubscriptionsPerSession = DefaultMaxSubscriptionsPerSession
+	}
+	return o
+}
+
+// Session is the suture service for one MCP session, which serves one or
+// more configured clusters.
+type Session struct {
+	o        Options
+	logger   *slog.Logger
+	bindings []*binding
+	name     string
+
+	mu      sync.Mutex
+	routes  map[string]*binding // subscription id → cluster
+	pending *binding            // the cluster whose subscribe is in flight
+}
+
+// New returns the session service of a single cluster.
+func New(o Options) *Session {
+	o = o.withDefaults()
+	return newSession([]*binding{newBinding(o.Cluster, o.Metrics, o.Now())}, o)
+}
+
+func newSession(bs []*binding, o Options) *Session {
+	names := make([]string, len(bs))
+	for i, b := range bs {
+		names[i] = b.name
+	}
+	return &Session{
+		o: o, logger: o.Logger.With("component", "sse"), bindings: bs,
+		name: "sse[" + strings.Join(names, ",") + "]", routes: make(map[string]*binding),
+	}
 }
 
 // String names the service in supervisor logs.
-func (s *Session) String() string { return "sse[" + s.o.Cluster.Name + "]" }
+func (s *Session) String() string { return s.name }
 
-// Connected reports whether the session is live and subscribed.
-func (s *Session) Connected() bool { return s.connected.Load() }
+// Connected reports whether every cluster of the session is subscribed.
+func (s *Session) Connected() bool {
+	for _, b := range s.bindings {
+		if !b.isLive() {
+			return false
+		}
+	}
+	return true
+}
+
+// Clusters names the configured clusters the session serves.
+func (s *Session) Clusters() []string {
+	out := make([]string, len(s.bindings))
+	for i, b := range s.bindings {
+		out[i] = b.name
+	}
+	return out
+}
+
+// attemptFailure is why one cluster's subscription is not live.
+type attemptFailure struct {
+	reason string
+	err    error
+}
 
 // Serve connects, and reconnects for as long as ctx lasts. It returns only
 // when ctx ends.
 func (s *Session) Serve(ctx context.Context) error {
-	name := s.o.Cluster.Name
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	tickCtx, stopTicks := context.WithCancel(ctx)
+	defer stopTicks()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		s.countBlindTime(tickCtx)
+	}()
+
 	backoff := NewBackoff(s.o.InitialDelay, s.o.MaxDelay, s.o.Rand)
-	downSince := time.Now()
-	attempt := 0
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		reason, err := s.connectAndListen(ctx, func() {
-			backoff.Reset()
-			attempt = 0
-			s.logger.Info("SSE connection established",
-				"cluster", name, "downtime_duration", time.Since(downSince).String())
-		})
+		reason, err, perCluster := s.connectAndListen(ctx, backoff.Reset)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if attempt == 0 {
-			downSince = time.Now()
-		}
-		attempt++
-		s.o.Metrics.SSEConnectionErrors.WithLabelValues(name, reason).Inc()
 		delay := backoff.Next()
-		attrs := []any{"cluster", name, "error", errString(err), "reason", reason,
-			"retry_in", delay.String(), "attempt_number", attempt}
-		var refused *RefusedError
-		if errors.As(err, &refused) {
-			attrs = append(attrs, "server_message", refused.Message)
-			if s.o.Cluster.Transport == config.TransportSSE {
-				attrs = append(attrs, "hint", LegacyTransportHint)
+		reasons := make(map[*binding]string, len(s.bindings))
+		for _, b := range s.bindings {
+			f, ok := perCluster[b]
+			if !ok {
+				f = attemptFailure{reason, err}
 			}
+			reasons[b] = f.reason
+			s.failed(b, f, delay)
 		}
-		s.logger.Warn("SSE connection failed, retrying", attrs...)
 		if err := s.o.Sleep(ctx, delay); err != nil {
 			return err
 		}
-		s.o.Metrics.SSEReconnections.WithLabelValues(name, reason).Inc()
+		for _, b := range s.bindings {
+			s.o.Metrics.SSEReconnections.WithLabelValues(b.name, reasons[b]).Inc()
+		}
 	}
 }
 
+// failed counts and logs one failed attempt of one cluster.
+func (s *Session) failed(b *binding, f attemptFailure, delay time.Duration) {
+	attempt := b.failedAttempt()
+	s.o.Metrics.SSEConnectionErrors.WithLabelValues(b.name, f.reason).Inc()
+	attrs := []any{"cluster", b.name, "error", errString(f.err), "reason", f.reason,
+		"retry_in", delay.String(), "attempt_number", attempt}
+	if b.cluster.Context != "" {
+		attrs = append(attrs, "context", b.cluster.Context)
+	}
+	var refused *RefusedError
+	if errors.As(f.err, &refused) {
+		attrs = append(attrs, "server_message", refused.Message)
+		if b.cluster.Transport == config.TransportSSE {
+			attrs = append(attrs, "hint", LegacyTransportHint)
+		}
+	}
+	s.logger.Warn("SSE connection failed, retrying", attrs...)
+}
+
 // connectAndListen runs one session from connect to its end and returns
-// why it ended. onUp is called once the subscription is live.
-func (s *Session) connectAndListen(ctx context.Context, onUp func()) (string, error) {
-	name := s.o.Cluster.Name
+// why it ended; perCluster holds the clusters whose own subscribe failed.
+// onUp is called once the first subscription is live.
+func (s *Session) connectAndListen(ctx context.Context, onUp func()) (string, error, map[*binding]attemptFailure) {
 	rec, httpClient, err := s.httpClient()
 	if err != nil {
-		return ReasonOther, err
+		return ReasonOther, err, nil
 	}
 	// Notifications are handled inline, in order; the SDK calls the
 	// handler from its reader, so a slow intake applies backpressure to
@@ -145,13 +240,14 @@ func (s *Session) connectAndListen(ctx context.Context, onUp func()) (string, er
 			s.handleMessage(req.Params)
 		},
 	})
+	c := s.bindings[0].cluster
 	var transport mcp.Transport
-	switch s.o.Cluster.Transport {
+	switch c.Transport {
 	case config.TransportSSE:
-		transport = &mcp.SSEClientTransport{Endpoint: s.o.Cluster.Endpoint, HTTPClient: httpClient, MaxEventSize: s.o.MaxEventBytes}
+		transport = &mcp.SSEClientTransport{Endpoint: c.Endpoint, HTTPClient: httpClient, MaxEventSize: s.o.MaxEventBytes}
 	default:
 		transport = &mcp.StreamableClientTransport{
-			Endpoint:   s.o.Cluster.Endpoint,
+			Endpoint:   c.Endpoint,
 			HTTPClient: httpClient,
 			// The runner owns reconnection: a dropped stream must end the
 			// session at once, not after the SDK's silent retries.
@@ -173,18 +269,18 @@ func (s *Session) connectAndListen(ctx context.Context, onUp func()) (string, er
 	defer handshakeTimer.Stop()
 	connectCtx, cancelConnect := context.WithTimeout(sessionCtx, s.o.ConnectTimeout)
 	defer cancelConnect()
-	failed := func(err error, what string, fallback string) (string, error) {
+	failed := func(err error, what string, fallback string) (string, error, map[*binding]attemptFailure) {
 		reason := classify(err, rec)
 		if handshakeTimedOut.Load() || errors.Is(err, context.DeadlineExceeded) {
 			reason = ReasonTimeout
 		} else if reason == ReasonOther && fallback != "" {
 			reason = fallback
 		}
-		return reason, fmt.Errorf("%s: %w", what, err)
+		return reason, fmt.Errorf("%s: %w", what, err), nil
 	}
 	cs, err := client.Connect(sessionCtx, transport, &mcp.ClientSessionOptions{ProtocolVersion: ProtocolVersion})
 	if err != nil {
-		return failed(err, "connect "+s.o.Cluster.Endpoint, ReasonProtocol)
+		return failed(err, "connect "+c.Endpoint, ReasonProtocol)
 	}
 	defer cs.Close()
 	// Faults are sent at level warning whatever their severity; without
@@ -192,36 +288,60 @@ func (s *Session) connectAndListen(ctx context.Context, onUp func()) (string, er
 	if err := cs.SetLoggingLevel(connectCtx, &mcp.SetLoggingLevelParams{Level: "warning"}); err != nil {
 		return failed(err, "logging/setLevel", ReasonProtocol)
 	}
-	res, err := cs.CallTool(connectCtx, &mcp.CallToolParams{Name: "events_subscribe", Arguments: map[string]any{"mode": "faults"}})
-	if err != nil {
-		if err := subscribeCallError(err); isRefusal(err) {
-			return ReasonSubscribeRefused, err
+
+	// Subscriptions die with the session: subscribe every cluster again.
+	s.mu.Lock()
+	clear(s.routes)
+	s.mu.Unlock()
+	defer func() {
+		now := s.o.Now()
+		for _, b := range s.bindings {
+			b.down(now)
 		}
-		return failed(err, "events_subscribe", ReasonSubscribeFailed)
-	}
-	sub, err := parseSubscribeResult(res)
-	if err != nil {
-		if isRefusal(err) {
-			return ReasonSubscribeRefused, err
+	}()
+	refused := make(map[*binding]attemptFailure)
+	live := 0
+	for _, b := range s.bindings {
+		f, sessionErr := s.subscribe(connectCtx, cs, b)
+		if sessionErr != nil {
+			return failed(sessionErr, "events_subscribe", ReasonSubscribeFailed)
 		}
-		return ReasonSubscribeFailed, err
+		if f != nil {
+			refused[b] = *f
+			continue
+		}
+		live++
 	}
-	subID := sub.SubscriptionID
+	if live == 0 {
+		first := refused[s.bindings[0]]
+		return first.reason, first.err, refused
+	}
 	if !handshakeTimer.Stop() {
-		return ReasonTimeout, fmt.Errorf("handshake took longer than %s", s.o.ConnectTimeout)
+		return ReasonTimeout, fmt.Errorf("handshake took longer than %s", s.o.ConnectTimeout), nil
 	}
 	cancelConnect()
-
-	start := time.Now()
-	s.connected.Store(true)
-	s.o.Metrics.SSEConnectionsActive.WithLabelValues(name).Set(1)
-	s.logger.Debug("Subscribed to faults", "subscription_id", subID)
 	onUp()
-	defer func() {
-		s.connected.Store(false)
-		s.o.Metrics.SSEConnectionsActive.WithLabelValues(name).Set(0)
-		s.o.Metrics.SSEConnectionDuration.WithLabelValues(name).Observe(time.Since(start).Seconds())
-	}()
+
+	// Clusters the server refused (an unknown context, a filter it
+	// rejects) are retried on their own backoff while the others stay
+	// subscribed: a kubeconfig can gain the context later.
+	retries := make(map[*binding]*Backoff)
+	retryAt := make(map[*binding]time.Time)
+	schedule := func(b *binding, f attemptFailure) {
+		bo, ok := retries[b]
+		if !ok {
+			bo = NewBackoff(s.o.InitialDelay, s.o.MaxDelay, s.o.Rand)
+			retries[b] = bo
+		}
+		delay := bo.Next()
+		s.failed(b, f, delay)
+		retryAt[b] = time.Now().Add(delay)
+	}
+	for _, b := range s.bindings {
+		if f, ok := refused[b]; ok {
+			schedule(b, f)
+		}
+	}
 
 	// Keepalive: our own ping loop rather than ClientOptions.KeepAlive, so
 	// a missed ping is reported as its own reason.
@@ -229,12 +349,18 @@ func (s *Session) connectAndListen(ctx context.Context, onUp func()) (string, er
 	go func() { ended <- cs.Wait() }()
 	ticker := time.NewTicker(s.o.Keepalive)
 	defer ticker.Stop()
+	retryTimer := time.NewTimer(time.Hour)
+	defer retryTimer.Stop()
 	for {
+		retryTimer.Stop()
+		if next, ok := earliest(retryAt); ok {
+			retryTimer.Reset(time.Until(next))
+		}
 		select {
 		case <-ctx.Done():
 			_ = cs.Close()
 			<-ended
-			return "", ctx.Err()
+			return "", ctx.Err(), nil
 		case err := <-ended:
 			// Not classify: after the stream ends the SDK's best-effort
 			// DELETE may fail too, and that is not why the session ended.
@@ -244,7 +370,7 @@ func (s *Session) connectAndListen(ctx context.Context, onUp func()) (string, er
 					reason = r
 				}
 			}
-			return reason, sessionEnded(err)
+			return reason, sessionEnded(err), nil
 		case <-ticker.C:
 			pingCtx, cancel := context.WithTimeout(ctx, s.o.Keepalive/2)
 			err := cs.Ping(pingCtx, nil)
@@ -252,10 +378,126 @@ func (s *Session) connectAndListen(ctx context.Context, onUp func()) (string, er
 			if err != nil && ctx.Err() == nil {
 				_ = cs.Close()
 				<-ended
-				return ReasonKeepaliveTimeout, fmt.Errorf("keepalive ping unanswered within %s: %w", s.o.Keepalive/2, err)
+				return ReasonKeepaliveTimeout, fmt.Errorf("keepalive ping unanswered within %s: %w", s.o.Keepalive/2, err), nil
+			}
+		case <-retryTimer.C:
+			now := time.Now()
+			for _, b := range s.bindings {
+				at, ok := retryAt[b]
+				if !ok || at.After(now) {
+					continue
+				}
+				delete(retryAt, b)
+				s.o.Metrics.SSEReconnections.WithLabelValues(b.name, ReasonSubscribeRefused).Inc()
+				subCtx, cancel := context.WithTimeout(ctx, s.o.ConnectTimeout)
+				f, sessionErr := s.subscribe(subCtx, cs, b)
+				cancel()
+				if sessionErr != nil {
+					if ctx.Err() != nil {
+						return "", ctx.Err(), nil
+					}
+					_ = cs.Close()
+					<-ended
+					reason := classify(sessionErr, rec)
+					if errors.Is(sessionErr, context.DeadlineExceeded) {
+						reason = ReasonTimeout
+					}
+					return reason, fmt.Errorf("events_subscribe: %w", sessionErr), nil
+				}
+				if f != nil {
+					schedule(b, *f)
+					continue
+				}
+				delete(retries, b)
 			}
 		}
 	}
+}
+
+func earliest(at map[*binding]time.Time) (time.Time, bool) {
+	var min time.Time
+	for _, t := range at {
+		if min.IsZero() || t.Before(min) {
+			min = t
+		}
+	}
+	return min, !min.IsZero()
+}
+
+// subscribe subscribes one cluster. A refusal or an answer without a
+// subscription id is that cluster's failure; any other error means the
+// session itself is failing and is returned as sessionErr.
+func (s *Session) subscribe(ctx context.Context, cs *mcp.ClientSession, b *binding) (f *attemptFailure, sessionErr error) {
+	args := b.cluster.Filters.Arguments()
+	args["mode"] = "faults"
+	if b.cluster.Context != "" {
+		args["context"] = b.cluster.Context
+	}
+	s.mu.Lock()
+	s.pending = b
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.pending = nil
+		s.mu.Unlock()
+	}()
+	res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "events_subscribe", Arguments: args})
+	if err != nil {
+		if err := subscribeCallError(err); isRefusal(err) {
+			return &attemptFailure{ReasonSubscribeRefused, err}, nil
+		}
+		return nil, err
+	}
+	sub, err := parseSubscribeResult(res)
+	if err != nil {
+		if isRefusal(err) {
+			return &attemptFailure{ReasonSubscribeRefused, err}, nil
+		}
+		return &attemptFailure{ReasonSubscribeFailed, err}, nil
+	}
+	s.mu.Lock()
+	s.routes[sub.SubscriptionID] = b
+	s.mu.Unlock()
+	s.up(b, sub)
+	return nil, nil
+}
+
+// up marks a cluster subscribed and logs the window in which it was blind.
+func (s *Session) up(b *binding, sub subscription) {
+	now := s.o.Now()
+	from, reconnect := b.up(now)
+	s.o.Metrics.SSEConnectionsActive.WithLabelValues(b.name).Set(1)
+	attrs := []any{"cluster", b.name, "downtime_duration", now.Sub(from).String(),
+		"blind_from", from.UTC().Format(time.RFC3339Nano), "blind_to", now.UTC().Format(time.RFC3339Nano),
+		"subscription_id", truncate(sub.SubscriptionID, 64)}
+	if b.cluster.Context != "" {
+		attrs = append(attrs, "context", b.cluster.Context)
+	}
+	s.logger.Info("SSE connection established", attrs...)
+	if reconnect {
+		// The server keeps no history: what it detected in the window
+		// was never sent and will not be.
+		s.logger.Warn("Faults in this window may have been missed: the cluster had no live subscription",
+			"cluster", b.name, "missed_from", from.UTC().Format(time.RFC3339Nano),
+			"missed_to", now.UTC().Format(time.RFC3339Nano), "missed_duration", now.Sub(from).String())
+	}
+	s.checkClusterName(b, sub.Cluster)
+}
+
+// checkClusterName logs, once per session and cluster, when the server
+// calls the cluster something other than what the runner expects: the
+// configured context, or else the configured name. The configured name
+// stays the only label.
+func (s *Session) checkClusterName(b *binding, reported string) {
+	want := b.cluster.Context
+	if want == "" {
+		want = b.name
+	}
+	if reported == "" || reported == want || !b.claimMismatchLog() {
+		return
+	}
+	s.logger.Warn("Server names the cluster differently than configured; using the configured name",
+		"cluster", b.name, "reported_cluster", truncate(reported, 64), "context", b.cluster.Context)
 }
 
 func sessionEnded(err error) error {
@@ -265,21 +507,63 @@ func sessionEnded(err error) error {
 	return fmt.Errorf("session ended: %w", err)
 }
 
+// route finds the cluster a notification is for: by its subscriptionId;
+// failing that, the session's only cluster, or the one whose subscribe is
+// in flight (a fault can overtake the subscribe answer).
+func (s *Session) route(payload []byte) *binding {
+	var head struct {
+		SubscriptionID string `json:"subscriptionId"`
+	}
+	_ = json.Unmarshal(payload, &head)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if b, ok := s.routes[head.SubscriptionID]; ok {
+		return b
+	}
+	if len(s.bindings) == 1 {
+		return s.bindings[0]
+	}
+	return s.pending
+}
+
 func (s *Session) handleMessage(p *mcp.LoggingMessageParams) {
 	if p == nil {
 		return
 	}
 	switch p.Logger {
-	case fault.LoggerFaults:
+	case LoggerFaults:
 		payload, err := json.Marshal(p.Data)
 		if err != nil {
-			payload = nil // intake reports it as malformed
+			payload = nil
 		}
-		s.o.Handler.HandleFault(s.o.Cluster.Name, payload)
-	case fault.LoggerSubscriptionError:
+		b := s.route(payload)
+		if b == nil {
+			s.logger.Warn("Dropped a fault for a subscription this session does not hold",
+				"clusters", strings.Join(s.Clusters(), ","), "payload_bytes", len(payload))
+			return
+		}
+		ev, err := ParseFault(payload)
+		if err != nil {
+			s.o.Handler.Malformed(b.name, fault.SourceMCP, err)
+			return
+		}
+		s.checkClusterName(b, ev.Cluster)
+		s.o.Handler.Submit(b.name, ev)
+	case LoggerSubscriptionError:
 		payload, _ := json.Marshal(p.Data)
-		_ = s.o.Handler.HandleSubscriptionError(s.o.Cluster.Name, payload)
-		s.o.Metrics.SSEConnectionErrors.WithLabelValues(s.o.Cluster.Name, ReasonSubscriptionError).Inc()
+		b := s.route(payload)
+		if b == nil {
+			return
+		}
+		se, err := ParseSubscriptionError(payload)
+		if err != nil {
+			s.logger.Warn("Malformed subscription error notification", "cluster", b.name, "error", err.Error())
+		} else {
+			s.logger.Warn("Server reports its fault subscription is failing",
+				"cluster", b.name, "subscription_id", se.SubscriptionID,
+				"reported_cluster", se.Cluster, "error", se.Error, "degraded", se.Degraded)
+		}
+		s.o.Metrics.SSEConnectionErrors.WithLabelValues(b.name, ReasonSubscriptionError).Inc()
 	}
 	// Other loggers are the server's ordinary logs.
 }

@@ -141,7 +141,8 @@ func TestFaultsFlowIntoTheClustersQueue(t *testing.T) {
 }
 
 func TestLegacySSETransport(t *testing.T) {
-	src := faultsource.New("prod")
+	// Other servers may deliver faults over the legacy transport.
+	src := faultsource.NewWithOptions(faultsource.Options{Contexts: []string{"prod"}, LegacySSEDelivers: true})
 	if err := src.Start("127.0.0.1:0"); err != nil {
 		t.Fatal(err)
 	}
@@ -150,6 +151,23 @@ func TestLegacySSETransport(t *testing.T) {
 	waitFor(t, "subscription", func() bool { return src.Subscribers() == 1 })
 	src.Emit(faultsource.Fault("prod", 1, fault.TypePodCrash, "warning"))
 	waitFor(t, "queued fault", func() bool { return h.queue.Len() == 1 })
+}
+
+func TestLegacySSERefusalSaysWhereFaultsFlow(t *testing.T) {
+	// kubernetes-mcp-server refuses subscriptions on /sse.
+	src := faultsource.New("")
+	if err := src.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	defer src.Stop()
+	h := startSession(t, config.Cluster{Name: "prod", Endpoint: src.SSEURL(), Transport: config.TransportSSE, Triage: true}, nil)
+	waitFor(t, "subscribe_refused", func() bool {
+		return testutil.ToFloat64(h.m.SSEConnectionErrors.WithLabelValues("prod", ReasonSubscribeRefused)) >= 1
+	})
+	logs := h.logs.String()
+	if !strings.Contains(logs, faultsource.LegacySSERefusal) || !strings.Contains(logs, "only over Streamable HTTP at /mcp") {
+		t.Errorf("refusal over /sse not logged with the server's words and where faults flow:\n%s", logs)
+	}
 }
 
 func TestReconnectsAfterServerRestart(t *testing.T) {

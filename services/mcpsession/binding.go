@@ -1,0 +1,106 @@
+package mcpsession
+
+import (
+	"sync"
+	"time"
+
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/config"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/metrics"
+)
+
+// binding is one configured cluster inside a session: its subscription
+// state, and its blind time, the time it has no live subscription. The
+// server keeps no history, so whatever it detects in that time is lost.
+type binding struct {
+	name    string
+	cluster config.Cluster
+	m       *metrics.Metrics
+
+	mu       sync.Mutex
+	live     bool
+	everUp   bool
+	upSince  time.Time
+	blindAt  time.Time // start of the open blind window
+	counted  time.Time // blind time is in the counter up to here
+	attempt  int
+	mismatch bool // the server's name for the cluster was logged this session
+}
+
+func newBinding(c config.Cluster, m *metrics.Metrics, now time.Time) *binding {
+	// Blind from the start: nothing is heard until the first subscribe.
+	return &binding{name: c.Name, cluster: c, m: m, blindAt: now, counted: now}
+}
+
+func (b *binding) isLive() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.live
+}
+
+// up ends the blind window and returns its start, and whether it was an
+// outage rather than the wait for the first subscription.
+func (b *binding) up(now time.Time) (from time.Time, reconnect bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.addBlind(now)
+	from, reconnect = b.blindAt, b.everUp
+	b.live, b.everUp, b.upSince, b.attempt = true, true, now, 0
+	return from, reconnect
+}
+
+// down opens a blind window if the cluster was live; its session ended.
+func (b *binding) down(now time.Time) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.mismatch = false
+	if !b.live {
+		return
+	}
+	b.live = false
+	b.blindAt, b.counted = now, now
+	b.m.SSEConnectionsActive.WithLabelValues(b.name).Set(0)
+	b.m.SSEConnectionDuration.WithLabelValues(b.name).Observe(now.Sub(b.upSince).Seconds())
+}
+
+// account adds the blind time since the last call to the counter, so a
+// scrape is at most one tick behind.
+func (b *binding) account(now time.Time) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.live {
+		b.addBlind(now)
+	}
+}
+
+func (b *binding) addBlind(now time.Time) {
+	if d := now.Sub(b.counted); d > 0 {
+		b.m.SSEDisconnectedSeconds.WithLabelValues(b.name).Add(d.Seconds())
+		b.counted = now
+	}
+}
+
+// blindWindow is the open blind window's start, if there is one.
+func (b *binding) blindWindow() (time.Time, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.blindAt, !b.live
+}
+
+func (b *binding) failedAttempt() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.attempt++
+	return b.attempt
+}
+
+// claimMismatchLog reports whether the caller should log the server's
+// name for the cluster: once per session.
+func (b *binding) claimMismatchLog() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.mismatch {
+		return false
+	}
+	b.mismatch = true
+	return true
+}

@@ -1,0 +1,123 @@
+package mcpsession
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/thejerf/suture/v4"
+
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/config"
+)
+
+// Set is every session of a runner: the configured clusters grouped by the
+// server they reach.
+type Set struct {
+	sessions []*Session
+	bindings []*binding
+	byName   map[string]*binding
+	now      func() time.Time
+}
+
+// sessionKey is what clusters must share to share a session: the endpoint
+// and the credentials it is reached with.
+func sessionKey(c config.Cluster) string {
+	return fmt.Sprintf("%s\x00%s\x00%s\x00%s", c.Endpoint, c.Transport, c.BearerTokenFile, c.CAFile)
+}
+
+// NewSet builds the sessions for clusters: clusters that share an endpoint
+// and credentials share one MCP session with one subscription each (the
+// way a multi-cluster kubernetes-mcp-server serves many kubeconfig
+// contexts), up to o.MaxSubscriptionsPerSession; more open further
+// sessions. Metrics, logs and readiness stay per configured cluster.
+func NewSet(clusters []config.Cluster, o Options) *Set {
+	o = o.withDefaults()
+	now := o.Now()
+	set := &Set{byName: make(map[string]*binding, len(clusters)), now: o.Now}
+	var order []string
+	groups := make(map[string][]*binding)
+	for _, c := range clusters {
+		b := newBinding(c, o.Metrics, now)
+		set.bindings = append(set.bindings, b)
+		set.byName[c.Name] = b
+		k := sessionKey(c)
+		if _, ok := groups[k]; !ok {
+			order = append(order, k)
+		}
+		groups[k] = append(groups[k], b)
+	}
+	for _, k := range order {
+		bs := groups[k]
+		for len(bs) > 0 {
+			n := min(len(bs), o.MaxSubscriptionsPerSession)
+			set.sessions = append(set.sessions, newSession(bs[:n:n], o))
+			bs = bs[n:]
+		}
+	}
+	return set
+}
+
+// Sessions are the set's sessions, in configuration order.
+func (s *Set) Sessions() []*Session { return s.sessions }
+
+// Services are the sessions as suture services.
+func (s *Set) Services() []suture.Service {
+	out := make([]suture.Service, len(s.sessions))
+	for i, ss := range s.sessions {
+		out[i] = ss
+	}
+	return out
+}
+
+// Connected reports whether a configured cluster has a live subscription.
+func (s *Set) Connected(cluster string) bool {
+	b, ok := s.byName[cluster]
+	return ok && b.isLive()
+}
+
+// Ready is the readiness check: at least one cluster is subscribed.
+func (s *Set) Ready() error {
+	for _, b := range s.bindings {
+		if b.isLive() {
+			return nil
+		}
+	}
+	return errors.New("no active SSE connections")
+}
+
+// BlindWindows describes each open blind window, for /readyz?verbose:
+// faults the server detects in it are never delivered.
+func (s *Set) BlindWindows() []string {
+	now := s.now()
+	var out []string
+	for _, b := range s.bindings {
+		if from, open := b.blindWindow(); open {
+			out = append(out, fmt.Sprintf("cluster %s blind since %s (%s)", b.name,
+				from.UTC().Format(time.RFC3339), now.Sub(from).Round(time.Second)))
+		}
+	}
+	return out
+}
+
+// countBlindTime adds each blind cluster's time to the counter every tick
+// until ctx ends, and once more then.
+func (s *Session) countBlindTime(ctx context.Context) {
+	t := time.NewTicker(s.o.BlindTick)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			now := s.o.Now()
+			for _, b := range s.bindings {
+				b.account(now)
+			}
+			return
+		case <-t.C:
+			now := s.o.Now()
+			for _, b := range s.bindings {
+				b.account(now)
+			}
+		}
+	}
+}
