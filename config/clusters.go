@@ -8,7 +8,9 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
+	"unicode"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -36,6 +38,8 @@ type clusterEntry struct {
 	Kubeconfig      string    `yaml:"kubeconfig"`
 	BearerTokenFile string    `yaml:"bearerTokenFile"`
 	CAFile          string    `yaml:"caFile"`
+	Context         string    `yaml:"context"`
+	Filters         Filters   `yaml:"filters"`
 }
 
 // LoadClustersFile reads a --clusters-file.
@@ -81,6 +85,8 @@ func ParseClusters(data []byte) ([]Cluster, error) {
 			Kubeconfig:      e.Kubeconfig,
 			BearerTokenFile: e.BearerTokenFile,
 			CAFile:          e.CAFile,
+			Context:         e.Context,
+			Filters:         e.Filters,
 		}
 		if c.Transport == "" {
 			c.Transport = TransportStreamable
@@ -115,6 +121,9 @@ func (c Cluster) validate() error {
 	case TransportStreamable, TransportSSE:
 	default:
 		return fmt.Errorf("cluster %q: transport %q is not %q or %q", c.Name, c.Transport, TransportStreamable, TransportSSE)
+	}
+	if err := c.validateSubscription(); err != nil {
+		return err
 	}
 	for _, p := range []struct{ field, path string }{
 		{"kubeconfig", c.Kubeconfig}, {"bearerTokenFile", c.BearerTokenFile}, {"caFile", c.CAFile},
@@ -162,4 +171,71 @@ func (f Filters) Arguments() map[string]any {
 		}
 	}
 	return args
+}
+
+// dnsLabel is a Kubernetes namespace name.
+var dnsLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
+
+// validateSubscription checks what can be checked before the server sees
+// it; the server refuses the rest, and the refusal is logged in its words.
+func (c Cluster) validateSubscription() error {
+	bad := func(key, format string, a ...any) error {
+		return fmt.Errorf("cluster %q: %s: %s", c.Name, key, fmt.Sprintf(format, a...))
+	}
+	if c.Context != "" && (len(c.Context) > 253 || strings.ContainsFunc(c.Context, unicode.IsControl)) {
+		return bad("context", "%.40q is not a kubeconfig context name", c.Context)
+	}
+	f := c.Filters
+	for i, ns := range f.Namespaces {
+		if !dnsLabel.MatchString(ns) {
+			return bad(fmt.Sprintf("filters.namespaces[%d]", i), "%.70q is not a namespace name", ns)
+		}
+	}
+	if f.InvolvedNamespace != "" && !dnsLabel.MatchString(f.InvolvedNamespace) {
+		return bad("filters.involvedNamespace", "%.70q is not a namespace name", f.InvolvedNamespace)
+	}
+	switch f.Type {
+	case "", "Warning":
+	case "Normal":
+		return bad("filters.type", "faults cannot be filtered for Normal events (the server refuses it); use Warning or leave it out")
+	default:
+		return bad("filters.type", "%.20q is not Warning (or Normal, which faults refuse)", f.Type)
+	}
+	if f.LabelSelector != "" {
+		for _, req := range strings.Split(f.LabelSelector, ",") {
+			if strings.TrimSpace(req) == "" {
+				return bad("filters.labelSelector", "%.100q has an empty requirement", f.LabelSelector)
+			}
+		}
+	}
+	for _, kv := range []struct{ key, v string }{
+		{"filters.labelSelector", f.LabelSelector}, {"filters.involvedKind", f.InvolvedKind},
+		{"filters.involvedName", f.InvolvedName}, {"filters.reason", f.Reason},
+	} {
+		if len(kv.v) > 1024 || strings.ContainsFunc(kv.v, unicode.IsControl) {
+			return bad(kv.key, "%.40q is too long or holds control characters", kv.v)
+		}
+	}
+	return nil
+}
+
+// checkSharedSubscriptions refuses two clusters that would subscribe to the
+// same faults of the same server (same endpoint, context and filters): each
+// fault would be triaged twice under two names.
+func checkSharedSubscriptions(clusters []Cluster) error {
+	seen := make(map[string]string, len(clusters))
+	for _, c := range clusters {
+		f := c.Filters
+		key := fmt.Sprintf("%s\x00%s\x00%q\x00%s\x00%s\x00%s\x00%s\x00%s\x00%s", c.Endpoint, c.Context, f.Namespaces,
+			f.LabelSelector, f.InvolvedKind, f.InvolvedName, f.InvolvedNamespace, f.Reason, f.Type)
+		if other, ok := seen[key]; ok {
+			what := "its default context"
+			if c.Context != "" {
+				what = "context " + strconv.Quote(c.Context)
+			}
+			return fmt.Errorf("clusters %q and %q subscribe to the same faults (endpoint %s, %s, same filters): each fault would be triaged twice; give each a different context: or filters", other, c.Name, c.Endpoint, what)
+		}
+		seen[key] = c.Name
+	}
+	return nil
 }

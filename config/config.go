@@ -89,6 +89,9 @@ type Config struct {
 	// AllowPlaintextBearerToken lets a bearer token travel over plain
 	// http to a host other than loopback.
 	AllowPlaintextBearerToken bool
+	// MaxSubscriptionsPerSession bounds the clusters that share one MCP
+	// session to a server.
+	MaxSubscriptionsPerSession int
 
 	// Agents.
 	AgentCommand           string
@@ -125,39 +128,40 @@ type Option struct {
 // Defaults returns a Config with every default filled in and no clusters.
 func Defaults() Config {
 	return Config{
-		AgentTimeout:             300 * time.Second,
-		MaxQueueAge:              600 * time.Second,
-		QueueSweepInterval:       60 * time.Second,
-		SSEReconnectInitialDelay: 1 * time.Second,
-		SSEReconnectMaxDelay:     60 * time.Second,
-		ShutdownTimeout:          30 * time.Second,
-		HealthPort:               8080,
-		MetricsPort:              9090,
-		MetricsTimeout:           time.Second,
-		LogLevel:                 "info",
-		LogFormat:                "json",
-		MinSeverity:              "warning",
-		QueueCapacity:            100,
-		DedupWindow:              900 * time.Second,
-		KeepaliveInterval:        30 * time.Second,
-		ConnectTimeout:           30 * time.Second,
-		MaxEventBytes:            1 << 20,
-		AgentEnvAllow:            []string{"PATH", "HOME", "LANG", "TZ"},
-		AgentKillGrace:           5 * time.Second,
-		AgentLogMaxBytes:         10 << 20,
-		AgentWorkspaceMaxBytes:   1 << 30,
-		AgentCleanupTimeout:      30 * time.Second,
-		AgentReportFile:          "output/investigation.md",
-		AgentReportMinBytes:      100,
-		WorkspaceRoot:            "/var/lib/kubernetes-mcp-runner/incidents",
-		AgentsPerCluster:         1,
-		MaxConcurrentAgents:      4,
-		BreakerThreshold:         5,
-		BreakerCooldown:          300 * time.Second,
-		StateDir:                 "/var/lib/kubernetes-mcp-runner",
-		MaxAttempts:              3,
-		HistoryMaxAge:            7 * 24 * time.Hour,
-		HistoryMaxEntries:        10000,
+		AgentTimeout:               300 * time.Second,
+		MaxQueueAge:                600 * time.Second,
+		QueueSweepInterval:         60 * time.Second,
+		SSEReconnectInitialDelay:   1 * time.Second,
+		SSEReconnectMaxDelay:       60 * time.Second,
+		ShutdownTimeout:            30 * time.Second,
+		HealthPort:                 8080,
+		MetricsPort:                9090,
+		MetricsTimeout:             time.Second,
+		LogLevel:                   "info",
+		LogFormat:                  "json",
+		MinSeverity:                "warning",
+		QueueCapacity:              100,
+		DedupWindow:                900 * time.Second,
+		KeepaliveInterval:          30 * time.Second,
+		ConnectTimeout:             30 * time.Second,
+		MaxEventBytes:              1 << 20,
+		MaxSubscriptionsPerSession: 10,
+		AgentEnvAllow:              []string{"PATH", "HOME", "LANG", "TZ"},
+		AgentKillGrace:             5 * time.Second,
+		AgentLogMaxBytes:           10 << 20,
+		AgentWorkspaceMaxBytes:     1 << 30,
+		AgentCleanupTimeout:        30 * time.Second,
+		AgentReportFile:            "output/investigation.md",
+		AgentReportMinBytes:        100,
+		WorkspaceRoot:              "/var/lib/kubernetes-mcp-runner/incidents",
+		AgentsPerCluster:           1,
+		MaxConcurrentAgents:        4,
+		BreakerThreshold:           5,
+		BreakerCooldown:            300 * time.Second,
+		StateDir:                   "/var/lib/kubernetes-mcp-runner",
+		MaxAttempts:                3,
+		HistoryMaxAge:              7 * 24 * time.Hour,
+		HistoryMaxEntries:          10000,
 	}
 }
 
@@ -178,8 +182,9 @@ func options(c *Config) []option {
 	}
 	return []option{
 		o("config", "path of a config file: one 'flag value' per line, # comments", str(&c.ConfigFile)),
-		o("cluster", "a cluster to watch as NAME=URL (repeatable; comma-separated in the environment)", clusterFlag{&c.Clusters}),
-		o("clusters-file", "path of a YAML file listing clusters (name, endpoint, transport, triage, kubeconfig, bearerTokenFile, caFile)", str(&c.ClustersFile)),
+		o("cluster", "a cluster to watch as NAME=URL, or NAME=URL#CONTEXT for a kubeconfig context of a multi-cluster server (repeatable; comma-separated in the environment)", clusterFlag{&c.Clusters}),
+		o("clusters-file", "path of a YAML file listing clusters (name, endpoint, transport, context, filters, triage, kubeconfig, bearerTokenFile, caFile)", str(&c.ClustersFile)),
+		o("max-subscriptions-per-session", "clusters one MCP session subscribes for when they share an endpoint; more open further sessions (kubernetes-mcp-server allows 10 per session)", n(&c.MaxSubscriptionsPerSession)),
 
 		o("agent-timeout", "seconds an agent may run before it is terminated", secs(&c.AgentTimeout)),
 		o("max-queue-age", "seconds a fault may wait in the queue before it expires", secs(&c.MaxQueueAge)),
@@ -395,7 +400,7 @@ func (c Config) Validate() error {
 		}
 		seen[cl.Name] = true
 	}
-	return nil
+	return checkSharedSubscriptions(c.Clusters)
 }
 
 // SlogLevel is LogLevel as a slog.Level; Validate has checked it.

@@ -118,7 +118,9 @@ func (v *listValue) Set(s string) error {
 	return nil
 }
 
-// clusterFlag collects --cluster NAME=URL pairs.
+// clusterFlag collects --cluster NAME=URL pairs. NAME=URL#CONTEXT names a
+// kubeconfig context of a multi-cluster server: a URL fragment is never
+// sent to the server, so '#' cannot be part of a real endpoint.
 type clusterFlag struct{ clusters *[]Cluster }
 
 func (v clusterFlag) String() string {
@@ -127,7 +129,11 @@ func (v clusterFlag) String() string {
 	}
 	parts := make([]string, 0, len(*v.clusters))
 	for _, c := range *v.clusters {
-		parts = append(parts, c.Name+"="+c.Endpoint)
+		p := c.Name + "=" + c.Endpoint
+		if c.Context != "" {
+			p += "#" + c.Context
+		}
+		parts = append(parts, p)
 	}
 	return strings.Join(parts, ",")
 }
@@ -135,11 +141,16 @@ func (v clusterFlag) String() string {
 func (v clusterFlag) Set(s string) error {
 	name, url, ok := strings.Cut(s, "=")
 	if !ok || name == "" || url == "" {
-		return fmt.Errorf("%q is not NAME=URL", s)
+		return fmt.Errorf("%q is not NAME=URL or NAME=URL#CONTEXT", s)
+	}
+	url, context, hasContext := strings.Cut(url, "#")
+	if hasContext && strings.TrimSpace(context) == "" {
+		return fmt.Errorf("%q names an empty context after '#'", s)
 	}
 	*v.clusters = append(*v.clusters, Cluster{
 		Name:      strings.TrimSpace(name),
 		Endpoint:  strings.TrimSpace(url),
+		Context:   strings.TrimSpace(context),
 		Transport: TransportStreamable,
 		Triage:    true,
 	})
