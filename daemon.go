@@ -130,29 +130,20 @@ func runDaemon(ctx context.Context, cfg config.Config, deps daemonDeps) error {
 		return configError{err}
 	}
 
-	sessions := make([]*mcpsession.Session, 0, len(cfg.Clusters))
-	intakeServices := make([]suture.Service, 0, len(cfg.Clusters)+1)
-	for _, c := range cfg.Clusters {
-		s := mcpsession.New(mcpsession.Options{
-			Cluster: c, Handler: in, Metrics: m, Logger: logger,
-			InitialDelay: cfg.SSEReconnectInitialDelay, MaxDelay: cfg.SSEReconnectMaxDelay,
-			Keepalive: cfg.KeepaliveInterval, ConnectTimeout: cfg.ConnectTimeout,
-			MaxEventBytes: cfg.MaxEventBytes, Version: b.Version,
-		})
-		sessions = append(sessions, s)
-		intakeServices = append(intakeServices, s)
-	}
+	// One MCP session per server endpoint (and credentials), one
+	// subscription per configured cluster in it.
+	sessions := mcpsession.NewSet(cfg.Clusters, mcpsession.Options{
+		Handler: in, Metrics: m, Logger: logger,
+		InitialDelay: cfg.SSEReconnectInitialDelay, MaxDelay: cfg.SSEReconnectMaxDelay,
+		Keepalive: cfg.KeepaliveInterval, ConnectTimeout: cfg.ConnectTimeout,
+		MaxEventBytes: cfg.MaxEventBytes, Version: b.Version,
+		MaxSubscriptionsPerSession: cfg.MaxSubscriptionsPerSession,
+	})
+	intakeServices := sessions.Services()
 	intakeServices = append(intakeServices, sweeper.New(queues, cfg.QueueSweepInterval, cfg.MaxQueueAge, time.Now, logger))
 
 	probes := health.New(state.ShuttingDown,
-		health.Check{Name: "sse", Fn: func() error {
-			for _, s := range sessions {
-				if s.Connected() {
-					return nil
-				}
-			}
-			return errors.New("no active SSE connections")
-		}},
+		health.Check{Name: "sse", Fn: sessions.Ready, Detail: sessions.BlindWindows},
 		health.Check{Name: "circuit-breaker", Fn: func() error {
 			if brk.IsOpen() {
 				return errors.New("circuit breaker is open")

@@ -24,6 +24,9 @@ const ResponseTimeout = time.Second
 type Check struct {
 	Name string
 	Fn   func() error
+	// Detail, when set, adds indented lines under the check in verbose
+	// output, whether it passes or not.
+	Detail func() []string
 }
 
 // Handlers holds what the probes look at.
@@ -73,6 +76,11 @@ func (h *Handlers) Readiness(w http.ResponseWriter, r *http.Request) {
 			lines = append(lines, fmt.Sprintf("[-]%s failed: %v", c.Name, err))
 		} else {
 			lines = append(lines, fmt.Sprintf("[+]%s ok", c.Name))
+		}
+		if verbose && c.Detail != nil {
+			for _, d := range c.Detail() {
+				lines = append(lines, "    "+d)
+			}
 		}
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")

@@ -118,3 +118,19 @@ func TestOnlyGet(t *testing.T) {
 		t.Fatalf("POST /healthz: %d", resp.StatusCode)
 	}
 }
+
+func TestReadyzVerboseShowsDetail(t *testing.T) {
+	h := New(func() bool { return false },
+		Check{Name: "sse", Fn: func() error { return nil }, Detail: func() []string {
+			return []string{"cluster b blind since 2026-11-27T00:00:00Z (5m0s)"}
+		}})
+	srv := httptest.NewServer(h.Mux())
+	defer srv.Close()
+	code, body := get(t, srv.URL+"/readyz?verbose")
+	if code != http.StatusOK || !strings.Contains(body, "[+]sse ok\n    cluster b blind since 2026-11-27T00:00:00Z (5m0s)\n") {
+		t.Errorf("verbose readyz %d %q lacks the detail under its check", code, body)
+	}
+	if _, plain := get(t, srv.URL+"/readyz"); strings.Contains(plain, "blind") {
+		t.Errorf("detail shown without ?verbose: %q", plain)
+	}
+}

@@ -77,6 +77,9 @@ type Options struct {
 	// sse_disconnected_seconds_total while a cluster has no subscription;
 	// 0 means one second.
 	BlindTick time.Duration
+	// BlindTicks, when set, replaces the BlindTick ticker; tests drive
+	// blind-time accounting with it.
+	BlindTicks <-chan time.Time
 	// Now is the clock of blind-time accounting; nil uses time.Now.
 	Now func() time.Time
 	// Rand feeds the backoff jitter; nil uses math/rand/v2.

@@ -103,8 +103,12 @@ func (s *Set) BlindWindows() []string {
 // countBlindTime adds each blind cluster's time to the counter every tick
 // until ctx ends, and once more then.
 func (s *Session) countBlindTime(ctx context.Context) {
-	t := time.NewTicker(s.o.BlindTick)
-	defer t.Stop()
+	ticks := s.o.BlindTicks
+	if ticks == nil {
+		t := time.NewTicker(s.o.BlindTick)
+		defer t.Stop()
+		ticks = t.C
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -113,7 +117,7 @@ func (s *Session) countBlindTime(ctx context.Context) {
 				b.account(now)
 			}
 			return
-		case <-t.C:
+		case <-ticks:
 			now := s.o.Now()
 			for _, b := range s.bindings {
 				b.account(now)
