@@ -618,3 +618,126 @@ func TestConformanceStandInListSubscriptions(t *testing.T) {
 		t.Errorf("stand-in subscribes as %q %v %q; recorded %q %v %q", gh, gs, gt, wh, ws, wt)
 	}
 }
+
+// recordedNotifications reads a recorded stream: fault type (or method)
+// → the params of its first notification.
+func recordedNotifications(t *testing.T, file string) (map[string]map[string]any, []string) {
+	t.Helper()
+	out := map[string]map[string]any{}
+	var methods []string
+	sc := bufio.NewScanner(bytes.NewReader(readFixture(t, file)))
+	for sc.Scan() {
+		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
+			continue
+		}
+		var msg struct {
+			Method string         `json:"method"`
+			Params map[string]any `json:"params"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &msg); err != nil {
+			t.Fatal(err)
+		}
+		methods = append(methods, msg.Method)
+		if data, ok := msg.Params["data"].(map[string]any); ok {
+			if typ, _ := data["faultType"].(string); out[typ] == nil {
+				out[typ] = msg.Params
+			}
+		}
+	}
+	return out, methods
+}
+
+// The stand-in's notifications of the five fault types have the recorded
+// keys and types: Node faults without namespace, cluster "" single-cluster
+// and the context's name multi-cluster, level warning, logger
+// kubernetes/faults; losing its API server sends the recorded list_changed
+// notifications.
+func TestConformanceStandInNotifications(t *testing.T) {
+	for file, o := range map[string]faultsource.Options{
+		"stream.notifications.jsonl":               {},
+		"multi-context.stream.notifications.jsonl": {Contexts: []string{"eu-prod", "us-prod"}},
+	} {
+		t.Run(file, func(t *testing.T) {
+			recorded, methods := recordedNotifications(t, file)
+			src := faultsource.NewWithOptions(o)
+			if err := src.Start("127.0.0.1:0"); err != nil {
+				t.Fatal(err)
+			}
+			defer src.Stop()
+			got := make(chan *mcp.LoggingMessageParams, 16)
+			var mu sync.Mutex
+			var heard []string
+			note := func(m string) {
+				mu.Lock()
+				defer mu.Unlock()
+				heard = append(heard, m)
+			}
+			c := mcp.NewClient(&mcp.Implementation{Name: "conformance"}, &mcp.ClientOptions{
+				LoggingMessageHandler:    func(_ context.Context, r *mcp.LoggingMessageRequest) { got <- r.Params },
+				ToolListChangedHandler:   func(context.Context, *mcp.ToolListChangedRequest) { note("notifications/tools/list_changed") },
+				PromptListChangedHandler: func(context.Context, *mcp.PromptListChangedRequest) { note("notifications/prompts/list_changed") },
+			})
+			ctx := context.Background()
+			cs, err := c.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: src.URL(), MaxRetries: -1}, &mcp.ClientSessionOptions{ProtocolVersion: ProtocolVersion})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cs.Close()
+			if err := cs.SetLoggingLevel(ctx, &mcp.SetLoggingLevelParams{Level: "warning"}); err != nil {
+				t.Fatal(err)
+			}
+			args := map[string]any{"mode": "faults"}
+			context := ""
+			if len(o.Contexts) > 0 {
+				context = "us-prod"
+				args["context"] = context
+			}
+			if _, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "events_subscribe", Arguments: args}); err != nil {
+				t.Fatal(err)
+			}
+			for typ, params := range recorded {
+				sev := params["data"].(map[string]any)["severity"].(string)
+				if src.EmitTo(context, faultsource.Fault(context, 1, typ, sev)) != 1 {
+					t.Fatalf("%s not sent", typ)
+				}
+				var p *mcp.LoggingMessageParams
+				select {
+				case p = <-got:
+				case <-time.After(10 * time.Second):
+					t.Fatalf("%s not received", typ)
+				}
+				gotParams := normalise(t, p).(map[string]any)
+				if !reflect.DeepEqual(shape(gotParams), shape(params)) {
+					t.Errorf("%s: stand-in sends %v; recorded %v", typ, shape(gotParams), shape(params))
+				}
+				gd, rd := gotParams["data"].(map[string]any), params["data"].(map[string]any)
+				if gd["cluster"] != context || gotParams["level"] != params["level"] || gotParams["logger"] != params["logger"] ||
+					gd["severity"] != rd["severity"] || gd["faultType"] != rd["faultType"] {
+					t.Errorf("%s: stand-in sends %v; recorded %v", typ, gotParams, params)
+				}
+			}
+			var changes []string
+			for _, m := range methods {
+				if strings.HasSuffix(m, "list_changed") {
+					changes = append(changes, m)
+				}
+			}
+			if len(changes) == 0 {
+				return
+			}
+			src.LoseAPIServer()
+			waitFor(t, "list_changed notifications", func() bool {
+				mu.Lock()
+				defer mu.Unlock()
+				return len(heard) >= len(changes)
+			})
+			mu.Lock()
+			defer mu.Unlock()
+			sort.Strings(heard)
+			sort.Strings(changes)
+			if !reflect.DeepEqual(heard, changes) {
+				t.Errorf("stand-in sent %v on API server loss; recorded %v", heard, changes)
+			}
+		})
+	}
+}

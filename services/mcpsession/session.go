@@ -118,6 +118,9 @@ type Session struct {
 	mu      sync.Mutex
 	routes  map[string]*binding // subscription id → cluster
 	pending *binding            // the cluster whose subscribe is in flight
+	// unroutedLogged: a fault no subscription of this session claims
+	// was logged; once per session, since a server may send many.
+	unroutedLogged bool
 }
 
 // New returns the session service of a single cluster.
@@ -295,6 +298,7 @@ func (s *Session) connectAndListen(ctx context.Context, onUp func()) (string, er
 	// Subscriptions die with the session: subscribe every cluster again.
 	s.mu.Lock()
 	clear(s.routes)
+	s.unroutedLogged = false
 	s.mu.Unlock()
 	defer func() {
 		now := s.o.Now()
@@ -330,7 +334,9 @@ func (s *Session) connectAndListen(ctx context.Context, onUp func()) (string, er
 	// subscribed: a kubeconfig can gain the context later.
 	retries := make(map[*binding]*Backoff)
 	retryAt := make(map[*binding]time.Time)
+	lastReason := make(map[*binding]string)
 	schedule := func(b *binding, f attemptFailure) {
+		lastReason[b] = f.reason
 		bo, ok := retries[b]
 		if !ok {
 			bo = NewBackoff(s.o.InitialDelay, s.o.MaxDelay, s.o.Rand)
@@ -391,7 +397,7 @@ func (s *Session) connectAndListen(ctx context.Context, onUp func()) (string, er
 					continue
 				}
 				delete(retryAt, b)
-				s.o.Metrics.SSEReconnections.WithLabelValues(b.name, ReasonSubscribeRefused).Inc()
+				s.o.Metrics.SSEReconnections.WithLabelValues(b.name, lastReason[b]).Inc()
 				subCtx, cancel := context.WithTimeout(ctx, s.o.ConnectTimeout)
 				f, sessionErr := s.subscribe(subCtx, cs, b)
 				cancel()
@@ -541,8 +547,14 @@ func (s *Session) handleMessage(p *mcp.LoggingMessageParams) {
 		}
 		b := s.route(payload)
 		if b == nil {
-			s.logger.Warn("Dropped a fault for a subscription this session does not hold",
-				"clusters", strings.Join(s.Clusters(), ","), "payload_bytes", len(payload))
+			s.mu.Lock()
+			first := !s.unroutedLogged
+			s.unroutedLogged = true
+			s.mu.Unlock()
+			if first {
+				s.logger.Warn("Dropping faults for a subscription this session does not hold (logged once per session)",
+					"clusters", strings.Join(s.Clusters(), ","), "payload_bytes", len(payload))
+			}
 			return
 		}
 		ev, err := ParseFault(payload)
