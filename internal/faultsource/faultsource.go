@@ -352,11 +352,15 @@ func (s *Server) subscribe(_ context.Context, req *mcp.CallToolRequest, legacySS
 	if args.Mode == "" {
 		args.Mode = "events"
 	}
-	if args.Mode != "faults" && args.Mode != "events" {
-		return refusal("failed to create subscription: invalid mode: must be 'events' or 'faults'"), nil
+	// The server's order: filters, then mode, then limits.
+	if args.Type != "" && args.Type != "Normal" && args.Type != "Warning" {
+		return refusal("invalid subscription filters: invalid type: must be 'Normal', 'Warning', or empty"), nil
 	}
 	if args.Mode == "faults" && args.Type == "Normal" {
 		return refusal("invalid subscription filters: faults mode cannot filter for Normal events"), nil
+	}
+	if args.Mode != "faults" && args.Mode != "events" {
+		return refusal("failed to create subscription: invalid mode: must be 'events' or 'faults'"), nil
 	}
 	ss := req.Session
 	s.mu.Lock()
@@ -368,7 +372,7 @@ func (s *Server) subscribe(_ context.Context, req *mcp.CallToolRequest, legacySS
 	}
 	if n >= s.o.MaxSubscriptionsPerSession {
 		s.mu.Unlock()
-		return refusal(fmt.Sprintf("failed to create subscription: session subscription limit reached (%d)", s.o.MaxSubscriptionsPerSession)), nil
+		return refusal(fmt.Sprintf("failed to create subscription: session has reached maximum subscriptions (%d)", s.o.MaxSubscriptionsPerSession)), nil
 	}
 	s.subSeq++
 	sum := sha256.Sum256(fmt.Appendf(nil, "%p/%d", s, s.subSeq))
@@ -433,9 +437,9 @@ func (s *Server) unsubscribe(_ context.Context, req *mcp.CallToolRequest) (*mcp.
 	}
 	s.mu.Unlock()
 	if !ok {
-		return refusal(fmt.Sprintf("failed to unsubscribe: subscription %s not found", args.SubscriptionID)), nil
+		return refusal(fmt.Sprintf("failed to cancel subscription: subscription %s not found", args.SubscriptionID)), nil
 	}
-	return prose("# Subscription Cancelled", map[string]any{"subscriptionId": args.SubscriptionID, "status": "cancelled"}, ""), nil
+	return prose("# Subscription Cancelled", map[string]any{"subscriptionId": args.SubscriptionID, "cancelled": true, "status": "success"}, ""), nil
 }
 
 // prose answers like the real server: a markdown header, the

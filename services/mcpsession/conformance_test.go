@@ -741,3 +741,36 @@ func TestConformanceStandInNotifications(t *testing.T) {
 		})
 	}
 }
+
+// The stand-in refuses like the recorded server, word for word.
+func TestConformanceStandInRefusals(t *testing.T) {
+	_, cs := startStandIn(t, faultsource.Options{})
+	ctx := context.Background()
+	for file, args := range map[string]map[string]any{
+		"subscribe-bad-mode.response.json":   {"mode": "everything"},
+		"subscribe-bad-filter.response.json": {"mode": "faults", "type": "Normal"},
+	} {
+		res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "events_subscribe", Arguments: args})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := resultOf(t, file)
+		if !res.IsError || resultText(res) != resultText(want) {
+			t.Errorf("%v: stand-in answers isError=%v %q; recorded %q", args, res.IsError, resultText(res), resultText(want))
+		}
+	}
+	_, multi := startStandIn(t, faultsource.Options{Contexts: []string{"eu-prod", "us-prod"}})
+	_, err := multi.CallTool(ctx, &mcp.CallToolParams{Name: "events_subscribe", Arguments: map[string]any{"mode": "faults", "context": "nope"}})
+	var recorded struct {
+		Error struct {
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	if err := json.Unmarshal(readFixture(t, "multi-context.subscribe-unknown-context.response.json"), &recorded); err != nil {
+		t.Fatal(err)
+	}
+	var refused *RefusedError
+	if err := subscribeCallError(err); !errors.As(err, &refused) || refused.Message != recorded.Error.Message {
+		t.Errorf("unknown context: stand-in answers %v; recorded JSON-RPC error %q", err, recorded.Error.Message)
+	}
+}
