@@ -5,7 +5,7 @@ COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 DATE    ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 LDFLAGS := -s -w -X main.version=$(VERSION) -X main.gitCommit=$(COMMIT) -X main.buildDate=$(DATE)
 
-.PHONY: all build test lint run demo bench e2e fuzz clean release-check release-snapshot soak browser helm chart-check
+.PHONY: all build test lint run demo bench e2e fuzz clean release-check release-snapshot soak browser helm chart-check conformance
 
 all: lint test build
 
@@ -21,6 +21,7 @@ lint: ## gofmt and go vet (including the e2e and soak files) must be clean.
 	go vet ./...
 	go vet -tags 'e2e soak' .
 	go vet -tags browser ./ui
+	go vet -tags conformance ./services/mcpsession
 
 run demo: ## Run the demo: simulated clusters and the sample agent.
 	go run . demo
@@ -30,12 +31,16 @@ bench: ## Run the benchmarks (numbers go to docs/benchmarks.md).
 
 FUZZTIME ?= 20s
 fuzz: ## Run each fuzz target for FUZZTIME (corpora in */testdata/fuzz run in every go test).
-	go test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./fault
+	go test -run '^$$' -fuzz '^FuzzParseFault$$' -fuzztime $(FUZZTIME) ./services/mcpsession
 	go test -run '^$$' -fuzz '^FuzzParseClusters$$' -fuzztime $(FUZZTIME) ./config
 	go test -run '^$$' -fuzz '^FuzzConfigFile$$' -fuzztime $(FUZZTIME) ./config
 
 clean:
 	rm -rf $(BINARY) dist
+
+conformance: ## Subscribe against a real kubernetes-mcp-server (with events) at MCP_SERVER_URL; skipped without it, not in CI.
+	MCP_SERVER_URL='$(MCP_SERVER_URL)' MCP_SERVER_CONTEXTS='$(MCP_SERVER_CONTEXTS)' MCP_SERVER_FAULTS='$(MCP_SERVER_FAULTS)' \
+		go test -tags conformance -count=1 -v -run '^TestRealServer$$' -timeout 15m ./services/mcpsession
 
 e2e: ## End-to-end suite: the built binary, a real Prometheus, fault injection.
 	go test -race -tags e2e -count=1 -run 'E2E' -timeout 20m .
