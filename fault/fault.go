@@ -143,3 +143,20 @@ func (e Event) Validate() error {
 	}
 	return nil
 }
+
+// Parse decodes the JSON form of an Event (the form the state store keeps
+// and event.json holds) and validates it. Sources with a wire format of
+// their own decode it themselves and call Validate.
+func Parse(data []byte) (Event, error) {
+	if len(data) > MaxPayloadBytes {
+		return Event{}, fmt.Errorf("%w: payload of %d bytes exceeds %d", ErrMalformed, len(data), MaxPayloadBytes)
+	}
+	var e Event
+	if err := json.Unmarshal(data, &e); err != nil {
+		return Event{}, fmt.Errorf("%w: not a JSON fault object: %v", ErrMalformed, err)
+	}
+	if err := e.Validate(); err != nil {
+		return Event{}, err
+	}
+	return e, nil
+}

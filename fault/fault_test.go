@@ -37,3 +37,15 @@ func TestSeverityLabels(t *testing.T) {
 		}
 	}
 }
+
+func TestParseJSONForm(t *testing.T) {
+	ev, err := Parse([]byte(`{"source":"alertmanager","cluster":"prod","faultId":"a1","faultType":"KubePodCrashLooping","severity":"critical","resource":{"kind":"Pod","name":"p","namespace":"ns"},"timestamp":"2026-11-26T10:00:00Z"}`))
+	if err != nil || ev.Source != "alertmanager" || ev.FaultID != "a1" || ev.Resource.Namespace != "ns" {
+		t.Fatalf("parsed %+v, %v", ev, err)
+	}
+	for _, bad := range []string{`garbage`, `{"faultId":"a1","faultType":"X"}`, `{"source":"mcp","faultType":"X"}`} {
+		if _, err := Parse([]byte(bad)); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%s: err = %v, want ErrMalformed", bad, err)
+		}
+	}
+}
