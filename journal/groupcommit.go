@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -92,6 +93,8 @@ type writer struct {
 	open    int
 	closing bool
 	stopped chan struct{}
+
+	txs atomic.Uint64 // transactions committed, for benchmarks
 }
 
 // Pending is a write on its way to disk.
@@ -246,6 +249,9 @@ func (w *writer) commit(batch []*Pending) (done int, left []*Pending) {
 			continue
 		}
 		err = tx.Commit()
+		if err == nil {
+			w.txs.Add(1)
+		}
 		for _, p := range batch[:ran] {
 			p.finish(err)
 		}

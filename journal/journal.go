@@ -197,29 +197,7 @@ func clusterBucket(tx *bolt.Tx, top []byte, cluster string) (*bolt.Bucket, error
 // sequence number that orders it. It returns only once the write is on disk.
 func (s *Store) Enqueue(e Entry) (uint64, error) {
 	var seq uint64
-	err := s.w.update(func(tx *bolt.Tx) error {
-		q, err := clusterBucket(tx, bucketQueue, e.Cluster)
-		if err != nil {
-			return err
-		}
-		if seq, err = q.NextSequence(); err != nil {
-			return err
-		}
-		data, err := json.Marshal(e)
-		if err != nil {
-			return err
-		}
-		if err := q.Put(seqKey(seq), data); err != nil {
-			return err
-		}
-		d, err := clusterBucket(tx, bucketDedup, e.Cluster)
-		if err != nil {
-			return err
-		}
-		ts := make([]byte, 8)
-		binary.BigEndian.PutUint64(ts, uint64(e.EnqueuedAt.UnixNano()))
-		return d.Put([]byte(e.Event.FaultID), ts)
-	})
+	err := s.w.update(enqueueOp(e, &seq))
 	if err != nil {
 		return 0, fmt.Errorf("journal enqueue: %w", err)
 	}
@@ -229,6 +207,34 @@ func (s *Store) Enqueue(e Entry) (uint64, error) {
 		}
 	}
 	return seq, nil
+}
+
+// enqueueOp stores a queued fault and its dedup mark and sets *seq to the
+// sequence number that orders it.
+func enqueueOp(e Entry, seq *uint64) func(*bolt.Tx) error {
+	return func(tx *bolt.Tx) error {
+		q, err := clusterBucket(tx, bucketQueue, e.Cluster)
+		if err != nil {
+			return err
+		}
+		if *seq, err = q.NextSequence(); err != nil {
+			return err
+		}
+		data, err := json.Marshal(e)
+		if err != nil {
+			return err
+		}
+		if err := q.Put(seqKey(*seq), data); err != nil {
+			return err
+		}
+		d, err := clusterBucket(tx, bucketDedup, e.Cluster)
+		if err != nil {
+			return err
+		}
+		ts := make([]byte, 8)
+		binary.BigEndian.PutUint64(ts, uint64(e.EnqueuedAt.UnixNano()))
+		return d.Put([]byte(e.Event.FaultID), ts)
+	}
 }
 
 // Remove deletes queued faults that left the queue without an agent
