@@ -22,7 +22,7 @@ func benchStore(b *testing.B) *Store {
 		}
 		b.Cleanup(func() { os.RemoveAll(dir) })
 	}
-	s, err := Open(dir, Options{Logger: slog.New(slog.DiscardHandler), HistoryMaxEntries: 100, DedupWindow: time.Hour})
+	s, err := Open(dir, Options{Logger: slog.New(slog.DiscardHandler), HistoryMaxEntries: 100})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -108,5 +108,12 @@ func reportGrouping(b *testing.B, s *Store) {
 	}
 	if txs := s.w.txs.Load(); txs > 0 {
 		b.ReportMetric(float64(b.N)/float64(txs), "faults/commit")
+		b.ReportMetric(float64(writes(s))/float64(txs), "writes/commit")
 	}
+}
+
+// writes is how many page writes the store's transactions made.
+func writes(s *Store) int64 {
+	st := s.db.Stats()
+	return st.TxStats.GetWrite()
 }

@@ -3,6 +3,7 @@ package journal
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -69,6 +70,9 @@ const (
 	defaultMaxOps     = 1024
 	defaultMaxTxTime  = 5 * time.Millisecond
 	defaultMaxPending = 16384
+
+	// maxGather bounds the wait for callers just woken by a commit.
+	maxGather = time.Millisecond
 )
 
 // writerOptions bound the writer's transactions; zero values take the
@@ -182,6 +186,8 @@ func (w *writer) close() {
 
 func (w *writer) run() {
 	defer close(w.stopped)
+	var lastDone int           // ops the last transaction completed
+	var lastTook time.Duration // and how long it took
 	for {
 		w.mu.Lock()
 		for len(w.pending) == 0 && !w.closing {
@@ -191,6 +197,24 @@ func (w *writer) run() {
 			w.mu.Unlock()
 			return
 		}
+		// Callers that wait for each write come back right after their
+		// commit. When several were just woken, let them run and
+		// resubmit before starting the next transaction, so that they
+		// share it instead of splitting into two groups that take turns
+		// (each caller would then wait two commits per write). This is
+		// PostgreSQL's commit_siblings idea without its fixed
+		// commit_delay: a lone caller (lastDone < 2) never waits, and the
+		// wait ends as soon as as many ops are pending as the last
+		// transaction completed, or after a quarter of that transaction's
+		// time (at most maxGather), yielding the CPU meanwhile.
+		if lastDone >= 2 {
+			until := time.Now().Add(min(lastTook/4, maxGather))
+			for len(w.pending) < lastDone && !w.closing && time.Now().Before(until) {
+				w.mu.Unlock()
+				runtime.Gosched()
+				w.mu.Lock()
+			}
+		}
 		n := min(len(w.pending), w.o.maxOps)
 		batch := make([]*Pending, n)
 		copy(batch, w.pending)
@@ -199,7 +223,9 @@ func (w *writer) run() {
 		w.pending = w.pending[:rest]
 		w.mu.Unlock()
 
+		start := time.Now()
 		done, left := w.commit(batch)
+		lastDone, lastTook = done, time.Since(start)
 
 		w.mu.Lock()
 		if len(left) > 0 { // the transaction was full: they go first next time
