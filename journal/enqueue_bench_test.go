@@ -11,7 +11,8 @@ import (
 
 // benchStore opens a store for a benchmark. The durable figures are only
 // meaningful on a real disk: JOURNAL_BENCH_DIR points the store at a
-// directory there when the temporary directory is a tmpfs.
+// directory there when the temporary directory is a tmpfs. Dedup pruning
+// is off: it scans every mark, so its cost grows with b.N.
 func benchStore(b *testing.B) *Store {
 	b.Helper()
 	dir := b.TempDir()

@@ -25,8 +25,8 @@ import (
 //	                                      commit + fsync
 //	caller ◄──err──────────────────────── completes every op of the tx
 //
-// There is no batching window. When the writer is idle an op is committed
-// at once, alone. While a commit runs, whatever arrives (from any
+// There is no fixed batching window. When the writer is idle an op is
+// committed at once, alone. While a commit runs, whatever arrives (from any
 // cluster, any kind of write) waits in pending, and the next transaction
 // takes all of it, so one fsync covers as many ops as arrived during the
 // previous one. A transaction takes at most maxOps ops and stops taking
