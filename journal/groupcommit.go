@@ -31,8 +31,10 @@ import (
 // takes all of it, so one fsync covers as many ops as arrived during the
 // previous one. A transaction takes at most maxOps ops and stops taking
 // more once its ops have run for maxTxTime; the rest goes to the next
-// transaction. An op therefore waits for at most the commit in progress
-// and its own, unless the writer is behind by more than one full
+// transaction. Right after a commit that completed several waiting
+// callers, the writer gives them up to maxGather to resubmit (see run).
+// An op therefore waits for at most the commit in progress, maxGather and
+// its own commit, unless the writer is behind by more than one full
 // transaction. Pending is bounded too (maxPending): past it, submitting
 // blocks, which pushes back on intake instead of buffering without bound.
 //
