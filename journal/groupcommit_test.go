@@ -497,3 +497,57 @@ func TestConcurrentWritesOfEveryKind(t *testing.T) {
 		t.Errorf("%d history records, want %d", len(h), clusters*each/4)
 	}
 }
+
+// waitOpen waits until n writes are open in w (submitted, not done).
+func waitOpen(w *writer, n int) {
+	for {
+		w.mu.Lock()
+		open := w.open
+		w.mu.Unlock()
+		if open >= n {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestRequeueRerunAfterARollbackTakesAFreshSequence: a re-queue without a
+// sequence that shares its transaction with a failing write runs again
+// after the rollback; it must not keep the sequence number it drew in the
+// rolled-back transaction, which the next enqueue would draw again.
+func TestRequeueRerunAfterARollbackTakesAFreshSequence(t *testing.T) {
+	s := open(t, t.TempDir(), Options{})
+	defer s.Close()
+	if _, err := s.Enqueue(entry("prod", "first", time.Now())); err != nil {
+		t.Fatal(err)
+	}
+	release, _ := hold(t, s.w)
+	requeued := make(chan error)
+	go func() {
+		_, err := s.Requeue(InFlight{IncidentID: "i1", Entry: entry("prod", "again", time.Now())})
+		requeued <- err
+	}()
+	waitOpen(s.w, 2) // the held write and the re-queue
+	bad := s.w.submit(func(*bolt.Tx) error { return errors.New("bad op") })
+	release()
+	if err := <-requeued; err != nil {
+		t.Fatal(err)
+	}
+	if bad.Wait() == nil {
+		t.Fatal("the failing write succeeded")
+	}
+	if _, err := s.Enqueue(entry("prod", "next", time.Now())); err != nil {
+		t.Fatal(err)
+	}
+	st, err := s.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, e := range st.Queued["prod"] {
+		ids = append(ids, e.Event.FaultID)
+	}
+	if len(ids) != 3 {
+		t.Fatalf("queue holds %v, want first, again and next", ids)
+	}
+}
