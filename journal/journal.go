@@ -7,8 +7,9 @@
 // ACID transactions, the store etcd runs on. It needs no cgo (the release
 // binaries stay static) and no server. Every write is a transaction that
 // bbolt fsyncs before it returns, so what the runner acknowledges (in
-// metrics and logs) is on disk. Concurrent enqueues from many clusters are
-// coalesced into one fsync with bbolt's Batch.
+// metrics and logs) is on disk. Writes from every cluster go through one
+// group-commit writer (groupcommit.go), so concurrent writes share an fsync
+// without waiting out a batching window.
 package journal
 
 import (
@@ -30,11 +31,6 @@ import (
 
 // FileName is the store inside the state directory.
 const FileName = "state.db"
-
-// batchDelay is how long an enqueue waits for others to share its fsync.
-// bbolt's default, 10 ms, caps a lone cluster at about 90 faults a second;
-// 1 ms keeps most of the sharing under bursts from many clusters.
-const batchDelay = time.Millisecond
 
 // ErrLocked means another process holds the state directory.
 var ErrLocked = errors.New("state directory is in use by another process")
@@ -94,6 +90,7 @@ type Options struct {
 // Store is the open journal. It is safe for concurrent use.
 type Store struct {
 	db       *bolt.DB
+	w        *writer // every write transaction goes through it
 	path     string
 	o        Options
 	enqueues atomic.Uint64
@@ -129,7 +126,7 @@ func Open(dir string, o Options) (*Store, error) {
 			return nil, fmt.Errorf("new state file %s: %w", path, err)
 		}
 	}
-	s := &Store{db: db, path: path, o: o}
+	s := &Store{db: db, w: newWriter(db, writerOptions{}), path: path, o: o}
 	return s, nil
 }
 
@@ -146,9 +143,6 @@ func openChecked(path string) (db *bolt.DB, err error) {
 		}
 	}()
 	db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
-	if db != nil {
-		db.MaxBatchDelay = batchDelay
-	}
 	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, fmt.Errorf("%w: %s", ErrLocked, path)
 	}
@@ -180,8 +174,14 @@ func openChecked(path string) (db *bolt.DB, err error) {
 // Path is the store's file.
 func (s *Store) Path() string { return s.path }
 
-// Close closes the store.
-func (s *Store) Close() error { return s.db.Close() }
+// Close commits the writes already submitted, then closes the store.
+// Later writes fail with ErrClosed.
+func (s *Store) Close() error {
+	if s.w != nil {
+		s.w.close()
+	}
+	return s.db.Close()
+}
 
 func seqKey(seq uint64) []byte {
 	k := make([]byte, 8)
@@ -197,29 +197,7 @@ func clusterBucket(tx *bolt.Tx, top []byte, cluster string) (*bolt.Bucket, error
 // sequence number that orders it. It returns only once the write is on disk.
 func (s *Store) Enqueue(e Entry) (uint64, error) {
 	var seq uint64
-	err := s.db.Batch(func(tx *bolt.Tx) error {
-		q, err := clusterBucket(tx, bucketQueue, e.Cluster)
-		if err != nil {
-			return err
-		}
-		if seq, err = q.NextSequence(); err != nil {
-			return err
-		}
-		data, err := json.Marshal(e)
-		if err != nil {
-			return err
-		}
-		if err := q.Put(seqKey(seq), data); err != nil {
-			return err
-		}
-		d, err := clusterBucket(tx, bucketDedup, e.Cluster)
-		if err != nil {
-			return err
-		}
-		ts := make([]byte, 8)
-		binary.BigEndian.PutUint64(ts, uint64(e.EnqueuedAt.UnixNano()))
-		return d.Put([]byte(e.Event.FaultID), ts)
-	})
+	err := s.w.update(enqueueOp(e, &seq))
 	if err != nil {
 		return 0, fmt.Errorf("journal enqueue: %w", err)
 	}
@@ -231,13 +209,41 @@ func (s *Store) Enqueue(e Entry) (uint64, error) {
 	return seq, nil
 }
 
+// enqueueOp stores a queued fault and its dedup mark and sets *seq to the
+// sequence number that orders it.
+func enqueueOp(e Entry, seq *uint64) func(*bolt.Tx) error {
+	return func(tx *bolt.Tx) error {
+		q, err := clusterBucket(tx, bucketQueue, e.Cluster)
+		if err != nil {
+			return err
+		}
+		if *seq, err = q.NextSequence(); err != nil {
+			return err
+		}
+		data, err := json.Marshal(e)
+		if err != nil {
+			return err
+		}
+		if err := q.Put(seqKey(*seq), data); err != nil {
+			return err
+		}
+		d, err := clusterBucket(tx, bucketDedup, e.Cluster)
+		if err != nil {
+			return err
+		}
+		ts := make([]byte, 8)
+		binary.BigEndian.PutUint64(ts, uint64(e.EnqueuedAt.UnixNano()))
+		return d.Put([]byte(e.Event.FaultID), ts)
+	}
+}
+
 // Remove deletes queued faults that left the queue without an agent
 // (expired or displaced).
 func (s *Store) Remove(cluster string, seqs ...uint64) error {
 	if len(seqs) == 0 {
 		return nil
 	}
-	err := s.db.Batch(func(tx *bolt.Tx) error {
+	err := s.w.update(func(tx *bolt.Tx) error {
 		q, err := clusterBucket(tx, bucketQueue, cluster)
 		if err != nil {
 			return err
@@ -258,7 +264,7 @@ func (s *Store) Remove(cluster string, seqs ...uint64) error {
 // Start moves a queued fault to the in-flight records in one transaction,
 // before its agent starts.
 func (s *Store) Start(f InFlight) error {
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.w.update(func(tx *bolt.Tx) error {
 		q, err := clusterBucket(tx, bucketQueue, f.Entry.Cluster)
 		if err != nil {
 			return err
@@ -281,7 +287,7 @@ func (s *Store) Start(f InFlight) error {
 // Finish ends an in-flight incident and adds it to the history, pruned by
 // age and count.
 func (s *Store) Finish(r Record) error {
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.w.update(func(tx *bolt.Tx) error {
 		if err := tx.Bucket(bucketInFlight).Delete([]byte(r.IncidentID)); err != nil {
 			return err
 		}
@@ -382,14 +388,15 @@ func (s *Store) Load() (State, error) {
 // head of its cluster's queue, with its attempt count, in one transaction.
 func (s *Store) Requeue(f InFlight) (Entry, error) {
 	e := f.Entry
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.w.update(func(tx *bolt.Tx) error {
 		q, err := clusterBucket(tx, bucketQueue, e.Cluster)
 		if err != nil {
 			return err
 		}
 		// The original sequence puts it back where it was, ahead of
-		// everything enqueued after it.
-		seq := e.Seq
+		// everything enqueued after it. (Read from f, not e: the writer
+		// may run this function again after a rollback.)
+		seq := f.Entry.Seq
 		if seq == 0 {
 			if seq, err = q.NextSequence(); err != nil {
 				return err
@@ -414,7 +421,7 @@ func (s *Store) Requeue(f InFlight) (Entry, error) {
 // PruneDedup forgets dedup marks older than window.
 func (s *Store) PruneDedup(window time.Duration, now time.Time) error {
 	cutoff := uint64(now.Add(-window).UnixNano())
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.w.update(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketDedup).ForEachBucket(func(cluster []byte) error {
 			b := tx.Bucket(bucketDedup).Bucket(cluster)
 			c := b.Cursor()
