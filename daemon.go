@@ -103,12 +103,12 @@ func runDaemon(ctx context.Context, cfg config.Config, deps daemonDeps) error {
 			return fmt.Errorf("--state-dir (STATE_DIR): %w", err)
 		}
 		defer store.Close()
-		hooks := journal.Hooks{Store: store, Metrics: m, Logger: logger}
-		queues = queue.NewDurableSet(clusterNames, cfg.QueueCapacity, m, time.Now, hooks, hooks.RemoveFailed)
-		if dedupSeed, err = hooks.Recover(queues, cfg.MaxAttempts, cfg.DedupWindow, time.Now()); err != nil {
+		writer := journal.Writer{Store: store, Metrics: m, Logger: logger}
+		queues = queue.NewDurableSet(clusterNames, cfg.QueueCapacity, m, time.Now, writer, writer.RemoveFailed)
+		if dedupSeed, err = writer.Recover(queues, cfg.MaxAttempts, cfg.DedupWindow, time.Now()); err != nil {
 			return fmt.Errorf("restore state from %s: %w", store.Path(), err)
 		}
-		recorder, history = hooks, store
+		recorder, history = writer, store
 	}
 	policies := make(map[string]intake.ClusterPolicy, len(cfg.Clusters))
 	kubeconfigs := make(map[string]string, len(cfg.Clusters))

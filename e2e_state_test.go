@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/incident"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/journal"
-	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/dispatch"
 )
 
 // stateArgs runs the runner on a workspace and state directory that
@@ -28,16 +28,16 @@ func metric(r *runner, name string, match ...string) float64 {
 	return metricValue(m, name, match...)
 }
 
-func readResults(t *testing.T, root string) []dispatch.Result {
+func readResults(t *testing.T, root string) []incident.Result {
 	t.Helper()
-	paths, _ := filepath.Glob(filepath.Join(root, "*", "*", dispatch.ResultFile))
-	var out []dispatch.Result
+	paths, _ := filepath.Glob(filepath.Join(root, "*", "*", incident.ResultFile))
+	var out []incident.Result
 	for _, p := range paths {
 		data, err := os.ReadFile(p)
 		if err != nil {
 			t.Fatal(err)
 		}
-		var r dispatch.Result
+		var r incident.Result
 		if err := json.Unmarshal(data, &r); err != nil {
 			t.Fatal(err)
 		}
@@ -47,10 +47,10 @@ func readResults(t *testing.T, root string) []dispatch.Result {
 	return out
 }
 
-func readEventDoc(t *testing.T, root string, r dispatch.Result) dispatch.EventDocument {
+func readEventDoc(t *testing.T, root string, r incident.Result) incident.EventDocument {
 	t.Helper()
-	var doc dispatch.EventDocument
-	data, err := os.ReadFile(filepath.Join(root, r.Cluster, r.IncidentID, dispatch.EventFile))
+	var doc incident.EventDocument
+	data, err := os.ReadFile(filepath.Join(root, r.Cluster, r.IncidentID, incident.EventFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +100,7 @@ func TestBinaryQueueSurvivesRestart(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(st.Queued["a"]) != 3 || len(st.InFlight) != 1 || st.InFlight[0].Entry.Event.Resource.Name != "hang-0" {
+			if len(st.Queued["a"]) != 3 || len(st.InFlight) != 1 || st.InFlight[0].Item.Event.Resource.Name != "hang-0" {
 				t.Fatalf("stored state: %d queued, in flight %+v", len(st.Queued["a"]), st.InFlight)
 			}
 			enqueuedAt := map[string]time.Time{}
@@ -123,7 +123,7 @@ func TestBinaryQueueSurvivesRestart(t *testing.T) {
 			for _, r := range readResults(t, filepath.Join(dir, "ws")) {
 				doc := readEventDoc(t, filepath.Join(dir, "ws"), r)
 				name := doc.Fault.Resource.Name
-				if r.Status == dispatch.StatusInterrupted {
+				if r.Status == incident.StatusInterrupted {
 					continue // the first run's interrupted incident
 				}
 				order = append(order, name)

@@ -11,12 +11,13 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/incident"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/journal"
 )
 
 // historySource is what /incidents and the incidents command read.
 type historySource interface {
-	History(limit int) ([]journal.Record, error)
+	History(limit int) ([]incident.Record, error)
 }
 
 // incidentsHandler serves the incident history as JSON, so it can be read
@@ -49,7 +50,7 @@ func runIncidents(args []string, getenv func(string) string, stdout, stderr io.W
 	if err := fs.Parse(args); err != nil {
 		return exitConfig
 	}
-	var records []journal.Record
+	var records []incident.Record
 	var err error
 	if *url == "" {
 		records, err = journal.ReadHistory(*stateDir, *limit)
@@ -80,7 +81,7 @@ func runIncidents(args []string, getenv func(string) string, stdout, stderr io.W
 	return exitOK
 }
 
-func fetchIncidents(base string, limit int) ([]journal.Record, error) {
+func fetchIncidents(base string, limit int) ([]incident.Record, error) {
 	c := http.Client{Timeout: 5 * time.Second}
 	resp, err := c.Get(fmt.Sprintf("%s/incidents?limit=%d", base, limit))
 	if err != nil {
@@ -90,7 +91,7 @@ func fetchIncidents(base string, limit int) ([]journal.Record, error) {
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("%s/incidents: %s", base, resp.Status)
 	}
-	var records []journal.Record
+	var records []incident.Record
 	return records, json.NewDecoder(resp.Body).Decode(&records)
 }
 

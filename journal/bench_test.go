@@ -33,7 +33,7 @@ func BenchmarkPush(b *testing.B) {
 				if durable {
 					s := open(&testing.T{}, b.TempDir(), Options{})
 					defer s.Close()
-					h := Hooks{Store: s, Metrics: m}
+					h := Writer{Store: s, Metrics: m}
 					set = queue.NewDurableSet(names, b.N+1, m, time.Now, h, nil)
 				} else {
 					set = queue.NewSet(names, b.N+1, m, time.Now)

@@ -1,6 +1,10 @@
 package journal
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/queue"
+)
 
 // Enqueued is a fault on its way into the durable queue.
 type Enqueued struct {
@@ -37,7 +41,7 @@ func (e *Enqueued) Wait() (uint64, error) {
 // maximum of pending writes, which pushes back on a source that sends
 // faster than the disk takes them. After Close it returns an Enqueued
 // that fails with ErrClosed.
-func (s *Store) EnqueueAsync(e Entry) *Enqueued {
+func (s *Store) EnqueueAsync(e queue.Item) *Enqueued {
 	en := &Enqueued{}
 	en.p = s.w.submit(enqueueOp(e, &en.seq))
 	if s.o.DedupWindow > 0 && s.enqueues.Add(1)%pruneEvery == 0 {

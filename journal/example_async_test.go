@@ -8,6 +8,7 @@ import (
 
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/fault"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/journal"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/queue"
 )
 
 // A source hands its faults to the store as they arrive and a completer
@@ -37,7 +38,7 @@ func ExampleStore_EnqueueAsync() {
 		}
 	}()
 	for _, id := range []string{"a1b2c3d4e5f60718", "1122334455667788", "99aabbccddeeff00"} {
-		pending <- s.EnqueueAsync(journal.Entry{Cluster: "prod", EnqueuedAt: time.Now(),
+		pending <- s.EnqueueAsync(queue.Item{Cluster: "prod", EnqueuedAt: time.Now(),
 			Event: fault.Event{FaultID: id, FaultType: fault.TypeCrashLoop, Severity: "critical"}})
 	}
 	close(pending)

@@ -11,6 +11,8 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
+
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/incident"
 )
 
 // openWriter opens a bare bbolt file and its writer; the cleanup closes
@@ -448,13 +450,13 @@ func TestConcurrentWritesOfEveryKind(t *testing.T) {
 					err = s.Remove(cluster, e.Seq)
 				case 2: // ran to the end
 					id := cluster + "-" + strconv.Itoa(i)
-					if err = s.Start(InFlight{IncidentID: id, Entry: e}); err == nil {
-						err = s.Finish(Record{IncidentID: id, Cluster: cluster, EndedAt: time.Now()})
+					if err = s.Start(InFlight{IncidentID: id, Item: e}); err == nil {
+						err = s.Finish(incident.Record{IncidentID: id, Cluster: cluster, EndedAt: time.Now()})
 					}
 				case 3: // interrupted, then back in the queue
 					id := cluster + "-" + strconv.Itoa(i)
-					if err = s.Start(InFlight{IncidentID: id, Entry: e}); err == nil {
-						_, err = s.Requeue(InFlight{IncidentID: id, Entry: e})
+					if err = s.Start(InFlight{IncidentID: id, Item: e}); err == nil {
+						_, err = s.Requeue(InFlight{IncidentID: id, Item: e})
 					}
 				}
 				if err != nil {
@@ -524,7 +526,7 @@ func TestRequeueRerunAfterARollbackTakesAFreshSequence(t *testing.T) {
 	release, _ := hold(t, s.w)
 	requeued := make(chan error)
 	go func() {
-		_, err := s.Requeue(InFlight{IncidentID: "i1", Entry: entry("prod", "again", time.Now())})
+		_, err := s.Requeue(InFlight{IncidentID: "i1", Item: entry("prod", "again", time.Now())})
 		requeued <- err
 	}()
 	waitOpen(s.w, 2) // the held write and the re-queue

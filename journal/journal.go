@@ -26,7 +26,8 @@ import (
 	bolt "go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
 
-	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/fault"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/incident"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/queue"
 )
 
 // FileName is the store inside the state directory.
@@ -36,43 +37,18 @@ const FileName = "state.db"
 var ErrLocked = errors.New("state directory is in use by another process")
 
 var (
-	bucketQueue    = []byte("queue")    // cluster → seq → Entry
+	bucketQueue    = []byte("queue")    // cluster → seq → queue.Item
 	bucketInFlight = []byte("inflight") // incident id → InFlight
 	bucketDedup    = []byte("dedup")    // cluster → fault id → unix nanos
-	bucketHistory  = []byte("history")  // ended-at nanos + incident id → Record
+	bucketHistory  = []byte("history")  // ended-at nanos + incident id → incident.Record
 )
-
-// Entry is a queued fault as stored.
-type Entry struct {
-	Seq        uint64      `json:"seq,omitempty"`
-	Cluster    string      `json:"cluster"`
-	Event      fault.Event `json:"event"`
-	EnqueuedAt time.Time   `json:"enqueuedAt"`
-	// Attempts is how many times an agent was started for this fault.
-	Attempts int `json:"attempts"`
-}
 
 // InFlight is an incident whose agent was started and has not finished.
 type InFlight struct {
-	IncidentID string    `json:"incidentId"`
-	Entry      Entry     `json:"entry"`
-	StartedAt  time.Time `json:"startedAt"`
-	Workspace  string    `json:"workspace"`
-}
-
-// Record is one finished incident in the history.
-type Record struct {
-	IncidentID      string    `json:"incidentId"`
-	Cluster         string    `json:"cluster"`
-	FaultID         string    `json:"faultId"`
-	FaultType       string    `json:"faultType"`
-	Status          string    `json:"status"`
-	Reason          string    `json:"reason,omitempty"`
-	Attempts        int       `json:"attempts"`
-	StartedAt       time.Time `json:"startedAt"`
-	EndedAt         time.Time `json:"endedAt"`
-	DurationSeconds float64   `json:"durationSeconds"`
-	Workspace       string    `json:"workspace"`
+	IncidentID string     `json:"incidentId"`
+	Item       queue.Item `json:"entry"`
+	StartedAt  time.Time  `json:"startedAt"`
+	Workspace  string     `json:"workspace"`
 }
 
 // Options bound the history and the dedup marks.
@@ -195,7 +171,7 @@ func clusterBucket(tx *bolt.Tx, top []byte, cluster string) (*bolt.Bucket, error
 
 // Enqueue stores a queued fault and its dedup mark, and returns the
 // sequence number that orders it. It returns only once the write is on disk.
-func (s *Store) Enqueue(e Entry) (uint64, error) {
+func (s *Store) Enqueue(e queue.Item) (uint64, error) {
 	var seq uint64
 	err := s.w.update(enqueueOp(e, &seq))
 	if err != nil {
@@ -211,7 +187,7 @@ func (s *Store) Enqueue(e Entry) (uint64, error) {
 
 // enqueueOp stores a queued fault and its dedup mark and sets *seq to the
 // sequence number that orders it.
-func enqueueOp(e Entry, seq *uint64) func(*bolt.Tx) error {
+func enqueueOp(e queue.Item, seq *uint64) func(*bolt.Tx) error {
 	return func(tx *bolt.Tx) error {
 		q, err := clusterBucket(tx, bucketQueue, e.Cluster)
 		if err != nil {
@@ -265,11 +241,11 @@ func (s *Store) Remove(cluster string, seqs ...uint64) error {
 // before its agent starts.
 func (s *Store) Start(f InFlight) error {
 	err := s.w.update(func(tx *bolt.Tx) error {
-		q, err := clusterBucket(tx, bucketQueue, f.Entry.Cluster)
+		q, err := clusterBucket(tx, bucketQueue, f.Item.Cluster)
 		if err != nil {
 			return err
 		}
-		if err := q.Delete(seqKey(f.Entry.Seq)); err != nil {
+		if err := q.Delete(seqKey(f.Item.Seq)); err != nil {
 			return err
 		}
 		data, err := json.Marshal(f)
@@ -286,7 +262,7 @@ func (s *Store) Start(f InFlight) error {
 
 // Finish ends an in-flight incident and adds it to the history, pruned by
 // age and count.
-func (s *Store) Finish(r Record) error {
+func (s *Store) Finish(r incident.Record) error {
 	err := s.w.update(func(tx *bolt.Tx) error {
 		if err := tx.Bucket(bucketInFlight).Delete([]byte(r.IncidentID)); err != nil {
 			return err
@@ -299,7 +275,7 @@ func (s *Store) Finish(r Record) error {
 	return nil
 }
 
-func (s *Store) addHistory(tx *bolt.Tx, r Record) error {
+func (s *Store) addHistory(tx *bolt.Tx, r incident.Record) error {
 	h := tx.Bucket(bucketHistory)
 	data, err := json.Marshal(r)
 	if err != nil {
@@ -334,7 +310,7 @@ func (s *Store) addHistory(tx *bolt.Tx, r Record) error {
 // State is everything Load brings back.
 type State struct {
 	// Queued faults per cluster, in enqueue order.
-	Queued map[string][]Entry
+	Queued map[string][]queue.Item
 	// InFlight incidents a crash or shutdown interrupted.
 	InFlight []InFlight
 	// Dedup marks per cluster: fault id → time seen.
@@ -343,11 +319,11 @@ type State struct {
 
 // Load reads the queue, the interrupted incidents and the dedup marks.
 func (s *Store) Load() (State, error) {
-	st := State{Queued: map[string][]Entry{}, Dedup: map[string]map[string]time.Time{}}
+	st := State{Queued: map[string][]queue.Item{}, Dedup: map[string]map[string]time.Time{}}
 	err := s.db.View(func(tx *bolt.Tx) error {
 		err := tx.Bucket(bucketQueue).ForEachBucket(func(cluster []byte) error {
 			return tx.Bucket(bucketQueue).Bucket(cluster).ForEach(func(k, v []byte) error {
-				var e Entry
+				var e queue.Item
 				if err := json.Unmarshal(v, &e); err != nil {
 					return fmt.Errorf("queue entry %x of %s: %w", k, cluster, err)
 				}
@@ -386,8 +362,8 @@ func (s *Store) Load() (State, error) {
 
 // Requeue turns an interrupted incident back into a queued fault at the
 // head of its cluster's queue, with its attempt count, in one transaction.
-func (s *Store) Requeue(f InFlight) (Entry, error) {
-	e := f.Entry
+func (s *Store) Requeue(f InFlight) (queue.Item, error) {
+	e := f.Item
 	err := s.w.update(func(tx *bolt.Tx) error {
 		q, err := clusterBucket(tx, bucketQueue, e.Cluster)
 		if err != nil {
@@ -396,7 +372,7 @@ func (s *Store) Requeue(f InFlight) (Entry, error) {
 		// The original sequence puts it back where it was, ahead of
 		// everything enqueued after it. (Read from f, not e: the writer
 		// may run this function again after a rollback.)
-		seq := f.Entry.Seq
+		seq := f.Item.Seq
 		if seq == 0 {
 			if seq, err = q.NextSequence(); err != nil {
 				return err
@@ -438,8 +414,8 @@ func (s *Store) PruneDedup(window time.Duration, now time.Time) error {
 }
 
 // History lists finished incidents, newest first, at most limit (0: all).
-func (s *Store) History(limit int) ([]Record, error) {
-	var out []Record
+func (s *Store) History(limit int) ([]incident.Record, error) {
+	var out []incident.Record
 	err := s.db.View(func(tx *bolt.Tx) error {
 		h := tx.Bucket(bucketHistory)
 		if h == nil {
@@ -447,7 +423,7 @@ func (s *Store) History(limit int) ([]Record, error) {
 		}
 		c := h.Cursor()
 		for k, v := c.Last(); k != nil; k, v = c.Prev() {
-			var r Record
+			var r incident.Record
 			if err := json.Unmarshal(v, &r); err != nil {
 				return err
 			}
@@ -463,7 +439,7 @@ func (s *Store) History(limit int) ([]Record, error) {
 
 // ReadHistory opens the store in dir read-only and lists its history. It
 // returns ErrLocked while a runner holds the store.
-func ReadHistory(dir string, limit int) ([]Record, error) {
+func ReadHistory(dir string, limit int) ([]incident.Record, error) {
 	path := filepath.Join(dir, FileName)
 	if _, err := os.Stat(path); err != nil {
 		return nil, err

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/fault"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/incident"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/queue"
 )
 
 func open(t *testing.T, dir string, o Options) *Store {
@@ -29,8 +31,8 @@ func open(t *testing.T, dir string, o Options) *Store {
 	return s
 }
 
-func entry(cluster, id string, at time.Time) Entry {
-	return Entry{Cluster: cluster, EnqueuedAt: at, Event: fault.Event{FaultID: id, FaultType: fault.TypeCrashLoop, Severity: "critical"}}
+func entry(cluster, id string, at time.Time) queue.Item {
+	return queue.Item{Cluster: cluster, EnqueuedAt: at, Event: fault.Event{FaultID: id, FaultType: fault.TypeCrashLoop, Severity: "critical"}}
 }
 
 func TestQueueSurvivesReopenInOrder(t *testing.T) {
@@ -80,7 +82,7 @@ func TestInFlightRequeuesInItsOriginalPlace(t *testing.T) {
 	second := entry("prod", "second", now)
 	second.Seq, _ = s.Enqueue(second)
 	first.Attempts = 1
-	if err := s.Start(InFlight{IncidentID: "inc-1", Entry: first, StartedAt: now}); err != nil {
+	if err := s.Start(InFlight{IncidentID: "inc-1", Item: first, StartedAt: now}); err != nil {
 		t.Fatal(err)
 	}
 	st, _ := s.Load()
@@ -101,7 +103,7 @@ func TestHistoryIsBounded(t *testing.T) {
 	defer s.Close()
 	now := time.Now()
 	for i := range 5 {
-		if err := s.Finish(Record{IncidentID: "n" + string(rune('0'+i)), Status: "success", EndedAt: now.Add(time.Duration(i) * time.Second)}); err != nil {
+		if err := s.Finish(incident.Record{IncidentID: "n" + string(rune('0'+i)), Status: "success", EndedAt: now.Add(time.Duration(i) * time.Second)}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -110,7 +112,7 @@ func TestHistoryIsBounded(t *testing.T) {
 		t.Fatalf("history %+v, want the newest three, newest first", h)
 	}
 	// A record two hours newer pushes everything older than an hour out.
-	if err := s.Finish(Record{IncidentID: "late", Status: "success", EndedAt: now.Add(2 * time.Hour)}); err != nil {
+	if err := s.Finish(incident.Record{IncidentID: "late", Status: "success", EndedAt: now.Add(2 * time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
 	h, _ = s.History(0)

@@ -28,8 +28,8 @@ func TestWriteFailureIsReportedAndAccounted(t *testing.T) {
 	var logs bytes.Buffer
 	logger := slog.New(slog.NewJSONHandler(&logs, nil))
 	s := open(t, t.TempDir(), Options{})
-	hooks := Hooks{Store: s, Metrics: m, Logger: logger}
-	queues := queue.NewDurableSet([]string{"prod"}, 10, m, time.Now, hooks, hooks.RemoveFailed)
+	writer := Writer{Store: s, Metrics: m, Logger: logger}
+	queues := queue.NewDurableSet([]string{"prod"}, 10, m, time.Now, writer, writer.RemoveFailed)
 	in := intake.New(intake.Options{Logger: logger, Metrics: m, Queues: queues, Breaker: closedBreaker{},
 		Clusters: map[string]intake.ClusterPolicy{"prod": {Triage: true}}, MinSeverity: fault.SeverityInfo,
 		DedupWindow: time.Minute, Now: time.Now})

@@ -17,16 +17,17 @@ import (
 )
 
 // Item is one queued fault.
+// The journal stores it as it is, so its JSON names are the state file's.
 type Item struct {
 	// Cluster is the configured cluster name, not the one in the payload.
-	Cluster    string
-	Event      fault.Event
-	EnqueuedAt time.Time
+	Cluster    string      `json:"cluster"`
+	Event      fault.Event `json:"event"`
+	EnqueuedAt time.Time   `json:"enqueuedAt"`
 	// Seq is the item's key in the journal (0 without one).
-	Seq uint64
+	Seq uint64 `json:"seq,omitempty"`
 	// Attempts counts agents already started for this fault (a requeued
 	// incident carries its earlier attempts).
-	Attempts int
+	Attempts int `json:"attempts"`
 }
 
 // Journal makes the queue durable: Enqueue is written before the item is

@@ -27,6 +27,7 @@ import (
 	"github.com/oklog/run"
 	"github.com/thejerf/suture/v4"
 
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/incident"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/metrics"
 )
 
@@ -38,13 +39,6 @@ func (s *State) ShuttingDown() bool { return s.shuttingDown.Load() }
 
 func (s *State) begin() { s.shuttingDown.Store(true) }
 
-// DrainReport names the incidents that finished during the drain and those
-// that were interrupted.
-type DrainReport struct {
-	Completed   []string
-	Interrupted []string
-}
-
 // Dispatcher is the dispatch service as the shutdown sequence sees it.
 type Dispatcher interface {
 	suture.Service
@@ -53,7 +47,7 @@ type Dispatcher interface {
 	// Drain stops new launches, waits up to budget for running agents,
 	// then interrupts the rest (SIGTERM, grace, SIGKILL) and returns once
 	// every agent is reaped.
-	Drain(budget time.Duration) DrainReport
+	Drain(budget time.Duration) incident.DrainReport
 }
 
 // Listener is an HTTP service that says when it is accepting connections.
@@ -120,7 +114,7 @@ func Run(ctx context.Context, o Options) error {
 	var (
 		g             run.Group
 		shutdownStart time.Time
-		report        DrainReport
+		report        incident.DrainReport
 	)
 
 	// Actor 1: signals. Its interrupt is step 1 of the shutdown.

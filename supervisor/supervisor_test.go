@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/thejerf/suture/v4"
 
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/incident"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/testlog"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/metrics"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/httpserver"
@@ -50,12 +51,12 @@ func (f *fakeDispatch) Serve(ctx context.Context) error {
 	return ctx.Err()
 }
 func (f *fakeDispatch) InFlight() int { return 2 }
-func (f *fakeDispatch) Drain(time.Duration) DrainReport {
+func (f *fakeDispatch) Drain(time.Duration) incident.DrainReport {
 	f.mu.Lock()
 	*f.order = append(*f.order, "drain")
 	f.mu.Unlock()
 	f.drained.Store(true)
-	return DrainReport{Completed: []string{"inc-1"}, Interrupted: []string{"inc-2"}}
+	return incident.DrainReport{Completed: []string{"inc-1"}, Interrupted: []string{"inc-2"}}
 }
 
 // stopRecorder is an intake service that records when it is stopped.

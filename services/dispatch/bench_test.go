@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/fault"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/incident"
 )
 
 // BenchmarkDispatch runs b.N incidents with a trivial agent (this test
@@ -28,10 +29,10 @@ func BenchmarkDispatch(b *testing.B) {
 			probes := min(b.N, 20)
 			for i := range probes {
 				f.pushItem(clusters[0], "ok-o"+strconv.Itoa(i))
-				f.waitCompleted(t, clusters[0], StatusSuccess, float64(i+1))
+				f.waitCompleted(t, clusters[0], incident.StatusSuccess, float64(i+1))
 			}
 			for _, r := range f.results(t, clusters[0]) {
-				overhead += r.StartedAt.Sub(r.enqueuedAt(f))
+				overhead += r.StartedAt.Sub(enqueuedAt(f, r))
 			}
 			b.ResetTimer()
 			start := time.Now()
@@ -46,7 +47,7 @@ func BenchmarkDispatch(b *testing.B) {
 				if i := indexOf(clusters, c); i < b.N%conc {
 					want++
 				}
-				f.waitCompleted(t, c, StatusSuccess, want)
+				f.waitCompleted(t, c, incident.StatusSuccess, want)
 			}
 			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "agents/s")
 			b.ReportMetric(float64(overhead.Microseconds())/float64(probes)/1000, "overhead-ms")
@@ -73,7 +74,7 @@ func (f *fixture) pushItem(cluster, resource string) {
 	})
 }
 
-func (r Result) enqueuedAt(f *fixture) time.Time {
+func enqueuedAt(f *fixture, r incident.Result) time.Time {
 	data, err := readEvent(f.root, r.Cluster, r.IncidentID)
 	if err != nil {
 		return r.StartedAt

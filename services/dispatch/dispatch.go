@@ -26,10 +26,10 @@ import (
 	"golang.org/x/sync/semaphore"
 
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/breaker"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/incident"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/metrics"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/procutil"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/queue"
-	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/supervisor"
 )
 
 // Agent describes the command run for each incident.
@@ -58,7 +58,7 @@ type Agent struct {
 // an interrupted incident is not finished, so the next start re-queues it.
 type Recorder interface {
 	Started(it queue.Item, incidentID, workspace string, at time.Time) error
-	Finished(it queue.Item, r Result) error
+	Finished(it queue.Item, r incident.Result) error
 }
 
 // Options configure the dispatcher.
@@ -102,7 +102,7 @@ type Dispatcher struct {
 	stopped  bool
 	running  map[string]string // incident id → cluster
 	draining bool
-	drained  supervisor.DrainReport
+	drained  incident.DrainReport
 }
 
 // CheckAgent reports configuration errors in the agent's templates and
@@ -241,7 +241,7 @@ func (d *Dispatcher) runGuarded(q *queue.Queue, it queue.Item, id string, probe 
 		if r := recover(); r != nil {
 			d.logger.Error("Incident handling panicked", "cluster", it.Cluster, "incident_id", id,
 				"panic", fmt.Sprint(r), "stacktrace", string(debug.Stack()))
-			d.finish(id, StatusFailure)
+			d.finish(id, incident.StatusFailure)
 			d.o.Breaker.Record(false, probe)
 		}
 		q.Release(it.Event.FaultID)
@@ -250,12 +250,12 @@ func (d *Dispatcher) runGuarded(q *queue.Queue, it queue.Item, id string, probe 
 	d.finish(id, status)
 }
 
-func (d *Dispatcher) finish(id string, status Status) {
+func (d *Dispatcher) finish(id string, status incident.Status) {
 	d.mu.Lock()
 	if _, ok := d.running[id]; ok {
 		delete(d.running, id)
 		if d.draining {
-			if status == StatusInterrupted {
+			if status == incident.StatusInterrupted {
 				d.drained.Interrupted = append(d.drained.Interrupted, id)
 			} else {
 				d.drained.Completed = append(d.drained.Completed, id)
@@ -268,7 +268,7 @@ func (d *Dispatcher) finish(id string, status Status) {
 
 // Drain implements supervisor.Dispatcher: stop launching, give running
 // agents until budget, then interrupt the rest and wait for them.
-func (d *Dispatcher) Drain(budget time.Duration) supervisor.DrainReport {
+func (d *Dispatcher) Drain(budget time.Duration) incident.DrainReport {
 	d.mu.Lock()
 	d.stopped = true
 	d.draining = true
@@ -296,20 +296,20 @@ func (d *Dispatcher) Drain(budget time.Duration) supervisor.DrainReport {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return supervisor.DrainReport{
+	return incident.DrainReport{
 		Completed:   append([]string(nil), d.drained.Completed...),
 		Interrupted: append([]string(nil), d.drained.Interrupted...),
 	}
 }
 
 // runIncident prepares the workspace, runs the agent and records the result.
-func (d *Dispatcher) runIncident(it queue.Item, id string, probe bool) Status {
+func (d *Dispatcher) runIncident(it queue.Item, id string, probe bool) incident.Status {
 	m := d.o.Metrics
 	cluster := it.Cluster
 	ws := filepath.Join(d.o.WorkspaceRoot, cluster, id)
 	f := d.fields(it, id, ws)
 	started := d.o.Now()
-	result := Result{
+	result := incident.Result{
 		IncidentID: id, Cluster: cluster, FaultID: it.Event.FaultID,
 		StartedAt: started, TimeoutSeconds: d.o.Agent.Timeout.Seconds(), Attempt: it.Attempts, Workspace: ws,
 	}
@@ -321,28 +321,28 @@ func (d *Dispatcher) runIncident(it queue.Item, id string, probe bool) Status {
 		}
 	}
 	finished := func() {
-		if d.o.Recorder == nil || result.Status == StatusInterrupted {
+		if d.o.Recorder == nil || result.Status == incident.StatusInterrupted {
 			return
 		}
 		if err := d.o.Recorder.Finished(it, result); err != nil {
 			d.logger.Error("Could not record the incident result in the state store", "cluster", cluster, "incident_id", id, "error", err.Error())
 		}
 	}
-	fail := func(reason string, err error) Status {
-		result.Status, result.Reason = StatusFailure, fmt.Sprintf("%s: %v", reason, err)
+	fail := func(reason string, err error) incident.Status {
+		result.Status, result.Reason = incident.StatusFailure, fmt.Sprintf("%s: %v", reason, err)
 		result.EndedAt = d.o.Now()
 		d.logger.Error("Incident could not run", "cluster", cluster, "incident_id", id, "error", result.Reason)
-		_ = writeJSON(filepath.Join(ws, ResultFile), result)
+		_ = writeJSON(filepath.Join(ws, incident.ResultFile), result)
 		finished()
 		d.o.Breaker.Record(false, probe)
-		m.AgentsCompleted.WithLabelValues(cluster, string(StatusFailure)).Inc()
-		m.AgentDuration.WithLabelValues(cluster, string(StatusFailure)).Observe(0)
-		return StatusFailure
+		m.AgentsCompleted.WithLabelValues(cluster, string(incident.StatusFailure)).Inc()
+		m.AgentDuration.WithLabelValues(cluster, string(incident.StatusFailure)).Observe(0)
+		return incident.StatusFailure
 	}
-	if err := os.MkdirAll(filepath.Join(ws, OutputDir), 0o700); err != nil {
+	if err := os.MkdirAll(filepath.Join(ws, incident.OutputDir), 0o700); err != nil {
 		return fail("create workspace", err)
 	}
-	if err := writeJSON(filepath.Join(ws, EventFile), EventDocument{
+	if err := writeJSON(filepath.Join(ws, incident.EventFile), incident.EventDocument{
 		IncidentID: id, Cluster: cluster, Kubeconfig: f.Kubeconfig, EnqueuedAt: it.EnqueuedAt, Fault: it.Event,
 	}); err != nil {
 		return fail("write event.json", err)
@@ -361,7 +361,7 @@ func (d *Dispatcher) runIncident(it queue.Item, id string, probe bool) Status {
 		Args:        args,
 		Dir:         ws,
 		Env:         procutil.Environ(d.o.Agent.EnvAllow, d.o.LookupEnv, f.Env()),
-		LogPath:     filepath.Join(ws, LogFile),
+		LogPath:     filepath.Join(ws, incident.LogFile),
 		LogMaxBytes: d.o.Agent.LogMaxBytes,
 		Grace:       d.o.Agent.KillGrace,
 	})
@@ -384,12 +384,12 @@ func (d *Dispatcher) runIncident(it queue.Item, id string, probe bool) Status {
 	result.DurationSeconds = duration.Seconds()
 	result.Status, result.Reason = d.classify(res, runErr, ws, &result)
 	if overQuota() {
-		result.Status = StatusFailure
+		result.Status = incident.StatusFailure
 		result.Reason = fmt.Sprintf("workspace grew past %d bytes; agent stopped", d.o.Agent.WorkspaceMaxBytes)
 	}
 
 	switch result.Status {
-	case StatusTimeout:
+	case incident.StatusTimeout:
 		m.AgentsTimeout.WithLabelValues(cluster).Inc()
 		d.logger.Warn("Agent execution timeout",
 			"cluster", cluster, "incident_id", id,
@@ -397,19 +397,19 @@ func (d *Dispatcher) runIncident(it queue.Item, id string, probe bool) Status {
 			"timeout_threshold", d.o.Agent.Timeout.String(),
 			"killed", res.Killed)
 	}
-	if result.Status == StatusTimeout || result.Status == StatusInterrupted {
+	if result.Status == incident.StatusTimeout || result.Status == incident.StatusInterrupted {
 		d.cleanUp(ws, f, result.Status)
 	}
 	// The record on disk and the breaker come first, the metrics after:
 	// what a scrape shows has already happened.
-	if err := writeJSON(filepath.Join(ws, ResultFile), result); err != nil {
+	if err := writeJSON(filepath.Join(ws, incident.ResultFile), result); err != nil {
 		d.logger.Error("Could not write result.json", "cluster", cluster, "incident_id", id, "error", err.Error())
 	}
 	finished()
 	switch result.Status {
-	case StatusSuccess:
+	case incident.StatusSuccess:
 		d.o.Breaker.Record(true, probe)
-	case StatusInterrupted:
+	case incident.StatusInterrupted:
 		d.o.Breaker.Cancel(probe)
 	default:
 		d.o.Breaker.Record(false, probe)
@@ -418,7 +418,7 @@ func (d *Dispatcher) runIncident(it queue.Item, id string, probe bool) Status {
 	m.AgentDuration.WithLabelValues(cluster, string(result.Status)).Observe(duration.Seconds())
 
 	level := slog.LevelInfo
-	if result.Status != StatusSuccess {
+	if result.Status != incident.StatusSuccess {
 		level = slog.LevelWarn
 	}
 	d.logger.Log(context.Background(), level, "Incident finished",
@@ -486,42 +486,42 @@ func dirSize(dir string) int64 {
 }
 
 // classify decides the incident's status and, unless it succeeded, why.
-func (d *Dispatcher) classify(res procutil.Result, runErr error, ws string, result *Result) (Status, string) {
+func (d *Dispatcher) classify(res procutil.Result, runErr error, ws string, result *incident.Result) (incident.Status, string) {
 	switch {
 	case runErr != nil:
-		return StatusFailure, runErr.Error()
+		return incident.StatusFailure, runErr.Error()
 	case res.TimedOut:
-		return StatusTimeout, fmt.Sprintf("agent ran longer than %s", d.o.Agent.Timeout)
+		return incident.StatusTimeout, fmt.Sprintf("agent ran longer than %s", d.o.Agent.Timeout)
 	case res.Cancelled:
-		return StatusInterrupted, "runner shutting down"
+		return incident.StatusInterrupted, "runner shutting down"
 	case res.Signal != 0:
-		return StatusFailure, "agent killed by signal " + res.Signal.String()
+		return incident.StatusFailure, "agent killed by signal " + res.Signal.String()
 	case res.ExitCode != 0:
-		return StatusFailure, fmt.Sprintf("agent exited with code %d", res.ExitCode)
+		return incident.StatusFailure, fmt.Sprintf("agent exited with code %d", res.ExitCode)
 	}
 	if d.o.Agent.ReportFile == "" {
-		return StatusSuccess, ""
+		return incident.StatusSuccess, ""
 	}
 	st, err := os.Stat(filepath.Join(ws, d.o.Agent.ReportFile))
 	switch {
 	case errors.Is(err, os.ErrNotExist):
-		return StatusFailure, "agent wrote no report " + d.o.Agent.ReportFile
+		return incident.StatusFailure, "agent wrote no report " + d.o.Agent.ReportFile
 	case err != nil:
-		return StatusFailure, "report unreadable: " + err.Error()
+		return incident.StatusFailure, "report unreadable: " + err.Error()
 	}
 	result.ReportBytes = st.Size()
 	if st.Size() < d.o.Agent.ReportMinBytes {
-		return StatusFailure, fmt.Sprintf("report %s is %d bytes, under the %d-byte minimum", d.o.Agent.ReportFile, st.Size(), d.o.Agent.ReportMinBytes)
+		return incident.StatusFailure, fmt.Sprintf("report %s is %d bytes, under the %d-byte minimum", d.o.Agent.ReportFile, st.Size(), d.o.Agent.ReportMinBytes)
 	}
-	return StatusSuccess, ""
+	return incident.StatusSuccess, ""
 }
 
-func (d *Dispatcher) fields(it queue.Item, id, ws string) Fields {
-	f := Fields{
+func (d *Dispatcher) fields(it queue.Item, id, ws string) incident.Fields {
+	f := incident.Fields{
 		IncidentID:        id,
 		Cluster:           it.Cluster,
 		Workspace:         ws,
-		EventFile:         filepath.Join(ws, EventFile),
+		EventFile:         filepath.Join(ws, incident.EventFile),
 		Kubeconfig:        d.o.Kubeconfigs[it.Cluster],
 		FaultID:           it.Event.FaultID,
 		FaultType:         it.Event.FaultType,
@@ -538,12 +538,12 @@ func (d *Dispatcher) fields(it queue.Item, id, ws string) Fields {
 
 // cleanUp prunes the workspace and runs the cleanup command, for agents
 // that did not finish by themselves.
-func (d *Dispatcher) cleanUp(ws string, f Fields, status Status) {
+func (d *Dispatcher) cleanUp(ws string, f incident.Fields, status incident.Status) {
 	if err := pruneWorkspace(ws); err != nil {
 		d.logger.Warn("Could not prune agent workspace", "cluster", f.Cluster, "incident_id", f.IncidentID, "error", err.Error())
 	} else {
 		d.logger.Info("Cleaned up agent workspace", "cluster", f.Cluster, "incident_id", f.IncidentID,
-			"status", string(status), "kept", []string{EventFile, LogFile, ResultFile})
+			"status", string(status), "kept", []string{incident.EventFile, incident.LogFile, incident.ResultFile})
 	}
 	d.runCleanupCommand(f)
 }
@@ -551,7 +551,7 @@ func (d *Dispatcher) cleanUp(ws string, f Fields, status Status) {
 // runCleanupCommand removes what the agent left outside its process group,
 // typically its container. It runs under its own timeout, not the
 // (possibly already cancelled) agent context.
-func (d *Dispatcher) runCleanupCommand(f Fields) {
+func (d *Dispatcher) runCleanupCommand(f incident.Fields) {
 	if len(d.cleanup) == 0 {
 		return
 	}
@@ -568,7 +568,7 @@ func (d *Dispatcher) runCleanupCommand(f Fields) {
 		Args:        argv[1:],
 		Dir:         f.Workspace,
 		Env:         procutil.Environ(d.o.Agent.EnvAllow, d.o.LookupEnv, f.Env()),
-		LogPath:     filepath.Join(f.Workspace, LogFile),
+		LogPath:     filepath.Join(f.Workspace, incident.LogFile),
 		LogMaxBytes: d.o.Agent.LogMaxBytes,
 		Grace:       d.o.Agent.KillGrace,
 	})
@@ -606,21 +606,21 @@ func (d *Dispatcher) recoverLeftovers() {
 		incidents, _ := os.ReadDir(filepath.Join(d.o.WorkspaceRoot, c.Name()))
 		for _, inc := range incidents {
 			ws := filepath.Join(d.o.WorkspaceRoot, c.Name(), inc.Name())
-			if _, err := os.Stat(filepath.Join(ws, EventFile)); err != nil {
+			if _, err := os.Stat(filepath.Join(ws, incident.EventFile)); err != nil {
 				continue
 			}
-			if _, err := os.Stat(filepath.Join(ws, ResultFile)); err == nil {
+			if _, err := os.Stat(filepath.Join(ws, incident.ResultFile)); err == nil {
 				continue
 			}
 			now := d.o.Now()
-			_ = writeJSON(filepath.Join(ws, ResultFile), Result{
-				IncidentID: inc.Name(), Cluster: c.Name(), Status: StatusInterrupted,
+			_ = writeJSON(filepath.Join(ws, incident.ResultFile), incident.Result{
+				IncidentID: inc.Name(), Cluster: c.Name(), Status: incident.StatusInterrupted,
 				Reason: "runner stopped before the agent finished", EndedAt: now,
 				TimeoutSeconds: d.o.Agent.Timeout.Seconds(),
 			})
 			d.logger.Warn("Found an incident left unfinished by a previous run",
 				"cluster", c.Name(), "incident_id", inc.Name(), "workspace", ws)
-			d.runCleanupCommand(Fields{IncidentID: inc.Name(), Cluster: c.Name(), Workspace: ws, Kubeconfig: d.o.Kubeconfigs[c.Name()]})
+			d.runCleanupCommand(incident.Fields{IncidentID: inc.Name(), Cluster: c.Name(), Workspace: ws, Kubeconfig: d.o.Kubeconfigs[c.Name()]})
 		}
 	}
 }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/breaker"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/fault"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/incident"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/testagent"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/testlog"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/metrics"
@@ -141,11 +142,11 @@ func (f *fixture) push(t *testing.T, cluster, resource string) string {
 	return id
 }
 
-func (f *fixture) completed(cluster string, s Status) float64 {
+func (f *fixture) completed(cluster string, s incident.Status) float64 {
 	return testutil.ToFloat64(f.m.AgentsCompleted.WithLabelValues(cluster, string(s)))
 }
 
-func (f *fixture) waitCompleted(t testing.TB, cluster string, s Status, n float64) {
+func (f *fixture) waitCompleted(t testing.TB, cluster string, s incident.Status, n float64) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for f.completed(cluster, s) < n {
@@ -157,16 +158,16 @@ func (f *fixture) waitCompleted(t testing.TB, cluster string, s Status, n float6
 }
 
 // results reads every result.json under cluster.
-func (f *fixture) results(t testing.TB, cluster string) []Result {
+func (f *fixture) results(t testing.TB, cluster string) []incident.Result {
 	t.Helper()
-	paths, _ := filepath.Glob(filepath.Join(f.root, cluster, "*", ResultFile))
-	var out []Result
+	paths, _ := filepath.Glob(filepath.Join(f.root, cluster, "*", incident.ResultFile))
+	var out []incident.Result
 	for _, p := range paths {
 		data, err := os.ReadFile(p)
 		if err != nil {
 			t.Fatal(err)
 		}
-		var r Result
+		var r incident.Result
 		if err := json.Unmarshal(data, &r); err != nil {
 			t.Fatal(err)
 		}
@@ -179,24 +180,24 @@ func (f *fixture) results(t testing.TB, cluster string) []Result {
 func TestSuccess(t *testing.T) {
 	f := start(t, settings{})
 	f.push(t, "prod", "ok-api")
-	f.waitCompleted(t, "prod", StatusSuccess, 1)
+	f.waitCompleted(t, "prod", incident.StatusSuccess, 1)
 	rs := f.results(t, "prod")
-	if len(rs) != 1 || rs[0].Status != StatusSuccess || rs[0].ExitCode == nil || *rs[0].ExitCode != 0 || rs[0].ReportBytes < 100 {
+	if len(rs) != 1 || rs[0].Status != incident.StatusSuccess || rs[0].ExitCode == nil || *rs[0].ExitCode != 0 || rs[0].ReportBytes < 100 {
 		t.Fatalf("results %+v", rs)
 	}
 	ws := filepath.Join(f.root, "prod", rs[0].IncidentID)
-	for _, p := range []string{ws, filepath.Join(ws, OutputDir)} {
+	for _, p := range []string{ws, filepath.Join(ws, incident.OutputDir)} {
 		if st, err := os.Stat(p); err != nil || st.Mode().Perm() != 0o700 {
 			t.Errorf("%s mode %v, want 0700 (%v)", p, st.Mode().Perm(), err)
 		}
 	}
-	for _, name := range []string{EventFile, LogFile, ResultFile} {
+	for _, name := range []string{incident.EventFile, incident.LogFile, incident.ResultFile} {
 		if st, err := os.Stat(filepath.Join(ws, name)); err != nil || st.Mode().Perm() != 0o600 {
 			t.Errorf("%s mode %v, want 0600 (%v)", name, st.Mode().Perm(), err)
 		}
 	}
-	var doc EventDocument
-	data, _ := os.ReadFile(filepath.Join(ws, EventFile))
+	var doc incident.EventDocument
+	data, _ := os.ReadFile(filepath.Join(ws, incident.EventFile))
 	if err := json.Unmarshal(data, &doc); err != nil || doc.Cluster != "prod" || doc.Kubeconfig != "/etc/kube/prod.yaml" || doc.Fault.Resource.Name != "ok-api" {
 		t.Errorf("event.json %s (%v)", data, err)
 	}
@@ -223,7 +224,7 @@ func TestSuccess(t *testing.T) {
 func TestTimeoutTerminatesAndCleansUp(t *testing.T) {
 	f := start(t, settings{timeout: 500 * time.Millisecond, cleanup: true})
 	f.push(t, "prod", "hang-api")
-	f.waitCompleted(t, "prod", StatusTimeout, 1)
+	f.waitCompleted(t, "prod", incident.StatusTimeout, 1)
 	rs := f.results(t, "prod")
 	if len(rs) != 1 || rs[0].Signal != syscall.SIGTERM.String() || rs[0].Killed {
 		t.Fatalf("result %+v: want ended by SIGTERM without escalation", rs)
@@ -263,7 +264,7 @@ func TestTimeoutTerminatesAndCleansUp(t *testing.T) {
 func TestStubbornAgentIsKilled(t *testing.T) {
 	f := start(t, settings{timeout: 500 * time.Millisecond})
 	f.push(t, "prod", "stubborn-api")
-	f.waitCompleted(t, "prod", StatusTimeout, 1)
+	f.waitCompleted(t, "prod", incident.StatusTimeout, 1)
 	rs := f.results(t, "prod")
 	if !rs[0].Killed || rs[0].Signal != syscall.SIGKILL.String() {
 		t.Fatalf("result %+v: want SIGKILL after the grace period", rs[0])
@@ -273,9 +274,9 @@ func TestStubbornAgentIsKilled(t *testing.T) {
 func TestGrandchildrenDoNotSurvive(t *testing.T) {
 	f := start(t, settings{timeout: 700 * time.Millisecond})
 	f.push(t, "prod", "forker-api")
-	f.waitCompleted(t, "prod", StatusTimeout, 1)
+	f.waitCompleted(t, "prod", incident.StatusTimeout, 1)
 	rs := f.results(t, "prod")
-	log, _ := os.ReadFile(filepath.Join(f.root, "prod", rs[0].IncidentID, LogFile))
+	log, _ := os.ReadFile(filepath.Join(f.root, "prod", rs[0].IncidentID, incident.LogFile))
 	var pids []int
 	for _, line := range strings.Split(string(log), "\n") {
 		if rest, ok := strings.CutPrefix(line, "grandchild "); ok {
@@ -298,7 +299,7 @@ func TestFailures(t *testing.T) {
 	f.push(t, "prod", "fail-api")
 	f.push(t, "prod", "noreport-api")
 	f.push(t, "prod", "short-api")
-	f.waitCompleted(t, "prod", StatusFailure, 3)
+	f.waitCompleted(t, "prod", incident.StatusFailure, 3)
 	var reasons []string
 	for _, r := range f.results(t, "prod") {
 		reasons = append(reasons, r.Reason)
@@ -314,7 +315,7 @@ func TestFailures(t *testing.T) {
 func TestAgentEnvironmentIsOnlyWhatIsAllowed(t *testing.T) {
 	f := start(t, settings{})
 	f.push(t, "prod", "env-api")
-	f.waitCompleted(t, "prod", StatusSuccess, 1)
+	f.waitCompleted(t, "prod", incident.StatusSuccess, 1)
 	rs := f.results(t, "prod")
 	report, _ := os.ReadFile(filepath.Join(f.root, "prod", rs[0].IncidentID, "output", "investigation.md"))
 	var names []string
@@ -334,7 +335,7 @@ func TestBreakerOpensHoldsAndCloses(t *testing.T) {
 	f := start(t, settings{breakerThreshold: 2, cooldown: 300 * time.Millisecond})
 	f.push(t, "prod", "fail-1")
 	f.push(t, "prod", "fail-2")
-	f.waitCompleted(t, "prod", StatusFailure, 2)
+	f.waitCompleted(t, "prod", incident.StatusFailure, 2)
 	// The outcome is counted just before it is reported to the breaker.
 	for deadline := time.Now().Add(5 * time.Second); !f.breaker.IsOpen() && time.Now().Before(deadline); {
 		time.Sleep(5 * time.Millisecond)
@@ -349,7 +350,7 @@ func TestBreakerOpensHoldsAndCloses(t *testing.T) {
 	if got := testutil.ToFloat64(f.m.AgentsSpawned.WithLabelValues("prod")); got != 2 {
 		t.Fatalf("spawned %v agents while the breaker was open", got)
 	}
-	f.waitCompleted(t, "prod", StatusSuccess, 2)
+	f.waitCompleted(t, "prod", incident.StatusSuccess, 2)
 	for deadline := time.Now().Add(5 * time.Second); f.breaker.State() != breaker.Closed && time.Now().Before(deadline); {
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -377,8 +378,8 @@ func TestFairAcrossClusters(t *testing.T) {
 	}
 	f.push(t, "calm", "ok-c1")
 	f.push(t, "calm", "ok-c2")
-	f.waitCompleted(t, "noisy", StatusSuccess, 10)
-	f.waitCompleted(t, "calm", StatusSuccess, 2)
+	f.waitCompleted(t, "noisy", incident.StatusSuccess, 10)
+	f.waitCompleted(t, "calm", incident.StatusSuccess, 2)
 	type run struct {
 		cluster string
 		at      time.Time
@@ -429,12 +430,12 @@ func TestDrainWithThreeClusters(t *testing.T) {
 	if took > 1500*time.Millisecond+2*time.Second {
 		t.Errorf("drain took %v, budget 1.5 s + grace", took)
 	}
-	if f.completed("a", StatusSuccess) != 1 || f.completed("b", StatusInterrupted) != 1 || f.completed("c", StatusInterrupted) != 1 {
+	if f.completed("a", incident.StatusSuccess) != 1 || f.completed("b", incident.StatusInterrupted) != 1 || f.completed("c", incident.StatusInterrupted) != 1 {
 		t.Error("statuses not counted as success/interrupted/interrupted")
 	}
 	for _, c := range []string{"b", "c"} {
 		rs := f.results(t, c)
-		if len(rs) != 1 || rs[0].Status != StatusInterrupted {
+		if len(rs) != 1 || rs[0].Status != incident.StatusInterrupted {
 			t.Errorf("cluster %s result %+v, want interrupted", c, rs)
 		}
 	}
@@ -455,7 +456,7 @@ func TestRecoverLeftovers(t *testing.T) {
 	if err := os.MkdirAll(ws, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	if err := writeJSON(filepath.Join(ws, EventFile), EventDocument{IncidentID: "f9-crashed", Cluster: "prod"}); err != nil {
+	if err := writeJSON(filepath.Join(ws, incident.EventFile), incident.EventDocument{IncidentID: "f9-crashed", Cluster: "prod"}); err != nil {
 		t.Fatal(err)
 	}
 	m := metrics.New(prometheus.NewRegistry(), metrics.BuildInfo{}, []string{"prod"})
@@ -475,9 +476,9 @@ func TestRecoverLeftovers(t *testing.T) {
 		t.Fatal(err)
 	}
 	d.recoverLeftovers()
-	var r Result
-	data, _ := os.ReadFile(filepath.Join(ws, ResultFile))
-	if err := json.Unmarshal(data, &r); err != nil || r.Status != StatusInterrupted {
+	var r incident.Result
+	data, _ := os.ReadFile(filepath.Join(ws, incident.ResultFile))
+	if err := json.Unmarshal(data, &r); err != nil || r.Status != incident.StatusInterrupted {
 		t.Fatalf("left-over result %s (%v)", data, err)
 	}
 	marks, _ := os.ReadDir(cleanupDir)
@@ -505,9 +506,9 @@ func TestIncidentIDIsSafe(t *testing.T) {
 	}
 }
 
-func readEvent(root, cluster, id string) (EventDocument, error) {
-	var doc EventDocument
-	data, err := os.ReadFile(filepath.Join(root, cluster, id, EventFile))
+func readEvent(root, cluster, id string) (incident.EventDocument, error) {
+	var doc incident.EventDocument
+	data, err := os.ReadFile(filepath.Join(root, cluster, id, incident.EventFile))
 	if err != nil {
 		return doc, err
 	}
@@ -517,7 +518,7 @@ func readEvent(root, cluster, id string) (EventDocument, error) {
 func TestWorkspaceCapStopsAgent(t *testing.T) {
 	f := start(t, settings{})
 	f.push(t, "prod", "filler-api")
-	f.waitCompleted(t, "prod", StatusFailure, 1)
+	f.waitCompleted(t, "prod", incident.StatusFailure, 1)
 	rs := f.results(t, "prod")
 	if len(rs) != 1 || !strings.Contains(rs[0].Reason, "workspace grew past") {
 		t.Fatalf("result %+v", rs)
@@ -530,12 +531,12 @@ func TestWorkspaceCapStopsAgent(t *testing.T) {
 func TestFloodedOutputIsCapped(t *testing.T) {
 	f := start(t, settings{})
 	f.push(t, "prod", "flood-api")
-	f.waitCompleted(t, "prod", StatusSuccess, 1)
+	f.waitCompleted(t, "prod", incident.StatusSuccess, 1)
 	rs := f.results(t, "prod")
 	if !rs[0].OutputTruncated {
 		t.Errorf("10 MB of output not reported truncated")
 	}
-	st, err := os.Stat(filepath.Join(f.root, "prod", rs[0].IncidentID, LogFile))
+	st, err := os.Stat(filepath.Join(f.root, "prod", rs[0].IncidentID, incident.LogFile))
 	if err != nil || st.Size() > (1<<20)+200 {
 		t.Errorf("agent.log %v bytes, cap 1 MiB (%v)", st.Size(), err)
 	}

@@ -11,96 +11,9 @@ import (
 	"text/template"
 	"time"
 
-	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/fault"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/incident"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/queue"
 )
-
-// Status is how an incident's agent ended; the status label values.
-type Status string
-
-const (
-	StatusSuccess     Status = "success"
-	StatusFailure     Status = "failure"
-	StatusTimeout     Status = "timeout"
-	StatusInterrupted Status = "interrupted"
-)
-
-// Files of an incident workspace.
-const (
-	EventFile  = "event.json"
-	LogFile    = "agent.log"
-	ResultFile = "result.json"
-	OutputDir  = "output"
-)
-
-// Fields are what agent arguments, environment and the cleanup command can
-// use: {{.IncidentID}}, {{.Cluster}}, ...
-type Fields struct {
-	IncidentID        string
-	Cluster           string
-	Workspace         string
-	EventFile         string
-	ReportFile        string
-	Kubeconfig        string
-	FaultID           string
-	FaultType         string
-	Severity          string
-	ResourceKind      string
-	ResourceName      string
-	ResourceNamespace string
-}
-
-// Env is Fields as the agent's environment variables.
-func (f Fields) Env() map[string]string {
-	env := map[string]string{
-		"INCIDENT_ID":        f.IncidentID,
-		"CLUSTER":            f.Cluster,
-		"WORKSPACE":          f.Workspace,
-		"EVENT_FILE":         f.EventFile,
-		"REPORT_FILE":        f.ReportFile,
-		"FAULT_ID":           f.FaultID,
-		"FAULT_TYPE":         f.FaultType,
-		"SEVERITY":           f.Severity,
-		"RESOURCE_KIND":      f.ResourceKind,
-		"RESOURCE_NAME":      f.ResourceName,
-		"RESOURCE_NAMESPACE": f.ResourceNamespace,
-	}
-	if f.Kubeconfig != "" {
-		env["KUBECONFIG"] = f.Kubeconfig
-	}
-	return env
-}
-
-// EventDocument is event.json: the fault and its cluster context.
-type EventDocument struct {
-	IncidentID string      `json:"incidentId"`
-	Cluster    string      `json:"cluster"`
-	Kubeconfig string      `json:"kubeconfig,omitempty"`
-	EnqueuedAt time.Time   `json:"enqueuedAt"`
-	Fault      fault.Event `json:"fault"`
-}
-
-// Result is result.json.
-type Result struct {
-	IncidentID      string    `json:"incidentId"`
-	Cluster         string    `json:"cluster"`
-	FaultID         string    `json:"faultId"`
-	Status          Status    `json:"status"`
-	Reason          string    `json:"reason,omitempty"`
-	ExitCode        *int      `json:"exitCode,omitempty"`
-	Signal          string    `json:"signal,omitempty"`
-	StartedAt       time.Time `json:"startedAt"`
-	EndedAt         time.Time `json:"endedAt"`
-	DurationSeconds float64   `json:"durationSeconds"`
-	TimeoutSeconds  float64   `json:"timeoutSeconds"`
-	Killed          bool      `json:"killed,omitempty"`
-	OutputTruncated bool      `json:"outputTruncated,omitempty"`
-	ReportBytes     int64     `json:"reportBytes"`
-	// Attempt is 1 for the first run of a fault, more after restarts
-	// interrupted earlier runs.
-	Attempt   int    `json:"attempt"`
-	Workspace string `json:"workspace"`
-}
 
 // incidentID is unique per run of a fault and safe as a path component:
 // the fault id (already restricted by the parser) with anything outside
@@ -147,7 +60,7 @@ func parseTemplates(what string, args []string) (argTemplates, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s %q: %w", what, a, err)
 		}
-		if _, err := render(t, Fields{}); err != nil {
+		if _, err := render(t, incident.Fields{}); err != nil {
 			return nil, fmt.Errorf("%s %q: %w", what, a, err)
 		}
 		out[i] = t
@@ -155,7 +68,7 @@ func parseTemplates(what string, args []string) (argTemplates, error) {
 	return out, nil
 }
 
-func render(t *template.Template, f Fields) (string, error) {
+func render(t *template.Template, f incident.Fields) (string, error) {
 	var b bytes.Buffer
 	if err := t.Execute(&b, f); err != nil {
 		return "", err
@@ -163,7 +76,7 @@ func render(t *template.Template, f Fields) (string, error) {
 	return b.String(), nil
 }
 
-func (ts argTemplates) render(f Fields) ([]string, error) {
+func (ts argTemplates) render(f incident.Fields) ([]string, error) {
 	out := make([]string, len(ts))
 	for i, t := range ts {
 		s, err := render(t, f)
@@ -186,7 +99,7 @@ func pruneWorkspace(ws string) error {
 	var firstErr error
 	for _, e := range entries {
 		switch e.Name() {
-		case EventFile, LogFile, ResultFile:
+		case incident.EventFile, incident.LogFile, incident.ResultFile:
 			continue
 		}
 		if err := os.RemoveAll(filepath.Join(ws, e.Name())); err != nil && firstErr == nil {

@@ -5,63 +5,63 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/incident"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/metrics"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/queue"
-	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/dispatch"
 )
 
-// Hooks connects the store to the queue and dispatch, counting failed
-// writes by operation.
-type Hooks struct {
+// Writer is the store as the queue and dispatch write through it: it is
+// their queue.Journal and dispatch.Recorder, counts failed writes by
+// operation (the op label values below) and brings the state back at start.
+type Writer struct {
 	Store   *Store
 	Metrics *metrics.Metrics
 	Logger  *slog.Logger
 }
 
-func (h Hooks) failed(op string, err error) error {
+func (h Writer) failed(op string, err error) error {
 	if err != nil {
 		h.Metrics.StateWriteErrors.WithLabelValues(op).Inc()
 	}
 	return err
 }
 
+// The writes state_write_errors_total counts, its op label values.
+const (
+	OpEnqueue = "enqueue"
+	OpRemove  = "remove"
+	OpStart   = "start"
+	OpFinish  = "finish"
+	OpRequeue = "requeue"
+)
+
+// Ops lists every op label value.
+func Ops() []string { return []string{OpEnqueue, OpRemove, OpStart, OpFinish, OpRequeue} }
+
 // Enqueue implements queue.Journal.
-func (h Hooks) Enqueue(it queue.Item) (uint64, error) {
-	seq, err := h.Store.Enqueue(entryOf(it))
-	return seq, h.failed("enqueue", err)
+func (h Writer) Enqueue(it queue.Item) (uint64, error) {
+	seq, err := h.Store.Enqueue(it)
+	return seq, h.failed(OpEnqueue, err)
 }
 
 // Remove implements queue.Journal.
-func (h Hooks) Remove(cluster string, seqs ...uint64) error {
-	return h.failed("remove", h.Store.Remove(cluster, seqs...))
+func (h Writer) Remove(cluster string, seqs ...uint64) error {
+	return h.failed(OpRemove, h.Store.Remove(cluster, seqs...))
 }
 
 // RemoveFailed is the queue's report of a failed removal.
-func (h Hooks) RemoveFailed(err error) {
+func (h Writer) RemoveFailed(err error) {
 	h.Logger.Warn("Could not remove a fault from the state store; it will be restored after a restart", "error", err.Error())
 }
 
 // Started implements dispatch.Recorder.
-func (h Hooks) Started(it queue.Item, incidentID, workspace string, at time.Time) error {
-	return h.failed("start", h.Store.Start(InFlight{IncidentID: incidentID, Entry: entryOf(it), StartedAt: at, Workspace: workspace}))
+func (h Writer) Started(it queue.Item, incidentID, workspace string, at time.Time) error {
+	return h.failed(OpStart, h.Store.Start(InFlight{IncidentID: incidentID, Item: it, StartedAt: at, Workspace: workspace}))
 }
 
 // Finished implements dispatch.Recorder.
-func (h Hooks) Finished(it queue.Item, r dispatch.Result) error {
-	return h.failed("finish", h.Store.Finish(Record{
-		IncidentID: r.IncidentID, Cluster: r.Cluster, FaultID: r.FaultID, FaultType: it.Event.FaultType,
-		Status: string(r.Status), Reason: r.Reason, Attempts: r.Attempt,
-		StartedAt: r.StartedAt, EndedAt: r.EndedAt, DurationSeconds: r.DurationSeconds,
-		Workspace: r.Workspace,
-	}))
-}
-
-func entryOf(it queue.Item) Entry {
-	return Entry{Seq: it.Seq, Cluster: it.Cluster, Event: it.Event, EnqueuedAt: it.EnqueuedAt, Attempts: it.Attempts}
-}
-
-func itemOf(e Entry) queue.Item {
-	return queue.Item{Cluster: e.Cluster, Event: e.Event, EnqueuedAt: e.EnqueuedAt, Seq: e.Seq, Attempts: e.Attempts}
+func (h Writer) Finished(it queue.Item, r incident.Result) error {
+	return h.failed(OpFinish, h.Store.Finish(r.Record(it.Event.FaultType)))
 }
 
 // Recover brings the stored state back at start: incidents a shutdown or
@@ -69,38 +69,38 @@ func itemOf(e Entry) queue.Item {
 // are recorded as failed once they reach maxAttempts; queued faults return
 // in order with their original EnqueuedAt; and the dedup marks younger than
 // dedupWindow are returned for intake.
-func (h Hooks) Recover(queues *queue.Set, maxAttempts int, dedupWindow time.Duration, now time.Time) (map[string]map[string]time.Time, error) {
+func (h Writer) Recover(queues *queue.Set, maxAttempts int, dedupWindow time.Duration, now time.Time) (map[string]map[string]time.Time, error) {
 	st, err := h.Store.Load()
 	if err != nil {
 		return nil, err
 	}
 	interrupted := len(st.InFlight)
 	for _, f := range st.InFlight {
-		cluster := f.Entry.Cluster
-		if queues.Get(cluster) == nil || f.Entry.Attempts >= maxAttempts {
-			reason := "interrupted " + strconv.Itoa(f.Entry.Attempts) + " times; gave up (--max-attempts)"
+		cluster := f.Item.Cluster
+		if queues.Get(cluster) == nil || f.Item.Attempts >= maxAttempts {
+			reason := "interrupted " + strconv.Itoa(f.Item.Attempts) + " times; gave up (--max-attempts)"
 			if queues.Get(cluster) == nil {
 				reason = "cluster no longer configured"
 			} else {
 				h.Metrics.IncidentsAbandoned.WithLabelValues(cluster).Inc()
 			}
 			h.Logger.Error("Abandoning an interrupted incident", "cluster", cluster, "incident_id", f.IncidentID,
-				"fault_id", f.Entry.Event.FaultID, "attempts", f.Entry.Attempts, "reason", reason)
-			if err := h.failed("finish", h.Store.Finish(Record{
-				IncidentID: f.IncidentID, Cluster: cluster, FaultID: f.Entry.Event.FaultID, FaultType: f.Entry.Event.FaultType,
-				Status: string(dispatch.StatusFailure), Reason: reason, Attempts: f.Entry.Attempts,
+				"fault_id", f.Item.Event.FaultID, "attempts", f.Item.Attempts, "reason", reason)
+			if err := h.failed(OpFinish, h.Store.Finish(incident.Record{
+				IncidentID: f.IncidentID, Cluster: cluster, FaultID: f.Item.Event.FaultID, FaultType: f.Item.Event.FaultType,
+				Status: incident.StatusFailure, Reason: reason, Attempts: f.Item.Attempts,
 				StartedAt: f.StartedAt, EndedAt: now, Workspace: f.Workspace,
 			})); err != nil {
 				return nil, err
 			}
 			continue
 		}
-		if _, err := h.Store.Requeue(f); h.failed("requeue", err) != nil {
+		if _, err := h.Store.Requeue(f); h.failed(OpRequeue, err) != nil {
 			return nil, err
 		}
 		h.Metrics.IncidentsRequeued.WithLabelValues(cluster).Inc()
 		h.Logger.Warn("Re-queued an incident interrupted by a shutdown or crash", "cluster", cluster,
-			"incident_id", f.IncidentID, "fault_id", f.Entry.Event.FaultID, "attempts_so_far", f.Entry.Attempts)
+			"incident_id", f.IncidentID, "fault_id", f.Item.Event.FaultID, "attempts_so_far", f.Item.Attempts)
 	}
 	// One read after the requeues and the prune serves queue and dedup.
 	if err := h.Store.PruneDedup(dedupWindow, now); err != nil {
@@ -118,7 +118,7 @@ func (h Hooks) Recover(queues *queue.Set, maxAttempts int, dedupWindow time.Dura
 				drop = append(drop, e.Seq)
 				continue
 			}
-			if res, _ := q.Restore(itemOf(e)); res == queue.Full {
+			if res, _ := q.Restore(e); res == queue.Full {
 				drop = append(drop, e.Seq)
 				continue
 			}
@@ -128,7 +128,7 @@ func (h Hooks) Recover(queues *queue.Set, maxAttempts int, dedupWindow time.Dura
 		if len(drop) > 0 {
 			h.Logger.Warn("Dropped stored faults that no longer fit: cluster removed or queue capacity lowered",
 				"cluster", cluster, "dropped", len(drop))
-			_ = h.failed("remove", h.Store.Remove(cluster, drop...))
+			_ = h.failed(OpRemove, h.Store.Remove(cluster, drop...))
 		}
 	}
 	dedup := map[string]map[string]time.Time{}

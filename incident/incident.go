@@ -1,0 +1,138 @@
+// Package incident holds what an incident is, for every package that
+// handles one: how its agent ended, the files of its workspace, the fields
+// an agent sees, event.json, result.json and the history record. It imports
+// only the fault it is about.
+package incident
+
+import (
+	"time"
+
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/fault"
+)
+
+// Status is how an incident's agent ended; the status label values.
+type Status string
+
+const (
+	StatusSuccess     Status = "success"
+	StatusFailure     Status = "failure"
+	StatusTimeout     Status = "timeout"
+	StatusInterrupted Status = "interrupted"
+)
+
+// Statuses lists every Status, in the order the metrics export them.
+func Statuses() []Status {
+	return []Status{StatusSuccess, StatusFailure, StatusTimeout, StatusInterrupted}
+}
+
+// Files of an incident workspace.
+const (
+	EventFile  = "event.json"
+	LogFile    = "agent.log"
+	ResultFile = "result.json"
+	OutputDir  = "output"
+)
+
+// Fields are what agent arguments, environment and the cleanup command can
+// use: {{.IncidentID}}, {{.Cluster}}, ...
+type Fields struct {
+	IncidentID        string
+	Cluster           string
+	Workspace         string
+	EventFile         string
+	ReportFile        string
+	Kubeconfig        string
+	FaultID           string
+	FaultType         string
+	Severity          string
+	ResourceKind      string
+	ResourceName      string
+	ResourceNamespace string
+}
+
+// Env is Fields as the agent's environment variables.
+func (f Fields) Env() map[string]string {
+	env := map[string]string{
+		"INCIDENT_ID":        f.IncidentID,
+		"CLUSTER":            f.Cluster,
+		"WORKSPACE":          f.Workspace,
+		"EVENT_FILE":         f.EventFile,
+		"REPORT_FILE":        f.ReportFile,
+		"FAULT_ID":           f.FaultID,
+		"FAULT_TYPE":         f.FaultType,
+		"SEVERITY":           f.Severity,
+		"RESOURCE_KIND":      f.ResourceKind,
+		"RESOURCE_NAME":      f.ResourceName,
+		"RESOURCE_NAMESPACE": f.ResourceNamespace,
+	}
+	if f.Kubeconfig != "" {
+		env["KUBECONFIG"] = f.Kubeconfig
+	}
+	return env
+}
+
+// EventDocument is event.json: the fault and its cluster context.
+type EventDocument struct {
+	IncidentID string      `json:"incidentId"`
+	Cluster    string      `json:"cluster"`
+	Kubeconfig string      `json:"kubeconfig,omitempty"`
+	EnqueuedAt time.Time   `json:"enqueuedAt"`
+	Fault      fault.Event `json:"fault"`
+}
+
+// Result is result.json.
+type Result struct {
+	IncidentID      string    `json:"incidentId"`
+	Cluster         string    `json:"cluster"`
+	FaultID         string    `json:"faultId"`
+	Status          Status    `json:"status"`
+	Reason          string    `json:"reason,omitempty"`
+	ExitCode        *int      `json:"exitCode,omitempty"`
+	Signal          string    `json:"signal,omitempty"`
+	StartedAt       time.Time `json:"startedAt"`
+	EndedAt         time.Time `json:"endedAt"`
+	DurationSeconds float64   `json:"durationSeconds"`
+	TimeoutSeconds  float64   `json:"timeoutSeconds"`
+	Killed          bool      `json:"killed,omitempty"`
+	OutputTruncated bool      `json:"outputTruncated,omitempty"`
+	ReportBytes     int64     `json:"reportBytes"`
+	// Attempt is 1 for the first run of a fault, more after restarts
+	// interrupted earlier runs.
+	Attempt   int    `json:"attempt"`
+	Workspace string `json:"workspace"`
+}
+
+// Record is one finished incident in the history, as the state store keeps
+// it and /incidents serves it: the result's summary and the fault type.
+// It is a type of its own, not Result, because stored history and the
+// /incidents output keep the field names they were published with.
+type Record struct {
+	IncidentID      string    `json:"incidentId"`
+	Cluster         string    `json:"cluster"`
+	FaultID         string    `json:"faultId"`
+	FaultType       string    `json:"faultType"`
+	Status          Status    `json:"status"`
+	Reason          string    `json:"reason,omitempty"`
+	Attempts        int       `json:"attempts"`
+	StartedAt       time.Time `json:"startedAt"`
+	EndedAt         time.Time `json:"endedAt"`
+	DurationSeconds float64   `json:"durationSeconds"`
+	Workspace       string    `json:"workspace"`
+}
+
+// Record is the history record of a result for a fault of faultType.
+func (r Result) Record(faultType string) Record {
+	return Record{
+		IncidentID: r.IncidentID, Cluster: r.Cluster, FaultID: r.FaultID, FaultType: faultType,
+		Status: r.Status, Reason: r.Reason, Attempts: r.Attempt,
+		StartedAt: r.StartedAt, EndedAt: r.EndedAt, DurationSeconds: r.DurationSeconds,
+		Workspace: r.Workspace,
+	}
+}
+
+// DrainReport names the incidents that finished while the runner drained
+// at shutdown and those that were interrupted.
+type DrainReport struct {
+	Completed   []string
+	Interrupted []string
+}
