@@ -20,7 +20,6 @@ import (
 	"time"
 
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/fault"
-	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/metrics"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/queue"
 )
 
@@ -40,6 +39,22 @@ const (
 	BreakerOpen    Outcome = "breaker_open"
 )
 
+// FilterReasons lists the outcomes that are events_filtered_total reasons,
+// its reason label values.
+func FilterReasons() []string {
+	return []string{string(SeverityLow), string(Duplicate), string(Malformed), string(UnknownCluster),
+		string(TriageDisabled), string(QueueFull), string(PersistFailed)}
+}
+
+// Metrics are the counters intake moves, by cluster; *metrics.Metrics is
+// one.
+type Metrics interface {
+	Received(cluster, severity string) interface{ Inc() }
+	Filtered(cluster, reason string) interface{ Inc() }
+	Displaced(cluster string) interface{ Inc() }
+	DroppedByBreaker(cluster string) interface{ Inc() }
+}
+
 // Breaker is the part of the circuit breaker intake consults.
 type Breaker interface{ IsOpen() bool }
 
@@ -51,7 +66,7 @@ type ClusterPolicy struct {
 // Options configure an Intake.
 type Options struct {
 	Logger      *slog.Logger
-	Metrics     *metrics.Metrics
+	Metrics     Metrics
 	Queues      *queue.Set
 	Breaker     Breaker
 	Clusters    map[string]ClusterPolicy
@@ -111,9 +126,9 @@ func (in *Intake) Submit(cluster string, ev fault.Event) Outcome {
 		return in.malformed(cluster, ev.Source, err)
 	}
 	sev := ev.Level()
-	m.EventsReceived.WithLabelValues(cluster, sev.String()).Inc()
+	m.Received(cluster, sev.String()).Inc()
 	filtered := func(o Outcome) Outcome {
-		m.EventsFiltered.WithLabelValues(cluster, string(o)).Inc()
+		m.Filtered(cluster, string(o)).Inc()
 		in.logger.Debug("Filtered fault", "cluster", cluster, "fault_id", ev.FaultID, "reason", string(o))
 		return o
 	}
@@ -127,7 +142,7 @@ func (in *Intake) Submit(cluster string, ev fault.Event) Outcome {
 		return filtered(Duplicate)
 	}
 	if in.o.Breaker.IsOpen() {
-		m.BreakerEventsDropped.WithLabelValues(cluster).Inc()
+		m.DroppedByBreaker(cluster).Inc()
 		in.logger.Warn("Dropped fault: circuit breaker is open", "cluster", cluster, "fault_id", ev.FaultID, "fault_type", ev.FaultType)
 		return BreakerOpen
 	}
@@ -141,8 +156,8 @@ func (in *Intake) Submit(cluster string, ev fault.Event) Outcome {
 		in.logger.Warn("Dropped fault: queue full", "cluster", cluster, "fault_id", ev.FaultID, "severity", sev.String())
 		return filtered(QueueFull)
 	case queue.QueuedDisplacing:
-		m.EventsFiltered.WithLabelValues(cluster, string(QueueFull)).Inc()
-		m.EventsDisplaced.WithLabelValues(cluster).Inc()
+		m.Filtered(cluster, string(QueueFull)).Inc()
+		m.Displaced(cluster).Inc()
 		in.logger.Warn("Queue full: dropped a less severe queued fault to make room",
 			"cluster", cluster, "fault_id", ev.FaultID, "severity", sev.String(),
 			"dropped_fault_id", displaced.Event.FaultID, "dropped_severity", displaced.Severity().String())
@@ -162,8 +177,8 @@ func (in *Intake) Malformed(cluster, source string, err error) Outcome {
 }
 
 func (in *Intake) malformed(cluster, source string, err error) Outcome {
-	in.o.Metrics.EventsReceived.WithLabelValues(cluster, fault.SeverityUnknown.String()).Inc()
-	in.o.Metrics.EventsFiltered.WithLabelValues(cluster, string(Malformed)).Inc()
+	in.o.Metrics.Received(cluster, fault.SeverityUnknown.String()).Inc()
+	in.o.Metrics.Filtered(cluster, string(Malformed)).Inc()
 	in.logger.Warn("Dropped malformed fault notification", "cluster", cluster, "source", truncate(source, 32), "error", err.Error())
 	return Malformed
 }

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/fault"
-	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/metrics"
 )
 
 // Item is one queued fault.
@@ -35,6 +34,12 @@ type Item struct {
 type Journal interface {
 	Enqueue(it Item) (seq uint64, err error)
 	Remove(cluster string, seqs ...uint64) error
+}
+
+// Metrics gives a cluster's queue its collectors, which it keeps current on
+// every change; *metrics.Metrics is one.
+type Metrics interface {
+	QueueCollectors(cluster string) (queued, dequeued, expired interface{ Inc() }, depth interface{ Set(float64) })
 }
 
 // Severity is the item's parsed severity.
@@ -80,26 +85,27 @@ type Queue struct {
 }
 
 // New returns an empty in-memory queue for cluster.
-func New(cluster string, capacity int, m *metrics.Metrics, now func() time.Time) *Queue {
+func New(cluster string, capacity int, m Metrics, now func() time.Time) *Queue {
 	return NewDurable(cluster, capacity, m, now, nil, nil)
 }
 
 // NewDurable returns an empty queue that writes through j (nil: memory
 // only); onJournalError is told of failed removals.
-func NewDurable(cluster string, capacity int, m *metrics.Metrics, now func() time.Time, j Journal, onJournalError func(error)) *Queue {
+func NewDurable(cluster string, capacity int, m Metrics, now func() time.Time, j Journal, onJournalError func(error)) *Queue {
 	if onJournalError == nil {
 		onJournalError = func(error) {}
 	}
+	queued, dequeued, expired, depth := m.QueueCollectors(cluster)
 	return &Queue{
 		journal:        j,
 		onJournalError: onJournalError,
 		cluster:        cluster,
 		capacity:       capacity,
 		now:            now,
-		queued:         m.EventsQueued.WithLabelValues(cluster),
-		dequeued:       m.EventsDequeued.WithLabelValues(cluster),
-		expired:        m.EventsExpired.WithLabelValues(cluster),
-		depth:          m.QueueDepth.WithLabelValues(cluster),
+		queued:         queued,
+		dequeued:       dequeued,
+		expired:        expired,
+		depth:          depth,
 		held:           make(map[string]int),
 		ready:          make(chan struct{}, 1),
 	}
@@ -312,12 +318,12 @@ type Set struct {
 }
 
 // NewSet builds one in-memory queue per cluster name.
-func NewSet(clusters []string, capacity int, m *metrics.Metrics, now func() time.Time) *Set {
+func NewSet(clusters []string, capacity int, m Metrics, now func() time.Time) *Set {
 	return NewDurableSet(clusters, capacity, m, now, nil, nil)
 }
 
 // NewDurableSet builds one queue per cluster name writing through j.
-func NewDurableSet(clusters []string, capacity int, m *metrics.Metrics, now func() time.Time, j Journal, onJournalError func(error)) *Set {
+func NewDurableSet(clusters []string, capacity int, m Metrics, now func() time.Time, j Journal, onJournalError func(error)) *Set {
 	s := &Set{byName: make(map[string]*Queue, len(clusters))}
 	for _, c := range clusters {
 		q := NewDurable(c, capacity, m, now, j, onJournalError)

@@ -43,11 +43,18 @@ func EventHook(logger *slog.Logger, m *metrics.Metrics) suture.EventHook {
 	}
 }
 
+// ServiceKinds lists the kinds of supervised service, the service label
+// values of service_restarts_total: the part of each service's String()
+// before "[".
+func ServiceKinds() []string {
+	return []string{"sse", "sweeper", "dispatch", "metrics-server", "health-server", "watchdog", "other"}
+}
+
 // ServiceKind maps a service's String() ("sse[prod-eu]") to the bounded
 // label set of service_restarts_total.
 func ServiceKind(name string) string {
 	kind, _, _ := strings.Cut(name, "[")
-	if slices.Contains(metrics.ServiceKinds, kind) {
+	if slices.Contains(ServiceKinds(), kind) {
 		return kind
 	}
 	return "other"

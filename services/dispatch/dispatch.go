@@ -548,6 +548,17 @@ func (d *Dispatcher) cleanUp(ws string, f incident.Fields, status incident.Statu
 	d.runCleanupCommand(f)
 }
 
+// Outcomes of the cleanup command, the outcome label values of
+// agent_cleanups_total.
+const (
+	CleanupSuccess = "success"
+	CleanupFailure = "failure"
+	CleanupTimeout = "timeout"
+)
+
+// CleanupOutcomes lists every cleanup outcome.
+func CleanupOutcomes() []string { return []string{CleanupSuccess, CleanupFailure, CleanupTimeout} }
+
 // runCleanupCommand removes what the agent left outside its process group,
 // typically its container. It runs under its own timeout, not the
 // (possibly already cancelled) agent context.
@@ -558,7 +569,7 @@ func (d *Dispatcher) runCleanupCommand(f incident.Fields) {
 	argv, err := d.cleanup.render(f)
 	if err != nil || len(argv) == 0 {
 		d.logger.Error("Could not render cleanup command", "incident_id", f.IncidentID, "error", fmt.Sprint(err))
-		d.o.Metrics.AgentCleanups.WithLabelValues("failure").Inc()
+		d.o.Metrics.AgentCleanups.WithLabelValues(CleanupFailure).Inc()
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), d.o.Agent.CleanupTimeout)
@@ -572,18 +583,18 @@ func (d *Dispatcher) runCleanupCommand(f incident.Fields) {
 		LogMaxBytes: d.o.Agent.LogMaxBytes,
 		Grace:       d.o.Agent.KillGrace,
 	})
-	outcome := "success"
+	outcome := CleanupSuccess
 	switch {
 	case err != nil:
-		outcome = "failure"
+		outcome = CleanupFailure
 	case res.TimedOut:
-		outcome = "timeout"
+		outcome = CleanupTimeout
 	case !res.Success():
-		outcome = "failure"
+		outcome = CleanupFailure
 	}
 	d.o.Metrics.AgentCleanups.WithLabelValues(outcome).Inc()
 	level := slog.LevelInfo
-	if outcome != "success" {
+	if outcome != CleanupSuccess {
 		level = slog.LevelWarn
 	}
 	d.logger.Log(context.Background(), level, "Ran agent cleanup command",
