@@ -5,7 +5,7 @@ COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 DATE    ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 LDFLAGS := -s -w -X main.version=$(VERSION) -X main.gitCommit=$(COMMIT) -X main.buildDate=$(DATE)
 
-.PHONY: all build test lint run demo bench e2e fuzz clean release-check release-snapshot soak browser helm chart-check conformance
+.PHONY: all build test lint run demo bench load e2e fuzz clean release-check release-snapshot soak browser helm chart-check conformance
 
 all: lint test build
 
@@ -29,6 +29,11 @@ run demo: ## Run the demo: simulated clusters and the sample agent.
 bench: ## Run the benchmarks (numbers go to docs/benchmarks.md).
 	go test -run '^$$' -bench . -benchmem ./...
 
+LOAD_ARGS ?= --clusters 1000 --faults 20000
+load: build ## Measure intake, reconnection and shutdown on this machine (docs/benchmarks.md).
+	go build -o $(BINARY)-load ./cmd/$(BINARY)-load
+	./$(BINARY)-load $(LOAD_ARGS)
+
 FUZZTIME ?= 20s
 fuzz: ## Run each fuzz target for FUZZTIME (corpora in */testdata/fuzz run in every go test).
 	go test -run '^$$' -fuzz '^FuzzParseFault$$' -fuzztime $(FUZZTIME) ./services/mcpsession
@@ -36,7 +41,7 @@ fuzz: ## Run each fuzz target for FUZZTIME (corpora in */testdata/fuzz run in ev
 	go test -run '^$$' -fuzz '^FuzzConfigFile$$' -fuzztime $(FUZZTIME) ./config
 
 clean:
-	rm -rf $(BINARY) dist
+	rm -rf $(BINARY) $(BINARY)-load dist
 
 conformance: ## Subscribe against a real kubernetes-mcp-server (with events) at MCP_SERVER_URL; skipped without it, not in CI.
 	MCP_SERVER_URL='$(MCP_SERVER_URL)' MCP_SERVER_CONTEXTS='$(MCP_SERVER_CONTEXTS)' MCP_SERVER_FAULTS='$(MCP_SERVER_FAULTS)' \

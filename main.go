@@ -35,6 +35,18 @@ const (
 	exitConfig  = 2
 )
 
+const usage = `kubernetes-mcp-runner: runs an investigation agent for each fault that
+kubernetes-mcp-server reports, across many clusters.
+
+Usage:
+  kubernetes-mcp-runner [options]       run the daemon
+  kubernetes-mcp-runner demo            run with simulated clusters and the sample agent
+  kubernetes-mcp-runner sample-agent    the bundled sample agent (run by the demo)
+  kubernetes-mcp-runner incidents       list finished incidents (--json, --limit, --state-dir, --url)
+  kubernetes-mcp-runner --version       print version, commit and build date
+
+`
+
 // run is main without the process: it returns the exit code.
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 {
@@ -43,10 +55,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return runDemo(args[1:], stdout, stderr)
 		case "incidents":
 			return runIncidents(args[1:], os.Getenv, stdout, stderr)
-		case "load":
-			return runLoad(args[1:], stdout, stderr)
-		case "load-sources":
-			return runLoadSources(args[1:], stdout, stderr)
 		case "sample-agent":
 			return sampleagent.Main(args[1:], os.Getenv, stdout, stderr)
 		case "-version", "--version", "version":
@@ -56,6 +64,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	cfg, err := config.Parse(args, os.Getenv)
 	if errors.Is(err, config.ErrHelp) {
+		fmt.Fprint(stdout, usage)
 		config.WriteHelp(stdout)
 		return exitOK
 	}

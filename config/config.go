@@ -432,20 +432,9 @@ func (s *stringValue) String() string     { return string(*s) }
 func (s *stringValue) Set(v string) error { *s = stringValue(v); return nil }
 
 // WriteHelp prints every option with its environment variable, default and
-// meaning.
+// meaning. The command above it prints its own usage first.
 func WriteHelp(w io.Writer) {
-	fmt.Fprint(w, `kubernetes-mcp-runner: runs an investigation agent for each fault that
-kubernetes-mcp-server reports, across many clusters.
-
-Usage:
-  kubernetes-mcp-runner [options]       run the daemon
-  kubernetes-mcp-runner demo            run with simulated clusters and the sample agent
-  kubernetes-mcp-runner sample-agent    the bundled sample agent (run by the demo)
-  kubernetes-mcp-runner incidents       list finished incidents (--json, --limit, --state-dir, --url)
-  kubernetes-mcp-runner load            measure intake and shutdown on this machine (docs/benchmarks.md)
-  kubernetes-mcp-runner --version       print version, commit and build date
-
-Precedence: flag > environment variable > --config file > default.
+	fmt.Fprint(w, `Precedence: flag > environment variable > --config file > default.
 
 Options:
 `)

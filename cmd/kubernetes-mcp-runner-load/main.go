@@ -1,13 +1,24 @@
+// Command kubernetes-mcp-runner-load measures the runner on this machine
+// and prints the Markdown tables of docs/benchmarks.md: connect time and
+// memory for many simulated clusters in one process, faults per second and
+// notification-to-queue latency through one session, the reconnection storm
+// after every server restarts at once, and the time the built runner takes
+// to shut down with many agents in flight. It is operator tooling, shipped
+// apart from the daemon (as promtool is apart from Prometheus).
+//
+//	kubernetes-mcp-runner-load [--clusters N] [--faults N] [--shutdown-agents N] [--runner PATH]
 package main
 
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +27,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -30,6 +42,24 @@ import (
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/mcpsession"
 )
 
+// Exit codes.
+const (
+	exitOK      = 0
+	exitFailure = 1
+	exitUsage   = 2
+)
+
+// sourcesMode is the hidden first argument with which this command runs
+// itself as the child that serves the simulated servers.
+const sourcesMode = "sources"
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == sourcesMode {
+		os.Exit(runSources(os.Args[2:], os.Stdout, os.Stderr))
+	}
+	os.Exit(runLoad(os.Args[1:], os.Stdout, os.Stderr))
+}
+
 // runLoad measures the intake side on this machine: connect time and
 // memory for many simulated clusters in one process, then faults per second
 // and notification-to-queue latency through one session. It prints a
@@ -40,8 +70,9 @@ func runLoad(args []string, stdout, stderr io.Writer) int {
 	clusters := fs.Int("clusters", 1000, "simulated clusters (sessions) to connect")
 	faults := fs.Int("faults", 20000, "faults sent through one session for the throughput figure")
 	inFlight := fs.Int("shutdown-agents", 100, "agents in flight when measuring the time to shut down")
+	runner := fs.String("runner", defaultRunner(), "the built kubernetes-mcp-runner, run for the shutdown figure")
 	if err := fs.Parse(args); err != nil {
-		return exitConfig
+		return exitUsage
 	}
 	logger := slog.New(slog.DiscardHandler)
 
@@ -174,7 +205,7 @@ func runLoad(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "| faults per second, one session into its queue | %.0f |\n", rate)
 	fmt.Fprintf(stdout, "| notification-to-queue latency p50 / p99, at half that rate | %s / %s |\n", p50, p99)
 	fmt.Fprintf(stdout, "| all servers restarted at once (down 3 s): every session back after | %s |\n", allBack.Round(100*time.Millisecond))
-	took, interrupted, err := shutdownWithAgents(*inFlight)
+	took, interrupted, err := shutdownWithAgents(*runner, *inFlight)
 	if err != nil {
 		fmt.Fprintf(stderr, "load: %v\n", err)
 		return exitFailure
@@ -285,14 +316,14 @@ func rssBytes() int64 {
 	return 0
 }
 
-// startSourceProcess runs "load-sources" as a child and returns its MCP
+// startSourceProcess runs this command in its sources mode as a child and returns its MCP
 // endpoint. The child exits when its stdin closes, so it cannot outlive us.
 func startSourceProcess(listen string) (string, func(), error) {
 	self, err := os.Executable()
 	if err != nil {
 		return "", nil, err
 	}
-	cmd := exec.Command(self, "load-sources", listen)
+	cmd := exec.Command(self, sourcesMode, listen)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return "", nil, err
@@ -308,7 +339,7 @@ func startSourceProcess(listen string) (string, func(), error) {
 	line, err := bufio.NewReader(stdout).ReadString('\n')
 	if err != nil {
 		_ = cmd.Process.Kill()
-		return "", nil, fmt.Errorf("load-sources: %w", err)
+		return "", nil, fmt.Errorf("%s: %w", sourcesMode, err)
 	}
 	return strings.TrimSpace(line), func() {
 		stdin.Close()
@@ -316,9 +347,9 @@ func startSourceProcess(listen string) (string, func(), error) {
 	}, nil
 }
 
-// runLoadSources serves one simulated kubernetes-mcp-server until stdin
+// runSources serves one simulated kubernetes-mcp-server until stdin
 // closes.
-func runLoadSources(args []string, stdout, stderr io.Writer) int {
+func runSources(args []string, stdout, stderr io.Writer) int {
 	listen := "127.0.0.1:0"
 	if len(args) > 0 {
 		listen = args[0]
@@ -354,13 +385,25 @@ func connectedCount(sessions []*mcpsession.Session) int {
 	return n
 }
 
-// shutdownWithAgents runs the daemon with n hanging sample agents in flight
-// and measures how long the ordered shutdown takes once it is asked for.
-func shutdownWithAgents(n int) (time.Duration, int, error) {
-	self, err := os.Executable()
-	if err != nil {
-		return 0, 0, err
+// defaultRunner is the runner binary beside this one, else the one on PATH.
+func defaultRunner() string {
+	if self, err := os.Executable(); err == nil {
+		if p := filepath.Join(filepath.Dir(self), "kubernetes-mcp-runner"); fileExists(p) {
+			return p
+		}
 	}
+	return "kubernetes-mcp-runner"
+}
+
+func fileExists(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && !st.IsDir()
+}
+
+// shutdownWithAgents runs the built runner with n hanging sample agents in
+// flight and measures how long its ordered shutdown takes from SIGTERM to
+// exit; the interrupted count is the one its "Shutdown complete" line logs.
+func shutdownWithAgents(runner string, n int) (time.Duration, int, error) {
 	src := faultsource.New("one")
 	if err := src.Start("127.0.0.1:0"); err != nil {
 		return 0, 0, err
@@ -380,67 +423,92 @@ func shutdownWithAgents(n int) (time.Duration, int, error) {
 		ports[i] = ln.Addr().(*net.TCPAddr).Port
 		ln.Close()
 	}
-	cfg, err := config.Parse([]string{
-		"--cluster", "one=" + src.URL(), "--agent-command", self, "--agent-arg", "sample-agent", "--agent-arg", "--hang",
+	cmd := exec.Command(runner,
+		"--cluster", "one="+src.URL(), "--agent-command", runner, "--agent-arg", "sample-agent", "--agent-arg", "--hang",
 		"--agents-per-cluster", strconv.Itoa(n), "--max-concurrent-agents", strconv.Itoa(n), "--queue-capacity", strconv.Itoa(n),
 		"--shutdown-timeout", "2", "--agent-kill-grace", "1", "--workspace-root", dir, "--state-dir", filepath.Join(dir, "state"),
 		"--health-address", "127.0.0.1", "--metrics-address", "127.0.0.1",
 		"--health-port", strconv.Itoa(ports[0]), "--metrics-port", strconv.Itoa(ports[1]),
-	}, func(string) string { return "" })
+	)
+	logs, err := cmd.StderrPipe()
 	if err != nil {
 		return 0, 0, err
 	}
-	reg := metrics.NewRegistry()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- runDaemon(ctx, cfg, daemonDeps{logger: slog.New(slog.DiscardHandler), notify: func(string) {}, registry: reg})
-	}()
+	if err := cmd.Start(); err != nil {
+		return 0, 0, fmt.Errorf("start %s (build it first, or pass --runner): %w", runner, err)
+	}
+	interrupted := make(chan int, 1)
+	go func() { interrupted <- interruptedAtShutdown(logs) }()
+	stop := func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+	}
+	deadline := time.Now().Add(2 * time.Minute)
 	for src.Subscribers() != 1 {
+		if time.Now().After(deadline) {
+			stop()
+			return 0, 0, fmt.Errorf("the runner did not subscribe")
+		}
 		time.Sleep(10 * time.Millisecond)
 	}
 	for i := range n {
 		src.Emit(faultsource.Fault("one", i, fault.TypeCrashLoop, "critical"))
 	}
-	deadline := time.Now().Add(2 * time.Minute)
-	for gaugeSum(reg, "kubernetes_mcp_runner_agents_active") < float64(n) {
+	metricsURL := fmt.Sprintf("http://127.0.0.1:%d/metrics", ports[1])
+	for scrapeSum(metricsURL, "kubernetes_mcp_runner_agents_active") < float64(n) {
 		if time.Now().After(deadline) {
-			cancel()
-			<-done
-			return 0, 0, fmt.Errorf("only %.0f of %d agents started", gaugeSum(reg, "kubernetes_mcp_runner_agents_active"), n)
+			stop()
+			return 0, 0, fmt.Errorf("only %.0f of %d agents started", scrapeSum(metricsURL, "kubernetes_mcp_runner_agents_active"), n)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	start := time.Now()
-	cancel()
-	if err := <-done; err != nil {
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		return 0, 0, err
 	}
+	err = cmd.Wait()
 	took := time.Since(start)
-	interrupted := 0
-	families, _ := reg.Gather()
-	for _, f := range families {
-		if f.GetName() != "kubernetes_mcp_runner_agents_completed_total" {
-			continue
-		}
-		for _, m := range f.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetName() == "status" && l.GetValue() == "interrupted" {
-					interrupted += int(m.GetCounter().GetValue())
-				}
-			}
-		}
+	if err != nil {
+		return 0, 0, fmt.Errorf("runner: %w", err)
 	}
-	return took, interrupted, nil
+	return took, <-interrupted, nil
 }
 
-func gaugeSum(g prometheus.Gatherer, name string) float64 {
-	families, _ := g.Gather()
+// interruptedAtShutdown reads the runner's JSON log to its end and returns
+// agents_interrupted from its "Shutdown complete" line (-1 without one).
+func interruptedAtShutdown(r io.Reader) int {
+	n := -1
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		var line struct {
+			Msg         string `json:"msg"`
+			Interrupted *int   `json:"agents_interrupted"`
+		}
+		if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "Shutdown complete" && line.Interrupted != nil {
+			n = *line.Interrupted
+		}
+	}
+	return n
+}
+
+// scrapeSum adds up every series of a metric in one scrape of url.
+func scrapeSum(url, name string) float64 {
+	c := http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Get(url)
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
 	total := 0.0
-	for _, f := range families {
-		if f.GetName() == name {
-			for _, m := range f.GetMetric() {
-				total += m.GetGauge().GetValue()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if rest, ok := strings.CutPrefix(line, name); ok && (strings.HasPrefix(rest, "{") || strings.HasPrefix(rest, " ")) {
+			fields := strings.Fields(line)
+			if v, err := strconv.ParseFloat(fields[len(fields)-1], 64); err == nil {
+				total += v
 			}
 		}
 	}
