@@ -1,5 +1,27 @@
 package main
 
+// The daemon's wiring, in the order runDaemon builds it. Arrows point from
+// a component to what it uses.
+//
+//	supervisor.Run (oklog/run)
+//	 ├─ 1 signals
+//	 ├─ 2 workers (suture)
+//	 │    ├─ intake: mcpsession[endpoint]… ──► intake ──► breaker, queues ──► journal
+//	 │    │          sweeper ──► queues
+//	 │    └─ dispatch ──► queues, breaker, procutil, journal (incident records)
+//	 └─ 3 http (suture)
+//	      ├─ metrics-server  /metrics
+//	      ├─ health-server   /healthz /readyz /incidents (journal)
+//	      └─ watchdog        (only under systemd with WatchdogSec)
+//
+// Shutdown runs down that list, one step at a time (supervisor/supervisor.go
+// holds the steps): the signal sets the shutdown flag (probes answer 503,
+// systemd hears STOPPING=1); the sessions close and the sweeper stops;
+// dispatch stops taking work, waits up to --shutdown-timeout for running
+// agents, then interrupts the rest; only then do the HTTP servers stop, so
+// /metrics and /readyz see the whole drain. The deferred closes below (state
+// store, breaker timer) run after supervisor.Run returns.
+
 import (
 	"context"
 	"errors"
@@ -10,7 +32,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/coreos/go-systemd/v22/daemon"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/thejerf/suture/v4"
 
@@ -24,7 +45,9 @@ import (
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/dispatch"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/health"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/httpserver"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/incidents"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/mcpsession"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/sdnotify"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/sweeper"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/supervisor"
 )
@@ -49,28 +72,19 @@ func (e configError) Error() string { return e.err.Error() }
 func (e configError) Unwrap() error { return e.err }
 
 // runDaemon builds every component in dependency order and runs them until
-// shutdown. It is the one run path for the binary, the demo and end-to-end
-// tests.
+// shutdown. It is the one run path for the binary, the demo and the tests.
 func runDaemon(ctx context.Context, cfg config.Config, deps daemonDeps) error {
-	logger := deps.logger
-	b := currentBuild()
+	logger, b := deps.logger, currentBuild()
 	reg := deps.registry
 	if reg == nil {
 		reg = metrics.NewRegistry()
 	}
-	clusterNames := cfg.ClusterNames()
-	m := metrics.New(reg, metrics.BuildInfo(b), clusterNames)
+	m := metrics.New(reg, metrics.BuildInfo(b), cfg.ClusterNames())
 	state := &supervisor.State{}
 
-	agent := dispatch.Agent{
-		Command: cfg.AgentCommand, Args: cfg.AgentArgs, EnvAllow: cfg.AgentEnvAllow,
-		Timeout: cfg.AgentTimeout, KillGrace: cfg.AgentKillGrace, LogMaxBytes: int64(cfg.AgentLogMaxBytes),
-		WorkspaceMaxBytes: int64(cfg.AgentWorkspaceMaxBytes),
-		ReportFile:        cfg.AgentReportFile, ReportMinBytes: int64(cfg.AgentReportMinBytes),
-		CleanupCommand: cfg.AgentCleanupCommand, CleanupTimeout: cfg.AgentCleanupTimeout,
-	}
 	// Configuration errors first: nothing is opened or restored for a
 	// runner that will not start.
+	agent := agentOf(cfg)
 	if err := dispatch.CheckAgent(agent); err != nil {
 		return configError{err}
 	}
@@ -80,101 +94,43 @@ func runDaemon(ctx context.Context, cfg config.Config, deps daemonDeps) error {
 
 	brk := breaker.New(cfg.BreakerThreshold, cfg.BreakerCooldown, m.BreakerState, logger)
 	defer brk.Stop()
+	durable, err := openState(cfg, m, logger)
+	if err != nil {
+		return err
+	}
+	defer durable.close()
 
-	// The durable state: open (or quarantine and recreate) the store, then
-	// bring back queued faults, interrupted incidents and dedup marks.
-	var (
-		queues    *queue.Set
-		recorder  dispatch.Recorder
-		history   historySource
-		dedupSeed map[string]map[string]time.Time
-	)
-	if cfg.StateDir == "" {
-		queues = queue.NewSet(clusterNames, cfg.QueueCapacity, m, time.Now)
-	} else {
-		store, err := journal.Open(cfg.StateDir, journal.Options{
-			HistoryMaxAge: cfg.HistoryMaxAge, HistoryMaxEntries: cfg.HistoryMaxEntries, DedupWindow: cfg.DedupWindow,
-			Logger: logger, OnCorrupt: m.StateCorruptions.Inc,
-		})
-		if errors.Is(err, journal.ErrLocked) {
-			return configError{fmt.Errorf("--state-dir (STATE_DIR) %s: %w", cfg.StateDir, err)}
-		}
-		if err != nil {
-			return fmt.Errorf("--state-dir (STATE_DIR): %w", err)
-		}
-		defer store.Close()
-		writer := journal.Writer{Store: store, Metrics: m, Logger: logger}
-		queues = queue.NewDurableSet(clusterNames, cfg.QueueCapacity, m, time.Now, writer, writer.RemoveFailed)
-		if dedupSeed, err = writer.Recover(queues, cfg.MaxAttempts, cfg.DedupWindow, time.Now()); err != nil {
-			return fmt.Errorf("restore state from %s: %w", store.Path(), err)
-		}
-		recorder, history = writer, store
-	}
-	policies := make(map[string]intake.ClusterPolicy, len(cfg.Clusters))
-	kubeconfigs := make(map[string]string, len(cfg.Clusters))
-	for _, c := range cfg.Clusters {
-		policies[c.Name] = intake.ClusterPolicy{Triage: c.Triage}
-		kubeconfigs[c.Name] = c.Kubeconfig
-	}
 	in := intake.New(intake.Options{
-		Logger: logger, Metrics: m, Queues: queues, Breaker: brk, Clusters: policies,
-		MinSeverity: fault.ParseSeverity(cfg.MinSeverity), DedupWindow: cfg.DedupWindow, DedupSeed: dedupSeed, Now: time.Now,
+		Logger: logger, Metrics: m, Queues: durable.queues, Breaker: brk, Clusters: policies(cfg),
+		MinSeverity: fault.ParseSeverity(cfg.MinSeverity), DedupWindow: cfg.DedupWindow, DedupSeed: durable.dedupSeed, Now: time.Now,
 	})
-
 	disp, err := dispatch.New(dispatch.Options{
-		Logger: logger, Metrics: m, Queues: queues, Breaker: brk, Kubeconfigs: kubeconfigs, Agent: agent,
+		Logger: logger, Metrics: m, Queues: durable.queues, Breaker: brk, Kubeconfigs: kubeconfigs(cfg), Agent: agent,
 		WorkspaceRoot: cfg.WorkspaceRoot, AgentsPerCluster: cfg.AgentsPerCluster, MaxConcurrent: cfg.MaxConcurrentAgents,
-		Recorder: recorder,
+		Recorder: durable.recorder,
 	})
 	if err != nil {
 		return configError{err}
 	}
+	sessions := buildSessions(cfg, in, m, logger, b.Version)
+	intakeServices := append(sessions.Services(), sweeper.New(durable.queues, cfg.QueueSweepInterval, cfg.MaxQueueAge, time.Now, logger))
 
-	// One MCP session per server endpoint (and credentials), one
-	// subscription per configured cluster in it.
-	sessions := mcpsession.NewSet(cfg.Clusters, mcpsession.Options{
-		Handler: in, Metrics: m, Logger: logger,
-		InitialDelay: cfg.SSEReconnectInitialDelay, MaxDelay: cfg.SSEReconnectMaxDelay,
-		Keepalive: cfg.KeepaliveInterval, ConnectTimeout: cfg.ConnectTimeout,
-		MaxEventBytes: cfg.MaxEventBytes, Version: b.Version,
-		MaxSubscriptionsPerSession: cfg.MaxSubscriptionsPerSession,
-	})
-	intakeServices := sessions.Services()
-	intakeServices = append(intakeServices, sweeper.New(queues, cfg.QueueSweepInterval, cfg.MaxQueueAge, time.Now, logger))
-
-	probes := health.New(state.ShuttingDown,
-		health.Check{Name: "sse", Fn: sessions.Ready, Detail: sessions.BlindWindows},
-		health.Check{Name: "circuit-breaker", Fn: func() error {
-			if brk.IsOpen() {
-				return errors.New("circuit breaker is open")
-			}
-			return nil
-		}},
-	)
+	probes := health.New(state.ShuttingDown, sessionsCheck(sessions), breakerCheck(brk))
 	metricsServer := httpserver.New("metrics-server", hostPort(cfg.MetricsAddress, cfg.MetricsPort), metrics.Handler(reg, cfg.MetricsTimeout, logger), logger)
 	healthMux := probes.Mux()
-	if history != nil {
-		healthMux.Handle("GET /incidents", incidentsHandler(history))
+	if durable.history != nil {
+		healthMux.Handle("GET /incidents", incidents.Handler(durable.history))
 	}
 	healthServer := httpserver.New("health-server", hostPort(cfg.HealthAddress, cfg.HealthPort), healthMux, logger)
 	if deps.started != nil {
 		deps.started(metricsServer, healthServer)
 	}
 	var extra []suture.Service
-	if interval, err := daemon.SdWatchdogEnabled(false); err == nil && interval > 0 {
-		extra = append(extra, watchdog{interval: interval, notify: deps.notify})
+	if interval, ok := sdnotify.WatchdogInterval(); ok {
+		extra = append(extra, sdnotify.NewWatchdog(interval, deps.notify))
 	}
 
-	// A scrape takes about 0.17 s per 1,000 clusters on 2 cores
-	// (docs/benchmarks.md): warn before the default timeout starts failing.
-	if perThousand := 200 * time.Millisecond; time.Duration(len(cfg.Clusters))*perThousand/1000 > cfg.MetricsTimeout/2 {
-		logger.Warn("A /metrics scrape of this many clusters may exceed --metrics-timeout; raise it (and the Prometheus scrape_timeout)",
-			"clusters", len(cfg.Clusters), "metrics_timeout", cfg.MetricsTimeout.String())
-	}
-	logger.Info("Starting kubernetes-mcp-runner",
-		"version", b.Version, "git_commit", b.GitCommit, "clusters", len(cfg.Clusters),
-		"agent_timeout", cfg.AgentTimeout.String(), "max_queue_age", cfg.MaxQueueAge.String(),
-		"shutdown_timeout", cfg.ShutdownTimeout.String(), "workspace_root", cfg.WorkspaceRoot)
+	logStart(logger, cfg, b)
 	return supervisor.Run(ctx, supervisor.Options{
 		Logger: logger, Metrics: m, State: state,
 		ShutdownTimeout: cfg.ShutdownTimeout, KillGrace: cfg.AgentKillGrace,
@@ -185,29 +141,110 @@ func runDaemon(ctx context.Context, cfg config.Config, deps daemonDeps) error {
 	})
 }
 
-func hostPort(host string, port int) string { return net.JoinHostPort(host, strconv.Itoa(port)) }
-
-// sdNotify tells systemd about state changes; outside systemd
-// (NOTIFY_SOCKET unset) it does nothing.
-func sdNotify(state string) { _, _ = daemon.SdNotify(false, state) }
-
-// watchdog pings systemd's watchdog at half the interval systemd asks for.
-type watchdog struct {
-	interval time.Duration
-	notify   func(string)
+// buildSessions makes one MCP session per server endpoint (and
+// credentials), with one subscription per configured cluster in it, each
+// handing what it hears to intake.
+func buildSessions(cfg config.Config, in *intake.Intake, m *metrics.Metrics, logger *slog.Logger, version string) *mcpsession.Set {
+	return mcpsession.NewSet(cfg.Clusters, mcpsession.Options{
+		Handler: in, Metrics: m, Logger: logger,
+		InitialDelay: cfg.SSEReconnectInitialDelay, MaxDelay: cfg.SSEReconnectMaxDelay,
+		Keepalive: cfg.KeepaliveInterval, ConnectTimeout: cfg.ConnectTimeout,
+		MaxEventBytes: cfg.MaxEventBytes, Version: version,
+		MaxSubscriptionsPerSession: cfg.MaxSubscriptionsPerSession,
+	})
 }
 
-func (w watchdog) String() string { return "watchdog" }
+// durableState is the queues and what persists them: without --state-dir
+// the queues live in memory and there is no recorder or history.
+type durableState struct {
+	queues    *queue.Set
+	recorder  dispatch.Recorder
+	history   incidents.History
+	dedupSeed map[string]map[string]time.Time
+	close     func()
+}
 
-func (w watchdog) Serve(ctx context.Context) error {
-	t := time.NewTicker(w.interval / 2)
-	defer t.Stop()
-	for {
-		w.notify("WATCHDOG=1")
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-t.C:
-		}
+// openState opens (or quarantines and recreates) the state store, then
+// brings back queued faults, interrupted incidents and dedup marks.
+func openState(cfg config.Config, m *metrics.Metrics, logger *slog.Logger) (durableState, error) {
+	names := cfg.ClusterNames()
+	if cfg.StateDir == "" {
+		return durableState{queues: queue.NewSet(names, cfg.QueueCapacity, m, time.Now), close: func() {}}, nil
+	}
+	store, err := journal.Open(cfg.StateDir, journal.Options{
+		HistoryMaxAge: cfg.HistoryMaxAge, HistoryMaxEntries: cfg.HistoryMaxEntries, DedupWindow: cfg.DedupWindow,
+		Logger: logger, OnCorrupt: m.StateCorruptions.Inc,
+	})
+	if errors.Is(err, journal.ErrLocked) {
+		return durableState{}, configError{fmt.Errorf("--state-dir (STATE_DIR) %s: %w", cfg.StateDir, err)}
+	}
+	if err != nil {
+		return durableState{}, fmt.Errorf("--state-dir (STATE_DIR): %w", err)
+	}
+	writer := journal.Writer{Store: store, Metrics: m, Logger: logger}
+	queues := queue.NewDurableSet(names, cfg.QueueCapacity, m, time.Now, writer, writer.RemoveFailed)
+	dedupSeed, err := writer.Recover(queues, cfg.MaxAttempts, cfg.DedupWindow, time.Now())
+	if err != nil {
+		store.Close()
+		return durableState{}, fmt.Errorf("restore state from %s: %w", store.Path(), err)
+	}
+	return durableState{queues: queues, recorder: writer, history: store, dedupSeed: dedupSeed, close: func() { store.Close() }}, nil
+}
+
+func agentOf(cfg config.Config) dispatch.Agent {
+	return dispatch.Agent{
+		Command: cfg.AgentCommand, Args: cfg.AgentArgs, EnvAllow: cfg.AgentEnvAllow,
+		Timeout: cfg.AgentTimeout, KillGrace: cfg.AgentKillGrace, LogMaxBytes: int64(cfg.AgentLogMaxBytes),
+		WorkspaceMaxBytes: int64(cfg.AgentWorkspaceMaxBytes),
+		ReportFile:        cfg.AgentReportFile, ReportMinBytes: int64(cfg.AgentReportMinBytes),
+		CleanupCommand: cfg.AgentCleanupCommand, CleanupTimeout: cfg.AgentCleanupTimeout,
 	}
 }
+
+func policies(cfg config.Config) map[string]intake.ClusterPolicy {
+	out := make(map[string]intake.ClusterPolicy, len(cfg.Clusters))
+	for _, c := range cfg.Clusters {
+		out[c.Name] = intake.ClusterPolicy{Triage: c.Triage}
+	}
+	return out
+}
+
+func kubeconfigs(cfg config.Config) map[string]string {
+	out := make(map[string]string, len(cfg.Clusters))
+	for _, c := range cfg.Clusters {
+		out[c.Name] = c.Kubeconfig
+	}
+	return out
+}
+
+// sessionsCheck makes the runner ready while the sessions are (see
+// mcpsession.Set.Ready), and lists the clusters' blind windows in
+// /readyz?verbose.
+func sessionsCheck(sessions *mcpsession.Set) health.Check {
+	return health.Check{Name: "sse", Fn: sessions.Ready, Detail: sessions.BlindWindows}
+}
+
+// breakerCheck makes the runner unready while the circuit breaker is open.
+func breakerCheck(brk *breaker.Breaker) health.Check {
+	return health.Check{Name: "circuit-breaker", Fn: func() error {
+		if brk.IsOpen() {
+			return errors.New("circuit breaker is open")
+		}
+		return nil
+	}}
+}
+
+func logStart(logger *slog.Logger, cfg config.Config, b build) {
+	// A scrape takes about 0.17 s per 1,000 clusters on 2 cores
+	// (docs/benchmarks.md): warn before the default timeout starts failing.
+	if perThousand := 200 * time.Millisecond; time.Duration(len(cfg.Clusters))*perThousand/1000 > cfg.MetricsTimeout/2 {
+		logger.Warn("A /metrics scrape of this many clusters may exceed --metrics-timeout; raise it (and the Prometheus scrape_timeout)",
+			"clusters", len(cfg.Clusters), "metrics_timeout", cfg.MetricsTimeout.String())
+	}
+	logger.Info("Starting kubernetes-mcp-runner",
+		"version", b.Version, "git_commit", b.GitCommit, "clusters", len(cfg.Clusters),
+		"agent_timeout", cfg.AgentTimeout.String(), "max_queue_age", cfg.MaxQueueAge.String(),
+		"shutdown_timeout", cfg.ShutdownTimeout.String(), "workspace_root", cfg.WorkspaceRoot)
+}
+
+func hostPort(host string, port int) string { return net.JoinHostPort(host, strconv.Itoa(port)) }

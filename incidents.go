@@ -7,36 +7,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
 	"text/tabwriter"
 	"time"
 
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/incident"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/journal"
 )
-
-// historySource is what /incidents and the incidents command read.
-type historySource interface {
-	History(limit int) ([]incident.Record, error)
-}
-
-// incidentsHandler serves the incident history as JSON, so it can be read
-// while the runner holds the state store.
-func incidentsHandler(src historySource) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		limit := 100
-		if v, err := strconv.Atoi(r.URL.Query().Get("limit")); err == nil && v > 0 {
-			limit = v
-		}
-		records, err := src.History(limit)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(records)
-	})
-}
 
 // runIncidents lists finished incidents: from the state directory when no
 // runner holds it, otherwise from the running runner's /incidents.

@@ -24,6 +24,7 @@ import (
 
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/config"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/sampleagent"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/sdnotify"
 )
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
@@ -76,7 +77,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err := runDaemon(context.Background(), cfg, daemonDeps{
 		logger:  logger,
 		signals: []os.Signal{syscall.SIGTERM, syscall.SIGINT},
-		notify:  sdNotify,
+		notify:  sdnotify.Send,
 	}); err != nil {
 		var cfgErr configError
 		if errors.As(err, &cfgErr) {

@@ -18,7 +18,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -37,6 +36,7 @@ import (
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/fault"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/intake"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/faultsource"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/scrape"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/metrics"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/queue"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/mcpsession"
@@ -455,10 +455,10 @@ func shutdownWithAgents(runner string, n int) (time.Duration, int, error) {
 		src.Emit(faultsource.Fault("one", i, fault.TypeCrashLoop, "critical"))
 	}
 	metricsURL := fmt.Sprintf("http://127.0.0.1:%d/metrics", ports[1])
-	for scrapeSum(metricsURL, "kubernetes_mcp_runner_agents_active") < float64(n) {
+	for scrape.Sum(scrape.Get(metricsURL), "kubernetes_mcp_runner_agents_active") < float64(n) {
 		if time.Now().After(deadline) {
 			stop()
-			return 0, 0, fmt.Errorf("only %.0f of %d agents started", scrapeSum(metricsURL, "kubernetes_mcp_runner_agents_active"), n)
+			return 0, 0, fmt.Errorf("only %.0f of %d agents started", scrape.Sum(scrape.Get(metricsURL), "kubernetes_mcp_runner_agents_active"), n)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -490,27 +490,4 @@ func interruptedAtShutdown(r io.Reader) int {
 		}
 	}
 	return n
-}
-
-// scrapeSum adds up every series of a metric in one scrape of url.
-func scrapeSum(url, name string) float64 {
-	c := http.Client{Timeout: 5 * time.Second}
-	resp, err := c.Get(url)
-	if err != nil {
-		return 0
-	}
-	defer resp.Body.Close()
-	total := 0.0
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if rest, ok := strings.CutPrefix(line, name); ok && (strings.HasPrefix(rest, "{") || strings.HasPrefix(rest, " ")) {
-			fields := strings.Fields(line)
-			if v, err := strconv.ParseFloat(fields[len(fields)-1], 64); err == nil {
-				total += v
-			}
-		}
-	}
-	return total
 }
