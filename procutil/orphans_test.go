@@ -11,25 +11,10 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/poll"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/testagent"
 )
-
-// gone reports whether pid has exited: no such process, or a zombie that
-// only waits to be reaped by whoever is its parent now.
-func gone(pid int) bool {
-	st, err := readStat(pid)
-	return err != nil || st.state == 'Z'
-}
-
-func waitGone(t *testing.T, pid int) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !gone(pid) {
-		if time.Now().After(deadline) {
-			t.Fatalf("process %d still runs", pid)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
 
 func TestRunKillsProcessesThatLeaveTheGroup(t *testing.T) {
 	s := spec(t, "escape")
@@ -39,14 +24,14 @@ func TestRunKillsProcessesThatLeaveTheGroup(t *testing.T) {
 		t.Fatal(err)
 	}
 	log, _ := os.ReadFile(s.LogPath)
-	pids := grandchildPIDs(t, string(log))
+	pids := testagent.GrandchildPIDs(string(log))
 	if len(pids) != 1 {
 		t.Fatalf("log %q: want one grandchild", log)
 	}
 	if !slices.Equal(res.Escaped, pids) {
 		t.Fatalf("Escaped = %v, want the grandchild that called setsid %v", res.Escaped, pids)
 	}
-	waitGone(t, pids[0])
+	testagent.AssertGone(t, 5*time.Second, "the grandchild that left the group", pids[0])
 	assertGroupGone(t, res.PID)
 }
 
@@ -59,7 +44,7 @@ func TestRunWithoutMarkerReportsNoEscapes(t *testing.T) {
 		t.Fatal(err)
 	}
 	log, _ := os.ReadFile(s.LogPath)
-	pids := grandchildPIDs(t, string(log))
+	pids := testagent.GrandchildPIDs(string(log))
 	t.Cleanup(func() {
 		for _, pid := range pids {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
@@ -68,7 +53,7 @@ func TestRunWithoutMarkerReportsNoEscapes(t *testing.T) {
 	if len(res.Escaped) != 0 {
 		t.Fatalf("Escaped = %v without a marker", res.Escaped)
 	}
-	if len(pids) != 1 || gone(pids[0]) {
+	if len(pids) != 1 || testagent.Gone(pids[0]) {
 		t.Fatalf("the escaped grandchild %v should still run when no marker tags it", pids)
 	}
 }
@@ -96,20 +81,15 @@ func TestKillMarkedFindsProcessesOfAnEarlierRunner(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = unrelated.Process.Kill(); _ = unrelated.Wait() })
 
-	deadline := time.Now().Add(5 * time.Second)
-	for len(FindMarked(marker)) < 2 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	poll.Until(t, 5*time.Second, "two marked processes", func() bool { return len(FindMarked(marker)) >= 2 })
 	killed := KillMarked(marker)
 	slices.Sort(killed)
 	slices.Sort(started)
 	if !slices.Equal(killed, started) {
 		t.Fatalf("KillMarked = %v, want exactly the marked processes %v", killed, started)
 	}
-	for _, pid := range started {
-		waitGone(t, pid)
-	}
-	if gone(unrelated.Process.Pid) {
+	testagent.AssertGone(t, 5*time.Second, "the marked processes", started...)
+	if testagent.Gone(unrelated.Process.Pid) {
 		t.Fatal("a process with a different marker value was killed")
 	}
 }

@@ -8,11 +8,12 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/testagent"
 )
 
 // The test binary doubles as the child process: with HELPER set it acts out
@@ -99,8 +100,8 @@ func spec(t *testing.T, mode string) Spec {
 
 func assertGroupGone(t *testing.T, pgid int) {
 	t.Helper()
-	if err := syscall.Kill(-pgid, 0); !errors.Is(err, syscall.ESRCH) {
-		t.Fatalf("kill(-%d, 0) = %v, want ESRCH: the process group outlived Run", pgid, err)
+	if !testagent.GroupGone(pgid) {
+		t.Fatalf("kill(-%d, 0) is not ESRCH: the process group outlived Run", pgid)
 	}
 }
 
@@ -178,15 +179,11 @@ func TestRunKillsGrandchildrenThatIgnoreSIGTERM(t *testing.T) {
 	}
 	assertGroupGone(t, res.PID)
 	log, _ := os.ReadFile(s.LogPath)
-	pids := grandchildPIDs(t, string(log))
+	pids := testagent.GrandchildPIDs(string(log))
 	if len(pids) != 2 {
 		t.Fatalf("log %q: want two grandchildren", log)
 	}
-	for _, pid := range pids {
-		if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
-			t.Errorf("grandchild %d still exists (kill 0: %v)", pid, err)
-		}
-	}
+	testagent.AssertGone(t, 2*time.Second, "the grandchildren that ignore SIGTERM", pids...)
 }
 
 func TestRunKillsLeftoversAfterNormalExit(t *testing.T) {
@@ -198,28 +195,6 @@ func TestRunKillsLeftoversAfterNormalExit(t *testing.T) {
 		t.Fatalf("result %+v", res)
 	}
 	assertGroupGone(t, res.PID)
-}
-
-func grandchildPIDs(t *testing.T, log string) []int {
-	t.Helper()
-	var pids []int
-	for _, line := range strings.Split(log, "\n") {
-		if rest, ok := strings.CutPrefix(line, "grandchild "); ok {
-			pid, err := strconv.Atoi(strings.TrimSpace(rest))
-			if err != nil {
-				t.Fatal(err)
-			}
-			pids = append(pids, pid)
-		}
-	}
-	// Reaped by init after the kill; give it a moment to disappear.
-	deadline := time.Now().Add(2 * time.Second)
-	for _, pid := range pids {
-		for syscall.Kill(pid, 0) == nil && time.Now().Before(deadline) {
-			time.Sleep(10 * time.Millisecond)
-		}
-	}
-	return pids
 }
 
 func TestRunCapsOutput(t *testing.T) {

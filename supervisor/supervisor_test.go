@@ -18,6 +18,7 @@ import (
 	"github.com/thejerf/suture/v4"
 
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/incident"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/poll"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/testlog"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/metrics"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/httpserver"
@@ -102,21 +103,15 @@ func TestPanickingServiceIsRestartedWhileServing(t *testing.T) {
 		})
 	}()
 	<-srv.Listening()
-	deadline := time.Now().Add(10 * time.Second)
-	for flaky.runs.Load() < 3 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if flaky.runs.Load() < 3 {
-		t.Fatalf("service ran %d times, want restarts after two panics", flaky.runs.Load())
-	}
+	poll.Until(t, 10*time.Second, "the service's restarts after two panics", func() bool { return flaky.runs.Load() >= 3 })
 	resp, err := http.Get("http://" + srv.Addr() + "/")
 	if err != nil {
 		t.Fatalf("server stopped serving after the panics: %v", err)
 	}
 	resp.Body.Close()
-	for end := time.Now().Add(5 * time.Second); testutil.ToFloat64(m.ServiceRestarts.WithLabelValues("sweeper")) < 2 && time.Now().Before(end); {
-		time.Sleep(5 * time.Millisecond)
-	}
+	poll.Until(t, 5*time.Second, "two counted restarts", func() bool {
+		return testutil.ToFloat64(m.ServiceRestarts.WithLabelValues("sweeper")) >= 2
+	})
 	if got := testutil.ToFloat64(m.ServiceRestarts.WithLabelValues("sweeper")); got != 2 {
 		t.Errorf("service_restarts_total{service=sweeper} = %v, want 2", got)
 	}

@@ -3,7 +3,7 @@ package dispatch
 import (
 	"context"
 	"encoding/json"
-	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -22,6 +22,7 @@ import (
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/breaker"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/fault"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/incident"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/poll"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/testagent"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/testlog"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/metrics"
@@ -148,13 +149,7 @@ func (f *fixture) completed(cluster string, s incident.Status) float64 {
 
 func (f *fixture) waitCompleted(t testing.TB, cluster string, s incident.Status, n float64) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for f.completed(cluster, s) < n {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %v %s agents (have %v)", n, s, f.completed(cluster, s))
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	poll.Until(t, 20*time.Second, fmt.Sprintf("%v %s agents in %s", n, s, cluster), func() bool { return f.completed(cluster, s) >= n })
 }
 
 // results reads every result.json under cluster.
@@ -277,21 +272,11 @@ func TestGrandchildrenDoNotSurvive(t *testing.T) {
 	f.waitCompleted(t, "prod", incident.StatusTimeout, 1)
 	rs := f.results(t, "prod")
 	log, _ := os.ReadFile(filepath.Join(f.root, "prod", rs[0].IncidentID, incident.LogFile))
-	var pids []int
-	for _, line := range strings.Split(string(log), "\n") {
-		if rest, ok := strings.CutPrefix(line, "grandchild "); ok {
-			pid, _ := strconv.Atoi(rest)
-			pids = append(pids, pid)
-		}
-	}
+	pids := testagent.GrandchildPIDs(string(log))
 	if len(pids) != 2 {
 		t.Fatalf("log %q: want two grandchildren", log)
 	}
-	for _, pid := range pids {
-		if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
-			t.Errorf("grandchild %d alive after its agent timed out (%v)", pid, err)
-		}
-	}
+	testagent.AssertGone(t, 2*time.Second, "the grandchildren of a timed-out agent", pids...)
 }
 
 func TestFailures(t *testing.T) {
@@ -337,10 +322,8 @@ func TestBreakerOpensHoldsAndCloses(t *testing.T) {
 	f.push(t, "prod", "fail-2")
 	f.waitCompleted(t, "prod", incident.StatusFailure, 2)
 	// The outcome is counted just before it is reported to the breaker.
-	for deadline := time.Now().Add(5 * time.Second); !f.breaker.IsOpen() && time.Now().Before(deadline); {
-		time.Sleep(5 * time.Millisecond)
-	}
-	if !f.breaker.IsOpen() || testutil.ToFloat64(f.m.BreakerState) != 1 {
+	poll.Until(t, 5*time.Second, "the breaker to open after two consecutive failures", f.breaker.IsOpen)
+	if testutil.ToFloat64(f.m.BreakerState) != 1 {
 		t.Fatal("breaker did not open after two consecutive failures")
 	}
 	// While open nothing launches; after the cooldown one probe runs.
@@ -351,12 +334,7 @@ func TestBreakerOpensHoldsAndCloses(t *testing.T) {
 		t.Fatalf("spawned %v agents while the breaker was open", got)
 	}
 	f.waitCompleted(t, "prod", incident.StatusSuccess, 2)
-	for deadline := time.Now().Add(5 * time.Second); f.breaker.State() != breaker.Closed && time.Now().Before(deadline); {
-		time.Sleep(5 * time.Millisecond)
-	}
-	if f.breaker.State() != breaker.Closed {
-		t.Fatalf("breaker %v after a successful probe", f.breaker.State())
-	}
+	poll.Until(t, 5*time.Second, "the breaker to close after a successful probe", func() bool { return f.breaker.State() == breaker.Closed })
 	rs := f.results(t, "prod")
 	if rs[2].StartedAt.Before(rs[1].EndedAt) && rs[3].StartedAt.Before(rs[2].EndedAt) {
 		t.Error("the agent after the probe started before the probe finished")
@@ -410,13 +388,7 @@ func TestDrainWithThreeClusters(t *testing.T) {
 	f.push(t, "a", "slow-api")
 	f.push(t, "b", "hang-db")
 	f.push(t, "c", "stubborn-cache")
-	deadline := time.Now().Add(10 * time.Second)
-	for f.d.InFlight() < 3 {
-		if time.Now().After(deadline) {
-			t.Fatal("three agents never ran at once")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	poll.Until(t, 10*time.Second, "three agents running at once", func() bool { return f.d.InFlight() >= 3 })
 	start := time.Now()
 	var report = f.d.Drain(1500 * time.Millisecond)
 	f.drainOnce.Do(func() {})

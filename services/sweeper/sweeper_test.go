@@ -14,6 +14,7 @@ import (
 	"github.com/thejerf/suture/v4"
 
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/fault"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/poll"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/testlog"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/metrics"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/queue"
@@ -120,9 +121,9 @@ func TestSweeperRestartedAfterPanic(t *testing.T) {
 		}
 	}
 	// The supervisor reports the restart to the hook on its own goroutine.
-	for end := time.Now().Add(5 * time.Second); testutil.ToFloat64(m.ServiceRestarts.WithLabelValues("sweeper")) == 0 && time.Now().Before(end); {
-		time.Sleep(5 * time.Millisecond)
-	}
+	poll.Until(t, 5*time.Second, "the counted restart", func() bool {
+		return testutil.ToFloat64(m.ServiceRestarts.WithLabelValues("sweeper")) > 0
+	})
 	if got := testutil.ToFloat64(m.ServiceRestarts.WithLabelValues("sweeper")); got != 1 {
 		t.Errorf("service_restarts_total{sweeper} = %v, want 1", got)
 	}
