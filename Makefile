@@ -19,7 +19,7 @@ test: ## Vet and run every test with the race detector (the README's test comman
 lint: ## gofmt and go vet (including the e2e and soak files) must be clean.
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	go vet ./...
-	go vet -tags 'e2e soak' .
+	go vet -tags 'e2e soak' ./...
 	go vet -tags browser ./ui
 	go vet -tags conformance ./services/mcpsession
 
@@ -48,7 +48,7 @@ conformance: ## Subscribe against a real kubernetes-mcp-server (with events) at 
 		go test -tags conformance -count=1 -v -run '^TestRealServer$$' -timeout 15m ./services/mcpsession
 
 e2e: ## End-to-end suite: the built binary, a real Prometheus, fault injection.
-	go test -race -tags e2e -count=1 -run 'E2E' -timeout 20m .
+	go test -race -tags e2e -count=1 -run 'E2E' -timeout 20m ./test
 
 HELM_VERSION := v3.22.0
 
@@ -76,7 +76,7 @@ release-check: release-snapshot ## goreleaser check, a snapshot build, and the t
 
 SOAK_DURATION ?= 3m
 soak: ## Soak run (SOAK_DURATION=2h make soak): flat resources, no leaks, balanced books.
-	SOAK_DURATION=$(SOAK_DURATION) go test -tags soak -count=1 -run TestSoak -timeout 0 -v . 2>&1 | grep -v '^{"time'
+	SOAK_DURATION=$(SOAK_DURATION) go test -tags soak -count=1 -run TestSoak -timeout 0 -v ./test 2>&1 | grep -v '^{"time'
 
 UI_SCREENSHOT_DIR ?= $(CURDIR)/dist/screenshots
 browser: ## Load the incidents page in headless Chromium (apt-get install chromium); screenshots go to UI_SCREENSHOT_DIR.

@@ -1,4 +1,4 @@
-package main
+package test
 
 import (
 	"encoding/json"
@@ -10,6 +10,8 @@ import (
 
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/fault"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/faultsource"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/poll"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/scrape"
 )
 
 // incidentsOf reads the fault ids of a cluster's finished incidents, and
@@ -53,7 +55,7 @@ func TestBinaryMultiContextServer(t *testing.T) {
 		"--cluster", "eu="+src.URL()+"#eu-prod", "--cluster", "us="+src.URL()+"#us-prod",
 		"--sse-reconnect-initial-delay", "1", "--sse-reconnect-max-delay", "2")...)
 	bothSubscribed := func() bool { return src.Subscriptions("eu-prod") == 1 && src.Subscriptions("us-prod") == 1 }
-	waitFor(t, 15*time.Second, "a subscription per context", bothSubscribed)
+	poll.Until(t, 15*time.Second, "a subscription per context", bothSubscribed)
 	if n := src.Sessions(); n != 1 {
 		t.Fatalf("%d MCP sessions to one server, want 1", n)
 	}
@@ -67,7 +69,7 @@ func TestBinaryMultiContextServer(t *testing.T) {
 		return ev.FaultID
 	}
 	eu1, us1 := emitTo("eu-prod", 1), emitTo("us-prod", 2)
-	waitFor(t, 30*time.Second, "one incident per cluster", func() bool {
+	poll.Until(t, 30*time.Second, "one incident per cluster", func() bool {
 		return len(incidentsOf(t, r.workspace, "eu")) == 1 && len(incidentsOf(t, r.workspace, "us")) == 1
 	})
 	if got := incidentsOf(t, r.workspace, "eu"); got[0] != eu1 {
@@ -79,19 +81,19 @@ func TestBinaryMultiContextServer(t *testing.T) {
 
 	addr := src.Addr()
 	src.Stop()
-	waitFor(t, 15*time.Second, "both clusters blind in /readyz?verbose", func() bool {
+	poll.Until(t, 15*time.Second, "both clusters blind in /readyz?verbose", func() bool {
 		_, body := httpGet(r.healthURL + "/readyz?verbose")
 		return strings.Contains(body, "cluster eu blind since") && strings.Contains(body, "cluster us blind since")
 	})
 	if err := src.Start(addr); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 15*time.Second, "both contexts resubscribed", bothSubscribed)
+	poll.Until(t, 15*time.Second, "both contexts resubscribed", bothSubscribed)
 	if n := src.Sessions(); n != 1 {
 		t.Errorf("%d MCP sessions after the restart, want 1", n)
 	}
 	eu2, us2 := emitTo("eu-prod", 3), emitTo("us-prod", 4)
-	waitFor(t, 30*time.Second, "a second incident per cluster", func() bool {
+	poll.Until(t, 30*time.Second, "a second incident per cluster", func() bool {
 		return len(incidentsOf(t, r.workspace, "eu")) == 2 && len(incidentsOf(t, r.workspace, "us")) == 2
 	})
 	for cluster, want := range map[string][]string{"eu": {eu1, eu2}, "us": {us1, us2}} {
@@ -100,12 +102,12 @@ func TestBinaryMultiContextServer(t *testing.T) {
 			t.Errorf("%s triaged %v, want %v", cluster, got, want)
 		}
 	}
-	_, m := httpGet(r.metricsURL)
+	m := r.scrape()
 	for _, c := range []string{"eu", "us"} {
-		if v := metricValue(m, "kubernetes_mcp_runner_sse_disconnected_seconds_total", `cluster="`+c+`"`); v <= 0 {
+		if v := scrape.Sum(m, "kubernetes_mcp_runner_sse_disconnected_seconds_total", `cluster="`+c+`"`); v <= 0 {
 			t.Errorf("blind time of %s = %v after an outage", c, v)
 		}
-		if v := metricValue(m, "kubernetes_mcp_runner_agents_spawned_total", `cluster="`+c+`"`); v != 2 {
+		if v := scrape.Sum(m, "kubernetes_mcp_runner_agents_spawned_total", `cluster="`+c+`"`); v != 2 {
 			t.Errorf("%v agents for %s, want 2", v, c)
 		}
 	}

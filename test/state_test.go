@@ -1,64 +1,19 @@
-package main
+package test
 
 import (
-	"encoding/json"
 	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/incident"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/poll"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/journal"
 )
-
-// stateArgs runs the runner on a workspace and state directory that
-// survive its restarts.
-func stateArgs(t *testing.T, dir string, extra ...string) []string {
-	t.Helper()
-	return append(append(testAgentArgs(t), "--workspace-root", filepath.Join(dir, "ws"), "--state-dir", filepath.Join(dir, "state")), extra...)
-}
-
-func metric(r *runner, name string, match ...string) float64 {
-	_, m := httpGet(r.metricsURL)
-	return metricValue(m, name, match...)
-}
-
-func readResults(t *testing.T, root string) []incident.Result {
-	t.Helper()
-	paths, _ := filepath.Glob(filepath.Join(root, "*", "*", incident.ResultFile))
-	var out []incident.Result
-	for _, p := range paths {
-		data, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var r incident.Result
-		if err := json.Unmarshal(data, &r); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, r)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].StartedAt.Before(out[j].StartedAt) })
-	return out
-}
-
-func readEventDoc(t *testing.T, root string, r incident.Result) incident.EventDocument {
-	t.Helper()
-	var doc incident.EventDocument
-	data, err := os.ReadFile(filepath.Join(root, r.Cluster, r.IncidentID, incident.EventFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(data, &doc); err != nil {
-		t.Fatal(err)
-	}
-	return doc
-}
 
 // TestBinaryQueueSurvivesRestart: faults queued and an incident in flight
 // when the runner stops (gracefully or by SIGKILL) come back on the next
@@ -73,13 +28,13 @@ func TestBinaryQueueSurvivesRestart(t *testing.T) {
 			args := stateArgs(t, dir, "--cluster", "a="+srcs["a"].URL(), "--agents-per-cluster", "1",
 				"--max-concurrent-agents", "1", "--agent-timeout", "3", "--shutdown-timeout", "2", "--agent-kill-grace", "1")
 			first := startRunner(t, args...)
-			waitFor(t, 15*time.Second, "subscription", func() bool { return srcs["a"].Subscribers() == 1 })
+			poll.Until(t, 15*time.Second, "subscription", func() bool { return srcs["a"].Subscribers() == 1 })
 			emit(srcs["a"], "a", 0, "hang-0")
-			waitFor(t, 10*time.Second, "hang-0 running", func() bool { return metric(first, "kubernetes_mcp_runner_agents_active") == 1 })
+			poll.Until(t, 10*time.Second, "hang-0 running", func() bool { return first.metric("kubernetes_mcp_runner_agents_active") == 1 })
 			for i, name := range []string{"ok-1", "ok-2", "ok-3"} {
 				emit(srcs["a"], "a", i+1, name)
 			}
-			waitFor(t, 10*time.Second, "three queued", func() bool { return metric(first, "kubernetes_mcp_runner_queue_depth") == 3 })
+			poll.Until(t, 10*time.Second, "three queued", func() bool { return first.metric("kubernetes_mcp_runner_queue_depth") == 3 })
 			if how == "SIGKILL" {
 				_ = first.cmd.Process.Kill()
 				_ = first.wait()
@@ -109,14 +64,14 @@ func TestBinaryQueueSurvivesRestart(t *testing.T) {
 			}
 
 			second := startRunner(t, args...)
-			waitFor(t, 30*time.Second, "all four incidents", func() bool {
-				return metric(second, "kubernetes_mcp_runner_agents_completed_total", `status="success"`) == 3 &&
-					metric(second, "kubernetes_mcp_runner_agents_completed_total", `status="timeout"`) == 1
+			poll.Until(t, 30*time.Second, "all four incidents", func() bool {
+				return second.metric("kubernetes_mcp_runner_agents_completed_total", `status="success"`) == 3 &&
+					second.metric("kubernetes_mcp_runner_agents_completed_total", `status="timeout"`) == 1
 			})
-			if got := metric(second, "kubernetes_mcp_runner_incidents_requeued_total"); got != 1 {
+			if got := second.metric("kubernetes_mcp_runner_incidents_requeued_total"); got != 1 {
 				t.Errorf("incidents_requeued_total %v, want 1", got)
 			}
-			if got := metric(second, "kubernetes_mcp_runner_events_restored_total"); got != 4 {
+			if got := second.metric("kubernetes_mcp_runner_events_restored_total"); got != 4 {
 				t.Errorf("events_restored_total %v, want 4", got)
 			}
 			var order []string
@@ -149,17 +104,17 @@ func TestBinaryPoisonIncidentIsAbandoned(t *testing.T) {
 	dir := t.TempDir()
 	args := stateArgs(t, dir, "--cluster", "a="+srcs["a"].URL(), "--max-attempts", "1")
 	first := startRunner(t, args...)
-	waitFor(t, 15*time.Second, "subscription", func() bool { return srcs["a"].Subscribers() == 1 })
+	poll.Until(t, 15*time.Second, "subscription", func() bool { return srcs["a"].Subscribers() == 1 })
 	emit(srcs["a"], "a", 0, "hang-poison")
-	waitFor(t, 10*time.Second, "running", func() bool { return metric(first, "kubernetes_mcp_runner_agents_active") == 1 })
+	poll.Until(t, 10*time.Second, "running", func() bool { return first.metric("kubernetes_mcp_runner_agents_active") == 1 })
 	_ = first.cmd.Process.Kill()
 	_ = first.wait()
 
 	second := startRunner(t, args...)
-	waitFor(t, 10*time.Second, "abandoned", func() bool {
-		return metric(second, "kubernetes_mcp_runner_incidents_abandoned_total", `cluster="a"`) == 1
+	poll.Until(t, 10*time.Second, "abandoned", func() bool {
+		return second.metric("kubernetes_mcp_runner_incidents_abandoned_total", `cluster="a"`) == 1
 	})
-	if got := metric(second, "kubernetes_mcp_runner_agents_spawned_total"); got != 0 {
+	if got := second.metric("kubernetes_mcp_runner_agents_spawned_total"); got != 0 {
 		t.Errorf("the poison incident ran again (%v agents)", got)
 	}
 	// While the runner holds the store, the command reads its /incidents.
@@ -188,7 +143,7 @@ func TestBinaryCorruptStateFileIsQuarantined(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := startRunner(t, stateArgs(t, dir, "--cluster", "a=http://127.0.0.1:1/mcp")...)
-	if got := metric(r, "kubernetes_mcp_runner_state_corruptions_total"); got != 1 {
+	if got := r.metric("kubernetes_mcp_runner_state_corruptions_total"); got != 1 {
 		t.Errorf("state_corruptions_total %v", got)
 	}
 	line := lineWith(r.logs.String(), "State file is corrupt")
@@ -208,17 +163,17 @@ func TestBinaryDedupSurvivesRestart(t *testing.T) {
 	dir := t.TempDir()
 	args := stateArgs(t, dir, "--cluster", "a="+srcs["a"].URL())
 	first := startRunner(t, args...)
-	waitFor(t, 15*time.Second, "subscription", func() bool { return srcs["a"].Subscribers() == 1 })
+	poll.Until(t, 15*time.Second, "subscription", func() bool { return srcs["a"].Subscribers() == 1 })
 	emit(srcs["a"], "a", 7, "ok-once")
-	waitFor(t, 15*time.Second, "done", func() bool { return metric(first, "kubernetes_mcp_runner_agents_completed_total") == 1 })
+	poll.Until(t, 15*time.Second, "done", func() bool { return first.metric("kubernetes_mcp_runner_agents_completed_total") == 1 })
 	_ = first.cmd.Process.Signal(syscall.SIGTERM)
 	_ = first.wait()
 
 	second := startRunner(t, args...)
-	waitFor(t, 15*time.Second, "subscription", func() bool { return srcs["a"].Subscribers() == 1 })
+	poll.Until(t, 15*time.Second, "subscription", func() bool { return srcs["a"].Subscribers() == 1 })
 	emit(srcs["a"], "a", 7, "ok-once")
-	waitFor(t, 10*time.Second, "duplicate", func() bool {
-		return metric(second, "kubernetes_mcp_runner_events_filtered_total", `reason="duplicate"`) == 1
+	poll.Until(t, 10*time.Second, "duplicate", func() bool {
+		return second.metric("kubernetes_mcp_runner_events_filtered_total", `reason="duplicate"`) == 1
 	})
 }
 

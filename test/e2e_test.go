@@ -1,19 +1,15 @@
 //go:build e2e
 
-package main
+package test
 
 // The end-to-end suite (make e2e): the built binary as a black box, a real
 // Prometheus server scraping it, and one fault-injection scenario per test.
 // Run by CI after the unit tests.
 
 import (
-	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -24,97 +20,11 @@ import (
 
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/fault"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/faultsource"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/poll"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/scrape"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/tcpproxy"
-	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/testlog"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/testagent"
 )
-
-// prometheusServer is a real Prometheus scraping the runner every second.
-type prometheusServer struct {
-	url string
-}
-
-func startPrometheus(t *testing.T, target string) *prometheusServer {
-	t.Helper()
-	bin, err := exec.LookPath("prometheus")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("prometheus not installed; .ci/run installs Debian's prometheus package")
-		}
-		t.Skip("prometheus not installed")
-	}
-	dir := t.TempDir()
-	cfg := fmt.Sprintf(`global:
-  scrape_interval: 1s
-  evaluation_interval: 1s
-scrape_configs:
-  - job_name: runner
-    static_configs:
-      - targets: [%q]
-`, target)
-	if err := os.WriteFile(filepath.Join(dir, "prometheus.yml"), []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	port := freePort(t)
-	cmd := exec.Command(bin, "--config.file="+filepath.Join(dir, "prometheus.yml"),
-		"--storage.tsdb.path="+filepath.Join(dir, "data"),
-		"--web.listen-address=127.0.0.1:"+strconv.Itoa(port))
-	logs := &testlog.Buffer{}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("prometheus logs:\n%s", logs.String())
-		}
-	})
-	p := &prometheusServer{url: fmt.Sprintf("http://127.0.0.1:%d", port)}
-	waitFor(t, 30*time.Second, "prometheus ready", func() bool {
-		code, _ := httpGet(p.url + "/-/ready")
-		return code == 200
-	})
-	return p
-}
-
-// query returns the single value of an instant query, or -1 if empty.
-func (p *prometheusServer) query(t *testing.T, q string) float64 {
-	t.Helper()
-	resp, err := http.Get(p.url + "/api/v1/query?query=" + url.QueryEscape(q))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var body struct {
-		Status string `json:"status"`
-		Data   struct {
-			Result []struct {
-				Value [2]any `json:"value"`
-			} `json:"result"`
-		} `json:"data"`
-		Error string `json:"error"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || body.Status != "success" {
-		t.Fatalf("query %q: %v %s", q, err, body.Error)
-	}
-	if len(body.Data.Result) == 0 {
-		return -1
-	}
-	v, _ := strconv.ParseFloat(body.Data.Result[0].Value[1].(string), 64)
-	return v
-}
-
-func (p *prometheusServer) waitFor(t *testing.T, q string, want float64) {
-	t.Helper()
-	waitFor(t, 60*time.Second, fmt.Sprintf("Prometheus to see %s == %v", q, want), func() bool {
-		return p.query(t, q) == want
-	})
-}
-
-func metricsTarget(r *runner) string {
-	return strings.TrimSuffix(strings.TrimPrefix(r.metricsURL, "http://"), "/metrics")
-}
 
 // TestE2EPrometheusSeesTheBooksBalance: simulated faults through the
 // sample agent; Prometheus scrapes the runner and its counters balance.
@@ -123,9 +33,9 @@ func TestE2EPrometheusSeesTheBooksBalance(t *testing.T) {
 	bin := binary(t)
 	r := startRunner(t, "--cluster", "alpha="+srcs["alpha"].URL(), "--cluster", "beta="+srcs["beta"].URL(),
 		"--agent-command", bin, "--agent-arg", "sample-agent", "--agent-arg", "--delay=50ms")
-	prom := startPrometheus(t, metricsTarget(r))
-	prom.waitFor(t, `up{job="runner"}`, 1)
-	waitFor(t, 15*time.Second, "subscriptions", func() bool {
+	prom := startPrometheus(t, r.metricsTarget())
+	prom.await(t, `up{job="runner"}`, 1)
+	poll.Until(t, 15*time.Second, "subscriptions", func() bool {
 		return srcs["alpha"].Subscribers()+srcs["beta"].Subscribers() == 2
 	})
 	for i := range 10 {
@@ -136,8 +46,8 @@ func TestE2EPrometheusSeesTheBooksBalance(t *testing.T) {
 	srcs["beta"].Emit(faultsource.Fault("beta", 999, fault.TypePodCrash, "info"))      // severity_low
 	srcs["alpha"].EmitRaw("not a fault")                                               // malformed
 
-	prom.waitFor(t, `sum(kubernetes_mcp_runner_agents_completed_total{status="success"})`, 20)
-	prom.waitFor(t, `sum(kubernetes_mcp_runner_events_received_total)`, 23)
+	prom.await(t, `sum(kubernetes_mcp_runner_agents_completed_total{status="success"})`, 20)
+	prom.await(t, `sum(kubernetes_mcp_runner_events_received_total)`, 23)
 	if v := prom.query(t, `sum(kubernetes_mcp_runner_events_filtered_total)`); v != 3 {
 		t.Errorf("filtered %v, want 3", v)
 	}
@@ -171,19 +81,19 @@ func TestE2EServerKilledAndRestarted(t *testing.T) {
 	addr := src.Addr()
 	args := append(testAgentArgs(t), "--cluster", "a="+src.URL(), "--sse-reconnect-initial-delay", "1", "--sse-reconnect-max-delay", "2")
 	r := startRunner(t, args...)
-	prom := startPrometheus(t, metricsTarget(r))
-	waitFor(t, 15*time.Second, "subscription", func() bool { return src.Subscribers() == 1 })
+	prom := startPrometheus(t, r.metricsTarget())
+	poll.Until(t, 15*time.Second, "subscription", func() bool { return src.Subscribers() == 1 })
 	emit(src, "a", 1, "ok-before")
 	src.Stop()
-	waitFor(t, 10*time.Second, "unready", func() bool { code, _ := httpGet(r.healthURL + "/readyz"); return code == 503 })
+	poll.Until(t, 10*time.Second, "unready", func() bool { code, _ := httpGet(r.healthURL + "/readyz"); return code == 503 })
 	time.Sleep(2 * time.Second) // a few refused reconnects
 	if err := src.Start(addr); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 15*time.Second, "re-subscription", func() bool { return src.Subscribers() == 1 })
-	waitFor(t, 10*time.Second, "ready again", func() bool { code, _ := httpGet(r.healthURL + "/readyz"); return code == 200 })
+	poll.Until(t, 15*time.Second, "re-subscription", func() bool { return src.Subscribers() == 1 })
+	poll.Until(t, 10*time.Second, "ready again", func() bool { code, _ := httpGet(r.healthURL + "/readyz"); return code == 200 })
 	emit(src, "a", 2, "ok-after")
-	prom.waitFor(t, `sum(kubernetes_mcp_runner_agents_completed_total{status="success"})`, 2)
+	prom.await(t, `sum(kubernetes_mcp_runner_agents_completed_total{status="success"})`, 2)
 	if v := prom.query(t, `sum(kubernetes_mcp_runner_sse_connection_errors_total{reason="connection_refused"})`); v < 1 {
 		t.Errorf("refused reconnects %v", v)
 	}
@@ -210,14 +120,13 @@ func TestE2ENetworkDrop(t *testing.T) {
 		"--sse-keepalive-interval", "2", "--sse-connect-timeout", "3",
 		"--sse-reconnect-initial-delay", "1", "--sse-reconnect-max-delay", "2")
 	r := startRunner(t, args...)
-	waitFor(t, 15*time.Second, "subscription", func() bool { return srcs["a"].Subscribers() == 1 })
+	poll.Until(t, 15*time.Second, "subscription", func() bool { return srcs["a"].Subscribers() == 1 })
 
 	// A silent partition: nothing is closed, nothing gets through. Only
 	// the keepalive can tell.
 	proxy.Cut(tcpproxy.Freeze)
-	waitFor(t, 20*time.Second, "keepalive_timeout counted", func() bool {
-		_, m := httpGet(r.metricsURL)
-		return metricValue(m, "kubernetes_mcp_runner_sse_connection_errors_total", `reason="keepalive_timeout"`) >= 1
+	poll.Until(t, 20*time.Second, "keepalive_timeout counted", func() bool {
+		return r.metric("kubernetes_mcp_runner_sse_connection_errors_total", `reason="keepalive_timeout"`) >= 1
 	})
 	if code, _ := httpGet(r.healthURL + "/readyz"); code != 503 {
 		t.Errorf("/readyz %d during the partition", code)
@@ -226,19 +135,17 @@ func TestE2ENetworkDrop(t *testing.T) {
 	// reconnection attempts time out.
 	proxy.Restore()
 	proxy.Cut(tcpproxy.Blackhole)
-	waitFor(t, 30*time.Second, "connect timeout counted", func() bool {
-		_, m := httpGet(r.metricsURL)
-		return metricValue(m, "kubernetes_mcp_runner_sse_connection_errors_total", `reason="timeout"`) >= 1
+	poll.Until(t, 30*time.Second, "connect timeout counted", func() bool {
+		return r.metric("kubernetes_mcp_runner_sse_connection_errors_total", `reason="timeout"`) >= 1
 	})
 	proxy.Restore()
-	waitFor(t, 30*time.Second, "recovery", func() bool {
+	poll.Until(t, 30*time.Second, "recovery", func() bool {
 		code, _ := httpGet(r.healthURL + "/readyz")
 		return code == 200
 	})
 	emit(srcs["a"], "a", 1, "ok-after-drop")
-	waitFor(t, 15*time.Second, "fault after recovery", func() bool {
-		_, m := httpGet(r.metricsURL)
-		return metricValue(m, "kubernetes_mcp_runner_agents_completed_total", `status="success"`) == 1
+	poll.Until(t, 15*time.Second, "fault after recovery", func() bool {
+		return r.metric("kubernetes_mcp_runner_agents_completed_total", `status="success"`) == 1
 	})
 }
 
@@ -250,7 +157,7 @@ func TestE2EMalformedBurst(t *testing.T) {
 	args := append(testAgentArgs(t), "--cluster", "a="+src.URL(), "--sse-max-event-bytes", "200000",
 		"--sse-reconnect-initial-delay", "1", "--sse-reconnect-max-delay", "2")
 	r := startRunner(t, args...)
-	waitFor(t, 15*time.Second, "subscription", func() bool { return src.Subscribers() == 1 })
+	poll.Until(t, 15*time.Second, "subscription", func() bool { return src.Subscribers() == 1 })
 	for i := range 50 {
 		src.EmitRaw(map[string]any{"nonsense": i})
 	}
@@ -260,18 +167,15 @@ func TestE2EMalformedBurst(t *testing.T) {
 		src.Emit(ev)
 	}
 	src.EmitRaw(strings.Repeat("x", 300000)) // over --sse-max-event-bytes: the stream is dropped
-	waitFor(t, 15*time.Second, "malformed counted", func() bool {
-		_, m := httpGet(r.metricsURL)
-		return metricValue(m, "kubernetes_mcp_runner_events_filtered_total", `reason="malformed"`) == 60
+	poll.Until(t, 15*time.Second, "malformed counted", func() bool {
+		return r.metric("kubernetes_mcp_runner_events_filtered_total", `reason="malformed"`) == 60
 	})
-	waitFor(t, 15*time.Second, "session back after the oversized event", func() bool {
-		_, m := httpGet(r.metricsURL)
-		return metricValue(m, "kubernetes_mcp_runner_sse_connection_errors_total") >= 1 && src.Subscribers() == 1
+	poll.Until(t, 15*time.Second, "session back after the oversized event", func() bool {
+		return r.metric("kubernetes_mcp_runner_sse_connection_errors_total") >= 1 && src.Subscribers() == 1
 	})
 	emit(src, "a", 77, "ok-good")
-	waitFor(t, 15*time.Second, "a good fault still works", func() bool {
-		_, m := httpGet(r.metricsURL)
-		return metricValue(m, "kubernetes_mcp_runner_agents_completed_total", `status="success"`) == 1
+	poll.Until(t, 15*time.Second, "a good fault still works", func() bool {
+		return r.metric("kubernetes_mcp_runner_agents_completed_total", `status="success"`) == 1
 	})
 	if code, _ := httpGet(r.healthURL + "/healthz"); code != 200 {
 		t.Errorf("/healthz %d", code)
@@ -291,24 +195,23 @@ func TestE2EMisbehavingAgents(t *testing.T) {
 		"--max-concurrent-agents", "6", "--agents-per-cluster", "6", "--agent-log-max-bytes", "100000",
 		"--agent-workspace-max-bytes", "5000000", "--circuit-breaker-threshold", "100")
 	r := startRunner(t, args...)
-	waitFor(t, 15*time.Second, "subscription", func() bool { return srcs["a"].Subscribers() == 1 })
+	poll.Until(t, 15*time.Second, "subscription", func() bool { return srcs["a"].Subscribers() == 1 })
 	for i, name := range []string{"fail-crash", "hang-forever", "stubborn-term", "forker-kids", "flood-out", "filler-disk"} {
 		emit(srcs["a"], "a", i, name)
 	}
-	waitFor(t, 30*time.Second, "six outcomes", func() bool {
-		_, m := httpGet(r.metricsURL)
-		return metricValue(m, "kubernetes_mcp_runner_agents_completed_total") == 6
+	poll.Until(t, 30*time.Second, "six outcomes", func() bool {
+		return r.metric("kubernetes_mcp_runner_agents_completed_total") == 6
 	})
-	_, m := httpGet(r.metricsURL)
+	m := r.scrape()
 	for status, want := range map[string]float64{"failure": 2, "timeout": 3, "success": 1} {
-		if got := metricValue(m, "kubernetes_mcp_runner_agents_completed_total", `status="`+status+`"`); got != want {
+		if got := scrape.Sum(m, "kubernetes_mcp_runner_agents_completed_total", `status="`+status+`"`); got != want {
 			t.Errorf("%s: %v, want %v", status, got, want)
 		}
 	}
-	if got := metricValue(m, "kubernetes_mcp_runner_agents_timeout_total"); got != 3 {
+	if got := scrape.Sum(m, "kubernetes_mcp_runner_agents_timeout_total"); got != 3 {
 		t.Errorf("timeouts %v, want 3", got)
 	}
-	if kids := childPIDs(r.cmd.Process.Pid); len(kids) != 0 {
+	if kids := testagent.ChildPIDs(r.cmd.Process.Pid); len(kids) != 0 {
 		t.Errorf("runner still has children %v after every agent finished", kids)
 	}
 	results, _ := filepath.Glob(filepath.Join(r.workspace, "a", "*", "result.json"))
@@ -330,7 +233,7 @@ func TestE2ESIGTERMDuringBackoff(t *testing.T) {
 	args := append(testAgentArgs(t), "--cluster", "gone=http://127.0.0.1:1/mcp",
 		"--sse-reconnect-initial-delay", "60", "--sse-reconnect-max-delay", "60")
 	r := startRunner(t, args...)
-	waitFor(t, 10*time.Second, "in backoff", func() bool { return strings.Contains(r.logs.String(), `"retry_in"`) })
+	poll.Until(t, 10*time.Second, "in backoff", func() bool { return strings.Contains(r.logs.String(), `"retry_in"`) })
 	start := time.Now()
 	_ = r.cmd.Process.Signal(syscall.SIGTERM)
 	if err := r.wait(); err != nil {
@@ -348,14 +251,14 @@ func TestE2ESIGTERMWithFullQueue(t *testing.T) {
 	args := append(testAgentArgs(t), "--cluster", "a="+srcs["a"].URL(), "--queue-capacity", "3",
 		"--shutdown-timeout", "2", "--agent-kill-grace", "1")
 	r := startRunner(t, args...)
-	waitFor(t, 15*time.Second, "subscription", func() bool { return srcs["a"].Subscribers() == 1 })
+	poll.Until(t, 15*time.Second, "subscription", func() bool { return srcs["a"].Subscribers() == 1 })
 	for i := range 10 {
 		emit(srcs["a"], "a", i, "hang-"+strconv.Itoa(i))
 	}
-	waitFor(t, 10*time.Second, "queue full", func() bool {
-		_, m := httpGet(r.metricsURL)
-		return metricValue(m, "kubernetes_mcp_runner_queue_depth") == 3 &&
-			metricValue(m, "kubernetes_mcp_runner_events_filtered_total", `reason="queue_full"`) == 6
+	poll.Until(t, 10*time.Second, "queue full", func() bool {
+		m := r.scrape()
+		return scrape.Sum(m, "kubernetes_mcp_runner_queue_depth") == 3 &&
+			scrape.Sum(m, "kubernetes_mcp_runner_events_filtered_total", `reason="queue_full"`) == 6
 	})
 	_ = r.cmd.Process.Signal(syscall.SIGTERM)
 	if err := r.wait(); err != nil {
@@ -391,8 +294,8 @@ func TestE2EServerAnswersErrorsAndGarbage(t *testing.T) {
 		"--sse-reconnect-initial-delay", "1", "--sse-reconnect-max-delay", "1")...)
 	for i, reason := range []string{"http_5xx", "http_4xx", "protocol"} {
 		mode.Store(int32(i))
-		waitFor(t, 15*time.Second, reason+" counted", func() bool {
-			return metric(r, "kubernetes_mcp_runner_sse_connection_errors_total", `reason="`+reason+`"`) >= 1
+		poll.Until(t, 15*time.Second, reason+" counted", func() bool {
+			return r.metric("kubernetes_mcp_runner_sse_connection_errors_total", `reason="`+reason+`"`) >= 1
 		})
 	}
 	if code, _ := httpGet(r.healthURL + "/healthz"); code != 200 {

@@ -1,6 +1,6 @@
 //go:build soak
 
-package main
+package test
 
 // The soak run (make soak; SOAK_DURATION=2h make soak for a long one): many
 // clusters, a steady fault rate, agents that randomly succeed, fail and time
@@ -17,6 +17,10 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/poll"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/scrape"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/testagent"
 )
 
 type sample struct {
@@ -49,7 +53,7 @@ func TestSoak(t *testing.T) {
 		"--sse-reconnect-initial-delay", "1", "--sse-reconnect-max-delay", "4", "--sse-keepalive-interval", "5",
 		"--circuit-breaker-threshold", "1000", "--log-level", "warn")
 	r := startRunner(t, args...)
-	waitFor(t, 30*time.Second, "all subscribed", func() bool {
+	poll.Until(t, 30*time.Second, "all subscribed", func() bool {
 		n := 0
 		for _, s := range srcs {
 			n += s.Subscribers()
@@ -105,22 +109,22 @@ func TestSoak(t *testing.T) {
 	start := time.Now()
 	for time.Since(start) < duration {
 		time.Sleep(5 * time.Second)
-		_, m := httpGet(r.metricsURL)
+		m := r.scrape()
 		samples = append(samples, sample{
 			at:         time.Since(start),
-			goroutines: metricValue(m, "go_goroutines"),
-			fds:        metricValue(m, "process_open_fds"),
-			rssMB:      metricValue(m, "process_resident_memory_bytes") / (1 << 20),
+			goroutines: scrape.Sum(m, "go_goroutines"),
+			fds:        scrape.Sum(m, "process_open_fds"),
+			rssMB:      scrape.Sum(m, "process_resident_memory_bytes") / (1 << 20),
 		})
 	}
 	close(stop)
 	wg.Wait()
 	// Let the last agents finish and the queues drain or expire.
-	waitFor(t, 90*time.Second, "idle", func() bool {
-		_, m := httpGet(r.metricsURL)
-		return metricValue(m, "kubernetes_mcp_runner_agents_active") == 0 && metricValue(m, "kubernetes_mcp_runner_queue_depth") == 0
+	poll.Until(t, 90*time.Second, "idle", func() bool {
+		m := r.scrape()
+		return scrape.Sum(m, "kubernetes_mcp_runner_agents_active") == 0 && scrape.Sum(m, "kubernetes_mcp_runner_queue_depth") == 0
 	})
-	_, m := httpGet(r.metricsURL)
+	m := r.scrape()
 
 	// Flatness: the last quarter against the second (the first is warm-up).
 	q := len(samples) / 4
@@ -154,12 +158,12 @@ func TestSoak(t *testing.T) {
 	}
 
 	// No agent process outlives its incident.
-	if kids := childPIDs(r.cmd.Process.Pid); len(kids) != 0 {
+	if kids := testagent.ChildPIDs(r.cmd.Process.Pid); len(kids) != 0 {
 		t.Errorf("idle runner still has child processes %v", kids)
 	}
 
 	// The books balance.
-	v := func(name string, match ...string) float64 { return metricValue(m, name, match...) }
+	v := func(name string, match ...string) float64 { return scrape.Sum(m, name, match...) }
 	assertBooksBalance(t, m)
 	received, queued := v("kubernetes_mcp_runner_events_received_total"), v("kubernetes_mcp_runner_events_queued_total")
 	completed, expired := v("kubernetes_mcp_runner_agents_completed_total"), v("kubernetes_mcp_runner_events_expired_total")
