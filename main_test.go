@@ -8,7 +8,7 @@ import (
 )
 
 // TestMain lets this test binary double as an investigation agent
-// (os.Args[1] == "testagent") for the end-to-end tests.
+// (os.Args[1] == testagent.Arg) for the in-process test of the wiring.
 func TestMain(m *testing.M) {
 	testagent.Run()
 	os.Exit(m.Run())

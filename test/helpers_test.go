@@ -19,7 +19,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -28,7 +27,6 @@ import (
 	"time"
 
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/fault"
-	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/incident"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/faultsource"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/poll"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/scrape"
@@ -193,17 +191,29 @@ func assertBooksBalance(t *testing.T, exposition string) {
 	}
 }
 
+// tool finds a program from Debian's prometheus package, which .ci/run
+// installs: in CI a missing one fails the test, elsewhere the caller skips
+// what needs it.
+func tool(t *testing.T, name string) (string, bool) {
+	t.Helper()
+	path, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%s not found; CI must install the prometheus package", name)
+		}
+		t.Logf("%s not installed; skipping what needs it", name)
+		return "", false
+	}
+	return path, true
+}
+
 // promtoolCheck runs promtool check metrics on a scrape. promtool comes
 // from Debian's prometheus package, which .ci/run installs; outside CI the
 // check is skipped when it is missing.
 func promtoolCheck(t *testing.T, exposition string) {
 	t.Helper()
-	path, err := exec.LookPath("promtool")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("promtool not found; CI must install the prometheus package")
-		}
-		t.Log("promtool not installed; skipping promtool check metrics")
+	path, ok := tool(t, "promtool")
+	if !ok {
 		return
 	}
 	cmd := exec.Command(path, "check", "metrics")
@@ -258,38 +268,6 @@ func stateArgs(t *testing.T, dir string, extra ...string) []string {
 	return append(append(testAgentArgs(t), "--workspace-root", filepath.Join(dir, "ws"), "--state-dir", filepath.Join(dir, "state")), extra...)
 }
 
-func readResults(t *testing.T, root string) []incident.Result {
-	t.Helper()
-	paths, _ := filepath.Glob(filepath.Join(root, "*", "*", incident.ResultFile))
-	var out []incident.Result
-	for _, p := range paths {
-		data, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var r incident.Result
-		if err := json.Unmarshal(data, &r); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, r)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].StartedAt.Before(out[j].StartedAt) })
-	return out
-}
-
-func readEventDoc(t *testing.T, root string, r incident.Result) incident.EventDocument {
-	t.Helper()
-	var doc incident.EventDocument
-	data, err := os.ReadFile(filepath.Join(root, r.Cluster, r.IncidentID, incident.EventFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(data, &doc); err != nil {
-		t.Fatal(err)
-	}
-	return doc
-}
-
 // prometheusServer is a real Prometheus scraping the runner every second.
 type prometheusServer struct {
 	url string
@@ -297,11 +275,8 @@ type prometheusServer struct {
 
 func startPrometheus(t *testing.T, target string) *prometheusServer {
 	t.Helper()
-	bin, err := exec.LookPath("prometheus")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("prometheus not installed; .ci/run installs Debian's prometheus package")
-		}
+	bin, ok := tool(t, "prometheus")
+	if !ok {
 		t.Skip("prometheus not installed")
 	}
 	dir := t.TempDir()

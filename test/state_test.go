@@ -12,6 +12,7 @@ import (
 
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/incident"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/poll"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/testagent"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/journal"
 )
 
@@ -75,8 +76,8 @@ func TestBinaryQueueSurvivesRestart(t *testing.T) {
 				t.Errorf("events_restored_total %v, want 4", got)
 			}
 			var order []string
-			for _, r := range readResults(t, filepath.Join(dir, "ws")) {
-				doc := readEventDoc(t, filepath.Join(dir, "ws"), r)
+			for _, r := range testagent.Results(t, filepath.Join(dir, "ws"), "*") {
+				doc := testagent.Event(t, filepath.Join(dir, "ws"), r)
 				name := doc.Fault.Resource.Name
 				if r.Status == incident.StatusInterrupted {
 					continue // the first run's interrupted incident

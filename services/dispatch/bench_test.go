@@ -7,6 +7,7 @@ import (
 
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/fault"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/incident"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/testagent"
 )
 
 // BenchmarkDispatch runs b.N incidents with a trivial agent (this test
@@ -32,7 +33,7 @@ func BenchmarkDispatch(b *testing.B) {
 				f.waitCompleted(t, clusters[0], incident.StatusSuccess, float64(i+1))
 			}
 			for _, r := range f.results(t, clusters[0]) {
-				overhead += r.StartedAt.Sub(enqueuedAt(f, r))
+				overhead += r.StartedAt.Sub(testagent.Event(t, f.root, r).EnqueuedAt)
 			}
 			b.ResetTimer()
 			start := time.Now()
@@ -72,12 +73,4 @@ func (f *fixture) pushItem(cluster, resource string) {
 		FaultID: "bench" + strconv.Itoa(benchSeq), FaultType: fault.TypeCrashLoop, Severity: "critical",
 		Resource: fault.Resource{Kind: "Pod", Name: resource, Namespace: "ns"},
 	})
-}
-
-func enqueuedAt(f *fixture, r incident.Result) time.Time {
-	data, err := readEvent(f.root, r.Cluster, r.IncidentID)
-	if err != nil {
-		return r.StartedAt
-	}
-	return data.EnqueuedAt
 }

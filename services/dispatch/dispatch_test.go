@@ -152,24 +152,10 @@ func (f *fixture) waitCompleted(t testing.TB, cluster string, s incident.Status,
 	poll.Until(t, 20*time.Second, fmt.Sprintf("%v %s agents in %s", n, s, cluster), func() bool { return f.completed(cluster, s) >= n })
 }
 
-// results reads every result.json under cluster.
+// results reads every result.json under cluster, oldest first.
 func (f *fixture) results(t testing.TB, cluster string) []incident.Result {
 	t.Helper()
-	paths, _ := filepath.Glob(filepath.Join(f.root, cluster, "*", incident.ResultFile))
-	var out []incident.Result
-	for _, p := range paths {
-		data, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var r incident.Result
-		if err := json.Unmarshal(data, &r); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, r)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].StartedAt.Before(out[j].StartedAt) })
-	return out
+	return testagent.Results(t, f.root, cluster)
 }
 
 func TestSuccess(t *testing.T) {
@@ -476,15 +462,6 @@ func TestIncidentIDIsSafe(t *testing.T) {
 	if strings.ContainsAny(id, "./") || filepath.Base(id) != id {
 		t.Fatalf("incident id %q is not a safe path component", id)
 	}
-}
-
-func readEvent(root, cluster, id string) (incident.EventDocument, error) {
-	var doc incident.EventDocument
-	data, err := os.ReadFile(filepath.Join(root, cluster, id, incident.EventFile))
-	if err != nil {
-		return doc, err
-	}
-	return doc, json.Unmarshal(data, &doc)
 }
 
 func TestWorkspaceCapStopsAgent(t *testing.T) {
