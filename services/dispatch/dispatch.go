@@ -352,6 +352,35 @@ func (d *Dispatcher) runIncident(it queue.Item, id string, probe bool) incident.
 		return fail("render agent arguments", err)
 	}
 
+	res := d.runAgent(cluster, ws, f, args, &result)
+	duration := result.EndedAt.Sub(result.StartedAt)
+
+	switch result.Status {
+	case incident.StatusTimeout:
+		m.AgentsTimeout.WithLabelValues(cluster).Inc()
+		d.logger.Warn("Agent execution timeout",
+			"cluster", cluster, "incident_id", id,
+			"duration", duration.Round(time.Millisecond).String(),
+			"timeout_threshold", d.o.Agent.Timeout.String(),
+			"killed", res.Killed)
+	}
+	if result.Status == incident.StatusTimeout || result.Status == incident.StatusInterrupted {
+		d.cleanUp(ws, f, result.Status)
+	}
+	// The record on disk and the breaker come first, the metrics after:
+	// what a scrape shows has already happened.
+	if err := writeJSON(filepath.Join(ws, incident.ResultFile), result); err != nil {
+		d.logger.Error("Could not write result.json", "cluster", cluster, "incident_id", id, "error", err.Error())
+	}
+	finished()
+	d.conclude(it, probe, started, result, duration)
+	return result.Status
+}
+
+// runAgent runs the agent of one incident under its timeout and the
+// workspace cap, and fills result with how it ended.
+func (d *Dispatcher) runAgent(cluster, ws string, f incident.Fields, args []string, result *incident.Result) procutil.Result {
+	m := d.o.Metrics
 	m.AgentsSpawned.WithLabelValues(cluster).Inc()
 	m.AgentsActive.WithLabelValues(cluster).Inc()
 	ctx, cancel := context.WithTimeout(d.agentsCtx, d.o.Agent.Timeout)
@@ -380,32 +409,19 @@ func (d *Dispatcher) runIncident(it queue.Item, id string, probe bool) incident.
 			result.ExitCode = &code
 		}
 	}
-	duration := result.EndedAt.Sub(result.StartedAt)
-	result.DurationSeconds = duration.Seconds()
-	result.Status, result.Reason = d.classify(res, runErr, ws, &result)
+	result.DurationSeconds = result.EndedAt.Sub(result.StartedAt).Seconds()
+	result.Status, result.Reason = d.classify(res, runErr, ws, result)
 	if overQuota() {
 		result.Status = incident.StatusFailure
 		result.Reason = fmt.Sprintf("workspace grew past %d bytes; agent stopped", d.o.Agent.WorkspaceMaxBytes)
 	}
+	return res
+}
 
-	switch result.Status {
-	case incident.StatusTimeout:
-		m.AgentsTimeout.WithLabelValues(cluster).Inc()
-		d.logger.Warn("Agent execution timeout",
-			"cluster", cluster, "incident_id", id,
-			"duration", duration.Round(time.Millisecond).String(),
-			"timeout_threshold", d.o.Agent.Timeout.String(),
-			"killed", res.Killed)
-	}
-	if result.Status == incident.StatusTimeout || result.Status == incident.StatusInterrupted {
-		d.cleanUp(ws, f, result.Status)
-	}
-	// The record on disk and the breaker come first, the metrics after:
-	// what a scrape shows has already happened.
-	if err := writeJSON(filepath.Join(ws, incident.ResultFile), result); err != nil {
-		d.logger.Error("Could not write result.json", "cluster", cluster, "incident_id", id, "error", err.Error())
-	}
-	finished()
+// conclude reports an ended incident to the breaker, then the metrics, then
+// the log: what a scrape shows has already happened.
+func (d *Dispatcher) conclude(it queue.Item, probe bool, started time.Time, result incident.Result, duration time.Duration) {
+	m, cluster := d.o.Metrics, it.Cluster
 	switch result.Status {
 	case incident.StatusSuccess:
 		d.o.Breaker.Record(true, probe)
@@ -422,14 +438,13 @@ func (d *Dispatcher) runIncident(it queue.Item, id string, probe bool) incident.
 		level = slog.LevelWarn
 	}
 	d.logger.Log(context.Background(), level, "Incident finished",
-		"cluster", cluster, "incident_id", id, "fault_id", it.Event.FaultID,
+		"cluster", cluster, "incident_id", result.IncidentID, "fault_id", it.Event.FaultID,
 		"fault_type", it.Event.FaultType, "severity", it.Severity().String(),
 		"status", string(result.Status), "reason", result.Reason,
 		"duration", duration.Round(time.Millisecond).String(),
 		"exit_code", exitCodeAttr(result.ExitCode), "signal", result.Signal,
 		"queued_for", started.Sub(it.EnqueuedAt).Round(time.Millisecond).String(),
-		"workspace", ws, "probe", probe, "attempt", it.Attempts)
-	return result.Status
+		"workspace", result.Workspace, "probe", probe, "attempt", it.Attempts)
 }
 
 // watchWorkspace stops the agent (through stop) if its workspace grows
