@@ -97,6 +97,7 @@ type Metrics struct {
 
 // New registers every collector on reg and initialises the per-cluster
 // series, so dashboards and alerts see zeros rather than absent series.
+// It is long because it is the table of every collector: one line each.
 func New(reg prometheus.Registerer, build BuildInfo, clusters []string) *Metrics {
 	f := promauto.With(reg)
 	counter := func(name, help string, labels ...string) *prometheus.CounterVec {

@@ -92,6 +92,10 @@ var ErrStart = errors.New("start command")
 // before Run returns, so grandchildren cannot outlive their agent.
 //
 // The returned error is non-nil only when the command could not start.
+//
+// Run is long on purpose: start, wait, escalation and the final group kill
+// share the process handle and the timing of one run, and their order is
+// the guarantee; it reads as one sequence.
 func Run(ctx context.Context, spec Spec) (Result, error) {
 	path, err := lookPath(spec.Path, spec.Env)
 	if err != nil {

@@ -84,6 +84,11 @@ func (e SignalError) Error() string { return "received signal " + e.Signal.Strin
 // Run starts everything and blocks until shutdown is complete. It returns
 // nil after a graceful shutdown (signal or ctx cancelled) and an error when
 // a part failed fatally.
+//
+// Run is long on purpose: the actors are added in the order their
+// interrupts run, and each interrupt is one numbered shutdown step, so the
+// whole sequence reads top to bottom in one place; split up, the order
+// would have to be pieced together from several functions.
 func Run(ctx context.Context, o Options) error {
 	logger := o.Logger.With("component", "lifecycle")
 	notify := o.Notify
