@@ -19,9 +19,9 @@ type Writer struct {
 	Logger  *slog.Logger
 }
 
-func (h Writer) failed(op string, err error) error {
+func (w Writer) failed(op string, err error) error {
 	if err != nil {
-		h.Metrics.StateWriteErrors.WithLabelValues(op).Inc()
+		w.Metrics.StateWriteErrors.WithLabelValues(op).Inc()
 	}
 	return err
 }
@@ -39,29 +39,29 @@ const (
 func Ops() []string { return []string{OpEnqueue, OpRemove, OpStart, OpFinish, OpRequeue} }
 
 // Enqueue implements queue.Journal.
-func (h Writer) Enqueue(it queue.Item) (uint64, error) {
-	seq, err := h.Store.Enqueue(it)
-	return seq, h.failed(OpEnqueue, err)
+func (w Writer) Enqueue(it queue.Item) (uint64, error) {
+	seq, err := w.Store.Enqueue(it)
+	return seq, w.failed(OpEnqueue, err)
 }
 
 // Remove implements queue.Journal.
-func (h Writer) Remove(cluster string, seqs ...uint64) error {
-	return h.failed(OpRemove, h.Store.Remove(cluster, seqs...))
+func (w Writer) Remove(cluster string, seqs ...uint64) error {
+	return w.failed(OpRemove, w.Store.Remove(cluster, seqs...))
 }
 
 // RemoveFailed is the queue's report of a failed removal.
-func (h Writer) RemoveFailed(err error) {
-	h.Logger.Warn("Could not remove a fault from the state store; it will be restored after a restart", "error", err.Error())
+func (w Writer) RemoveFailed(err error) {
+	w.Logger.Warn("Could not remove a fault from the state store; it will be restored after a restart", "error", err.Error())
 }
 
 // Started implements dispatch.Recorder.
-func (h Writer) Started(it queue.Item, incidentID, workspace string, at time.Time) error {
-	return h.failed(OpStart, h.Store.Start(InFlight{IncidentID: incidentID, Item: it, StartedAt: at, Workspace: workspace}))
+func (w Writer) Started(it queue.Item, incidentID, workspace string, at time.Time) error {
+	return w.failed(OpStart, w.Store.Start(InFlight{IncidentID: incidentID, Item: it, StartedAt: at, Workspace: workspace}))
 }
 
 // Finished implements dispatch.Recorder.
-func (h Writer) Finished(it queue.Item, r incident.Result) error {
-	return h.failed(OpFinish, h.Store.Finish(r.Record(it.Event.FaultType)))
+func (w Writer) Finished(it queue.Item, r incident.Result) error {
+	return w.failed(OpFinish, w.Store.Finish(r.Record(it.Event.FaultType)))
 }
 
 // Recover brings the stored state back at start: incidents a shutdown or
@@ -69,8 +69,8 @@ func (h Writer) Finished(it queue.Item, r incident.Result) error {
 // are recorded as failed once they reach maxAttempts; queued faults return
 // in order with their original EnqueuedAt; and the dedup marks younger than
 // dedupWindow are returned for intake.
-func (h Writer) Recover(queues *queue.Set, maxAttempts int, dedupWindow time.Duration, now time.Time) (map[string]map[string]time.Time, error) {
-	st, err := h.Store.Load()
+func (w Writer) Recover(queues *queue.Set, maxAttempts int, dedupWindow time.Duration, now time.Time) (map[string]map[string]time.Time, error) {
+	st, err := w.Store.Load()
 	if err != nil {
 		return nil, err
 	}
@@ -82,11 +82,11 @@ func (h Writer) Recover(queues *queue.Set, maxAttempts int, dedupWindow time.Dur
 			if queues.Get(cluster) == nil {
 				reason = "cluster no longer configured"
 			} else {
-				h.Metrics.IncidentsAbandoned.WithLabelValues(cluster).Inc()
+				w.Metrics.IncidentsAbandoned.WithLabelValues(cluster).Inc()
 			}
-			h.Logger.Error("Abandoning an interrupted incident", "cluster", cluster, "incident_id", f.IncidentID,
+			w.Logger.Error("Abandoning an interrupted incident", "cluster", cluster, "incident_id", f.IncidentID,
 				"fault_id", f.Item.Event.FaultID, "attempts", f.Item.Attempts, "reason", reason)
-			if err := h.failed(OpFinish, h.Store.Finish(incident.Record{
+			if err := w.failed(OpFinish, w.Store.Finish(incident.Record{
 				IncidentID: f.IncidentID, Cluster: cluster, FaultID: f.Item.Event.FaultID, FaultType: f.Item.Event.FaultType,
 				Status: incident.StatusFailure, Reason: reason, Attempts: f.Item.Attempts,
 				StartedAt: f.StartedAt, EndedAt: now, Workspace: f.Workspace,
@@ -95,18 +95,18 @@ func (h Writer) Recover(queues *queue.Set, maxAttempts int, dedupWindow time.Dur
 			}
 			continue
 		}
-		if _, err := h.Store.Requeue(f); h.failed(OpRequeue, err) != nil {
+		if _, err := w.Store.Requeue(f); w.failed(OpRequeue, err) != nil {
 			return nil, err
 		}
-		h.Metrics.IncidentsRequeued.WithLabelValues(cluster).Inc()
-		h.Logger.Warn("Re-queued an incident interrupted by a shutdown or crash", "cluster", cluster,
+		w.Metrics.IncidentsRequeued.WithLabelValues(cluster).Inc()
+		w.Logger.Warn("Re-queued an incident interrupted by a shutdown or crash", "cluster", cluster,
 			"incident_id", f.IncidentID, "fault_id", f.Item.Event.FaultID, "attempts_so_far", f.Item.Attempts)
 	}
 	// One read after the requeues and the prune serves queue and dedup.
-	if err := h.Store.PruneDedup(dedupWindow, now); err != nil {
+	if err := w.Store.PruneDedup(dedupWindow, now); err != nil {
 		return nil, err
 	}
-	if st, err = h.Store.Load(); err != nil {
+	if st, err = w.Store.Load(); err != nil {
 		return nil, err
 	}
 	restored := 0
@@ -122,13 +122,13 @@ func (h Writer) Recover(queues *queue.Set, maxAttempts int, dedupWindow time.Dur
 				drop = append(drop, e.Seq)
 				continue
 			}
-			h.Metrics.EventsRestored.WithLabelValues(cluster).Inc()
+			w.Metrics.EventsRestored.WithLabelValues(cluster).Inc()
 			restored++
 		}
 		if len(drop) > 0 {
-			h.Logger.Warn("Dropped stored faults that no longer fit: cluster removed or queue capacity lowered",
+			w.Logger.Warn("Dropped stored faults that no longer fit: cluster removed or queue capacity lowered",
 				"cluster", cluster, "dropped", len(drop))
-			_ = h.failed(OpRemove, h.Store.Remove(cluster, drop...))
+			_ = w.failed(OpRemove, w.Store.Remove(cluster, drop...))
 		}
 	}
 	dedup := map[string]map[string]time.Time{}
@@ -137,7 +137,7 @@ func (h Writer) Recover(queues *queue.Set, maxAttempts int, dedupWindow time.Dur
 			dedup[cluster] = marks
 		}
 	}
-	h.Logger.Info("Restored state", "file", h.Store.Path(), "queued_events", restored,
+	w.Logger.Info("Restored state", "file", w.Store.Path(), "queued_events", restored,
 		"interrupted_incidents", interrupted)
 	return dedup, nil
 }
