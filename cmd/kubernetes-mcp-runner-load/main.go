@@ -150,38 +150,10 @@ func runLoad(args []string, stdout, stderr io.Writer) int {
 			errors += counterValue(m.SSEConnectionErrors.WithLabelValues(c, r))
 		}
 	}
-	// Every server restarts at once: kill the source process, bring a new
-	// one up on the same address 3 s later, and count reconnection
-	// attempts per 250 ms to show how the jitter spreads them.
-	stopSources()
-	addr := strings.TrimSuffix(strings.TrimPrefix(endpoint, "http://"), "/mcp")
-	stormStart := time.Now()
-	restarted := make(chan func(), 1)
-	time.AfterFunc(3*time.Second, func() {
-		_, stop, err := startSourceProcess(addr)
-		if err != nil {
-			fmt.Fprintf(stderr, "load: restart sources: %v\n", err)
-			stop = func() {}
-		}
-		restarted <- stop
-	})
-	const bucket = 250 * time.Millisecond
+	// Every server restarts at once.
 	var buckets []float64
-	last := reconnections(m, names)
-	allBack := time.Duration(0)
-	for time.Since(stormStart) < 12*time.Second || allBack == 0 {
-		time.Sleep(bucket)
-		now := reconnections(m, names)
-		buckets = append(buckets, now-last)
-		last = now
-		if allBack == 0 && time.Since(stormStart) > 3*time.Second && connectedCount(sessions) == len(sessions) {
-			allBack = time.Since(stormStart)
-		}
-		if time.Since(stormStart) > 5*time.Minute {
-			break
-		}
-	}
-	stopSources = <-restarted
+	var allBack time.Duration
+	buckets, allBack, stopSources = restartStorm(endpoint, stopSources, m, names, sessions, stderr)
 	cancel()
 	wg.Wait()
 
@@ -217,9 +189,47 @@ func runLoad(args []string, stdout, stderr io.Writer) int {
 		if i >= 32 {
 			break
 		}
-		fmt.Fprintf(stdout, "| %.2f | %.0f |\n", float64(i+1)*bucket.Seconds(), b/bucket.Seconds())
+		fmt.Fprintf(stdout, "| %.2f | %.0f |\n", float64(i+1)*stormBucket.Seconds(), b/stormBucket.Seconds())
 	}
 	return exitOK
+}
+
+// stormBucket is the width of the reconnection histogram.
+const stormBucket = 250 * time.Millisecond
+
+// restartStorm kills the source process, brings a new one up on the same
+// address 3 s later, and counts reconnection attempts per stormBucket to
+// show how the jitter spreads them. It returns the counts, the time until
+// every session was back, and the new source process's stop.
+func restartStorm(endpoint string, stop func(), m *metrics.Metrics, names []string, sessions []*mcpsession.Session, stderr io.Writer) ([]float64, time.Duration, func()) {
+	stop()
+	addr := strings.TrimSuffix(strings.TrimPrefix(endpoint, "http://"), "/mcp")
+	stormStart := time.Now()
+	restarted := make(chan func(), 1)
+	time.AfterFunc(3*time.Second, func() {
+		_, stop, err := startSourceProcess(addr)
+		if err != nil {
+			fmt.Fprintf(stderr, "load: restart sources: %v\n", err)
+			stop = func() {}
+		}
+		restarted <- stop
+	})
+	var buckets []float64
+	last := reconnections(m, names)
+	allBack := time.Duration(0)
+	for time.Since(stormStart) < 12*time.Second || allBack == 0 {
+		time.Sleep(stormBucket)
+		now := reconnections(m, names)
+		buckets = append(buckets, now-last)
+		last = now
+		if allBack == 0 && time.Since(stormStart) > 3*time.Second && connectedCount(sessions) == len(sessions) {
+			allBack = time.Since(stormStart)
+		}
+		if time.Since(stormStart) > 5*time.Minute {
+			break
+		}
+	}
+	return buckets, allBack, <-restarted
 }
 
 // singleSessionThroughput sends n faults as fast as the server sends them
