@@ -63,7 +63,9 @@ func main() {
 // runLoad measures the intake side on this machine: connect time and
 // memory for many simulated clusters in one process, then faults per second
 // and notification-to-queue latency through one session. It prints a
-// Markdown table for docs/benchmarks.md.
+// Markdown table for docs/benchmarks.md. It stays one function because the
+// phases share the one set of sessions and their figures go into one table,
+// in the order they are measured.
 func runLoad(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("load", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -102,40 +104,25 @@ func runLoad(args []string, stdout, stderr io.Writer) int {
 	rssBefore := rssBytes()
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	sessions := make([]*mcpsession.Session, len(names))
-	connectedAt := make([]time.Duration, len(names))
 	start := time.Now()
+	sessions := make([]*mcpsession.Session, len(names))
 	for i, n := range names {
-		s := mcpsession.New(mcpsession.Options{
+		sessions[i] = mcpsession.New(mcpsession.Options{
 			Cluster: config.Cluster{Name: n, Endpoint: endpoint, Transport: config.TransportStreamable, Triage: true},
 			Handler: in, Metrics: m, Logger: logger, InitialDelay: time.Second, MaxDelay: 60 * time.Second,
 			Keepalive: 30 * time.Second, ConnectTimeout: 60 * time.Second, MaxEventBytes: 1 << 20,
 		})
-		sessions[i] = s
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_ = s.Serve(ctx)
+			_ = sessions[i].Serve(ctx)
 		}()
 	}
-	pending := len(names)
-	for pending > 0 {
-		pending = 0
-		for i, s := range sessions {
-			if connectedAt[i] == 0 {
-				if s.Connected() {
-					connectedAt[i] = time.Since(start)
-				} else {
-					pending++
-				}
-			}
-		}
-		if time.Since(start) > 5*time.Minute {
-			fmt.Fprintf(stderr, "load: %d sessions still not connected after 5 minutes\n", pending)
-			cancel()
-			return exitFailure
-		}
-		time.Sleep(2 * time.Millisecond)
+	connectedAt, pending := awaitConnected(sessions, start)
+	if pending > 0 {
+		fmt.Fprintf(stderr, "load: %d sessions still not connected after 5 minutes\n", pending)
+		cancel()
+		return exitFailure
 	}
 	allConnected := time.Since(start)
 	runtime.GC()
@@ -192,6 +179,29 @@ func runLoad(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "| %.2f | %.0f |\n", float64(i+1)*stormBucket.Seconds(), b/stormBucket.Seconds())
 	}
 	return exitOK
+}
+
+// awaitConnected polls the sessions until every one is connected and
+// returns when each connected, counted from start; pending is how many were
+// not after 5 minutes, when it gives up.
+func awaitConnected(sessions []*mcpsession.Session, start time.Time) (connectedAt []time.Duration, pending int) {
+	connectedAt = make([]time.Duration, len(sessions))
+	for pending = len(sessions); pending > 0; time.Sleep(2 * time.Millisecond) {
+		pending = 0
+		for i, s := range sessions {
+			if connectedAt[i] == 0 {
+				if s.Connected() {
+					connectedAt[i] = time.Since(start)
+				} else {
+					pending++
+				}
+			}
+		}
+		if pending > 0 && time.Since(start) > 5*time.Minute {
+			return connectedAt, pending
+		}
+	}
+	return connectedAt, 0
 }
 
 // stormBucket is the width of the reconnection histogram.
