@@ -1,9 +1,6 @@
 package test
 
 import (
-	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -12,28 +9,18 @@ import (
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/faultsource"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/poll"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/scrape"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/testagent"
 )
 
 // incidentsOf reads the fault ids of a cluster's finished incidents, and
 // checks each was recorded under that cluster, from the MCP source.
 func incidentsOf(t *testing.T, workspace, cluster string) []string {
 	t.Helper()
-	results, _ := filepath.Glob(filepath.Join(workspace, cluster, "*", "result.json"))
 	var ids []string
-	for _, r := range results {
-		data, err := os.ReadFile(filepath.Join(filepath.Dir(r), "event.json"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var doc struct {
-			Cluster string      `json:"cluster"`
-			Fault   fault.Event `json:"fault"`
-		}
-		if err := json.Unmarshal(data, &doc); err != nil {
-			t.Fatal(err)
-		}
+	for _, r := range testagent.Results(t, workspace, cluster) {
+		doc := testagent.Event(t, workspace, r)
 		if doc.Cluster != cluster || doc.Fault.Source != fault.SourceMCP {
-			t.Errorf("%s: cluster %q, source %q; want %q, %q", r, doc.Cluster, doc.Fault.Source, cluster, fault.SourceMCP)
+			t.Errorf("%s: cluster %q, source %q; want %q, %q", r.IncidentID, doc.Cluster, doc.Fault.Source, cluster, fault.SourceMCP)
 		}
 		ids = append(ids, doc.Fault.FaultID)
 	}
