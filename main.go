@@ -41,6 +41,8 @@ kubernetes-mcp-server reports, across many clusters.
 
 Usage:
   kubernetes-mcp-runner [options]       run the daemon
+  kubernetes-mcp-runner check-config [options]
+                                        validate the options and print them, secrets redacted (exit 0 or 2)
   kubernetes-mcp-runner demo            run with simulated clusters and the sample agent
   kubernetes-mcp-runner sample-agent    the bundled sample agent (run by the demo)
   kubernetes-mcp-runner incidents       list finished incidents (--json, --limit, --state-dir, --url)
@@ -54,6 +56,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		switch args[0] {
 		case "demo":
 			return runDemo(args[1:], stdout, stderr)
+		case "check-config":
+			return runCheckConfig(args[1:], os.Getenv, os.LookupEnv, stdout, stderr)
 		case "incidents":
 			return runIncidents(args[1:], os.Getenv, stdout, stderr)
 		case "sample-agent":
