@@ -153,6 +153,18 @@ func TestUnitBudgetsAndPaths(t *testing.T) {
 	}
 }
 
+// TestUnitChecksConfigBeforeStart: ExecStartPre runs check-config with
+// exactly the options ExecStart runs the daemon with, so what it accepts
+// is what starts.
+func TestUnitChecksConfigBeforeStart(t *testing.T) {
+	start := strings.Fields(unitValue(t, "ExecStart"))
+	pre := strings.Fields(unitValue(t, "ExecStartPre"))
+	want := append([]string{start[0], "check-config"}, start[1:]...)
+	if strings.Join(pre, " ") != strings.Join(want, " ") {
+		t.Errorf("ExecStartPre=%s, want %s", strings.Join(pre, " "), strings.Join(want, " "))
+	}
+}
+
 func TestShippedConfigFilesParse(t *testing.T) {
 	// The default config names no cluster: the operator adds them.
 	_, err := config.Parse([]string{"--config", "config/runner.conf", "--cluster", "x=http://127.0.0.1:1/mcp"}, func(string) string { return "" })
