@@ -22,6 +22,7 @@ var importRules = []struct {
 	{"config", "...", nil, "config knows nothing of the layers above it"},
 	{"metrics", "...", nil, "every package may count without metrics depending on it"},
 	{"breaker", "...", nil, "the breaker takes its gauge as an interface"},
+	{"workspace", "...", nil, "workspace retention takes its collectors as interfaces"},
 	{"queue", "metrics", nil, "the queue takes its collectors as an interface"},
 	{"intake", "metrics", nil, "intake takes its collectors as an interface"},
 	{"services/...", "supervisor", nil, "services never import the supervisor that runs them"},

@@ -50,6 +50,7 @@ import (
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/sdnotify"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/sweeper"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/supervisor"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/workspace"
 )
 
 // daemonDeps are what runDaemon takes from its caller rather than the
@@ -62,6 +63,8 @@ type daemonDeps struct {
 	registry *prometheus.Registry
 	// started, when set, receives the HTTP servers once they are built.
 	started func(metricsServer, healthServer *httpserver.Server)
+	// reload, when set, reads the configuration again on SIGHUP.
+	reload func() (config.Config, error)
 }
 
 // configError marks an error in the configuration found only while
@@ -94,7 +97,8 @@ func runDaemon(ctx context.Context, cfg config.Config, deps daemonDeps) error {
 
 	brk := breaker.New(cfg.BreakerThreshold, cfg.BreakerCooldown, m.BreakerState, logger)
 	defer brk.Stop()
-	durable, err := openState(cfg, m, logger)
+	retention := newRetention(cfg, m, logger)
+	durable, err := openState(cfg, m, logger, retention)
 	if err != nil {
 		return err
 	}
@@ -107,7 +111,7 @@ func runDaemon(ctx context.Context, cfg config.Config, deps daemonDeps) error {
 	disp, err := dispatch.New(dispatch.Options{
 		Logger: logger, Metrics: m, Queues: durable.queues, Breaker: brk, Kubeconfigs: kubeconfigs(cfg), Agent: agent,
 		WorkspaceRoot: cfg.WorkspaceRoot, AgentsPerCluster: cfg.AgentsPerCluster, MaxConcurrent: cfg.MaxConcurrentAgents,
-		Recorder: durable.recorder,
+		Recorder: retainingRecorder{journal: durable.recorder, ret: retention},
 	})
 	if err != nil {
 		return configError{err}
@@ -166,14 +170,15 @@ type durableState struct {
 
 // openState opens (or quarantines and recreates) the state store, then
 // brings back queued faults, interrupted incidents and dedup marks.
-func openState(cfg config.Config, m *metrics.Metrics, logger *slog.Logger) (durableState, error) {
+func openState(cfg config.Config, m *metrics.Metrics, logger *slog.Logger, retention *workspace.Retention) (durableState, error) {
 	names := cfg.ClusterNames()
 	if cfg.StateDir == "" {
+		sweepWorkspaces(retention, nil, logger)
 		return durableState{queues: queue.NewSet(names, cfg.QueueCapacity, m, time.Now), close: func() {}}, nil
 	}
 	store, err := journal.Open(cfg.StateDir, journal.Options{
 		HistoryMaxAge: cfg.HistoryMaxAge, HistoryMaxEntries: cfg.HistoryMaxEntries, DedupWindow: cfg.DedupWindow,
-		Logger: logger, OnCorrupt: m.StateCorruptions.Inc,
+		Logger: logger, OnCorrupt: m.StateCorruptions.Inc, OnPruned: retention.Pruned,
 	})
 	if errors.Is(err, journal.ErrLocked) {
 		return durableState{}, configError{fmt.Errorf("--state-dir (STATE_DIR) %s: %w", cfg.StateDir, err)}
@@ -181,6 +186,7 @@ func openState(cfg config.Config, m *metrics.Metrics, logger *slog.Logger) (dura
 	if err != nil {
 		return durableState{}, fmt.Errorf("--state-dir (STATE_DIR): %w", err)
 	}
+	sweepWorkspaces(retention, store, logger)
 	writer := journal.Writer{Store: store, Metrics: m, Logger: logger}
 	queues := queue.NewDurableSet(names, cfg.QueueCapacity, m, time.Now, writer, writer.RemoveFailed)
 	dedupSeed, err := writer.Recover(queues, cfg.MaxAttempts, cfg.DedupWindow, time.Now())

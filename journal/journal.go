@@ -61,6 +61,10 @@ type Options struct {
 	Logger      *slog.Logger
 	// OnCorrupt is told about a state file that was moved aside.
 	OnCorrupt func()
+	// OnPruned is told, after the transaction that pruned them committed,
+	// the workspaces of history records pruned by age or count, so they
+	// can go with their records.
+	OnPruned func(workspaces []string)
 }
 
 // Store is the open journal. It is safe for concurrent use.
@@ -263,19 +267,26 @@ func (s *Store) Start(f InFlight) error {
 // Finish ends an in-flight incident and adds it to the history, pruned by
 // age and count.
 func (s *Store) Finish(r incident.Record) error {
+	var pruned []string
 	err := s.w.update(func(tx *bolt.Tx) error {
+		pruned = pruned[:0] // the writer may run this again after a rollback
 		if err := tx.Bucket(bucketInFlight).Delete([]byte(r.IncidentID)); err != nil {
 			return err
 		}
-		return s.addHistory(tx, r)
+		return s.addHistory(tx, r, &pruned)
 	})
 	if err != nil {
 		return fmt.Errorf("journal finish %s: %w", r.IncidentID, err)
 	}
+	if len(pruned) > 0 && s.o.OnPruned != nil {
+		s.o.OnPruned(pruned)
+	}
 	return nil
 }
 
-func (s *Store) addHistory(tx *bolt.Tx, r incident.Record) error {
+// addHistory adds r and prunes the oldest records, appending the
+// workspaces of the pruned ones to pruned.
+func (s *Store) addHistory(tx *bolt.Tx, r incident.Record, pruned *[]string) error {
 	h := tx.Bucket(bucketHistory)
 	data, err := json.Marshal(r)
 	if err != nil {
@@ -294,10 +305,14 @@ func (s *Store) addHistory(tx *bolt.Tx, r incident.Record) error {
 	}
 	excess := n - s.o.HistoryMaxEntries
 	cutoff := uint64(r.EndedAt.Add(-s.o.HistoryMaxAge).UnixNano())
-	for k, _ := c.First(); k != nil; k, _ = c.First() {
+	for k, v := c.First(); k != nil; k, v = c.First() {
 		old := binary.BigEndian.Uint64(k[:8]) < cutoff && s.o.HistoryMaxAge > 0
 		if !old && (s.o.HistoryMaxEntries <= 0 || excess <= 0) {
 			break
+		}
+		var gone incident.Record
+		if json.Unmarshal(v, &gone) == nil && gone.Workspace != "" {
+			*pruned = append(*pruned, gone.Workspace)
 		}
 		if err := c.Delete(); err != nil {
 			return err
@@ -430,6 +445,39 @@ func (s *Store) History(limit int) ([]incident.Record, error) {
 			out = append(out, r)
 			if limit > 0 && len(out) >= limit {
 				break
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Workspaces lists the workspaces the store still names: those of the
+// history records and of the in-flight incidents. A workspace not among
+// them has lost its record.
+func (s *Store) Workspaces() (map[string]bool, error) {
+	out := map[string]bool{}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var r struct {
+			Workspace string `json:"workspace"`
+		}
+		for _, name := range [][]byte{bucketHistory, bucketInFlight} {
+			b := tx.Bucket(name)
+			if b == nil {
+				continue
+			}
+			err := b.ForEach(func(k, v []byte) error {
+				r.Workspace = ""
+				if err := json.Unmarshal(v, &r); err != nil {
+					return fmt.Errorf("%s record %q: %w", name, k, err)
+				}
+				if r.Workspace != "" {
+					out[filepath.Clean(r.Workspace)] = true
+				}
+				return nil
+			})
+			if err != nil {
+				return err
 			}
 		}
 		return nil

@@ -93,6 +93,13 @@ type Metrics struct {
 	IncidentsAbandoned *prometheus.CounterVec // cluster
 	StateWriteErrors   *prometheus.CounterVec // op
 	StateCorruptions   prometheus.Counter
+
+	// Workspace retention and configuration reloads.
+	Workspaces            prometheus.Gauge
+	WorkspacesBytes       prometheus.Gauge
+	WorkspacesRemoved     *prometheus.CounterVec // reason
+	WorkspaceRemoveErrors prometheus.Counter
+	ConfigReloads         *prometheus.CounterVec // result
 }
 
 // New registers every collector on reg and initialises the per-cluster
@@ -153,24 +160,26 @@ func New(reg prometheus.Registerer, build BuildInfo, clusters []string) *Metrics
 			Namespace: Namespace, Name: "state_corruptions_total",
 			Help: "State files found corrupt or unreadable and moved aside.",
 		}),
+
+		Workspaces: f.NewGauge(prometheus.GaugeOpts{
+			Namespace: Namespace, Name: "workspaces",
+			Help: "Incident workspaces on disk under --workspace-root.",
+		}),
+		WorkspacesBytes: f.NewGauge(prometheus.GaugeOpts{
+			Namespace: Namespace, Name: "workspaces_bytes",
+			Help: "Bytes of the incident workspaces on disk, as of each workspace's last change seen by the runner.",
+		}),
+		WorkspacesRemoved: counter("workspaces_removed_total", "Incident workspaces removed: with their pruned history record (pruned), or at start for want of one (orphaned).", "reason"),
+		WorkspaceRemoveErrors: f.NewCounter(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "workspace_remove_errors_total",
+			Help: "Incident workspaces that could not be removed; the next start tries again.",
+		}),
+		ConfigReloads: counter("config_reloads_total", "Configuration reloads on SIGHUP, by result: applied, or rejected (invalid; the running configuration is kept).", "result"),
 	}
 	m.BuildInfo.WithLabelValues(build.Version, build.GitCommit, build.BuildDate).Set(1)
 	m.Up.Set(1)
 	for _, c := range clusters {
-		m.EventsQueued.WithLabelValues(c)
-		m.EventsExpired.WithLabelValues(c)
-		m.EventsDequeued.WithLabelValues(c)
-		m.EventsDisplaced.WithLabelValues(c)
-		m.QueueDepth.WithLabelValues(c)
-		m.AgentsSpawned.WithLabelValues(c)
-		m.AgentsTimeout.WithLabelValues(c)
-		m.AgentsActive.WithLabelValues(c)
-		m.BreakerEventsDropped.WithLabelValues(c)
-		m.SSEConnectionsActive.WithLabelValues(c)
-		m.SSEDisconnectedSeconds.WithLabelValues(c)
-		m.EventsRestored.WithLabelValues(c)
-		m.IncidentsRequeued.WithLabelValues(c)
-		m.IncidentsAbandoned.WithLabelValues(c)
+		m.AddCluster(c)
 	}
 	for _, op := range StateOps {
 		m.StateWriteErrors.WithLabelValues(op)
@@ -178,7 +187,32 @@ func New(reg prometheus.Registerer, build BuildInfo, clusters []string) *Metrics
 	for _, s := range ServiceKinds {
 		m.ServiceRestarts.WithLabelValues(s)
 	}
+	for _, r := range WorkspaceRemovalReasons {
+		m.WorkspacesRemoved.WithLabelValues(r)
+	}
+	for _, r := range ReloadResults {
+		m.ConfigReloads.WithLabelValues(r)
+	}
 	return m
+}
+
+// AddCluster initialises the series of a configured cluster, at start and
+// when a reload adds it.
+func (m *Metrics) AddCluster(c string) {
+	m.EventsQueued.WithLabelValues(c)
+	m.EventsExpired.WithLabelValues(c)
+	m.EventsDequeued.WithLabelValues(c)
+	m.EventsDisplaced.WithLabelValues(c)
+	m.QueueDepth.WithLabelValues(c)
+	m.AgentsSpawned.WithLabelValues(c)
+	m.AgentsTimeout.WithLabelValues(c)
+	m.AgentsActive.WithLabelValues(c)
+	m.BreakerEventsDropped.WithLabelValues(c)
+	m.SSEConnectionsActive.WithLabelValues(c)
+	m.SSEDisconnectedSeconds.WithLabelValues(c)
+	m.EventsRestored.WithLabelValues(c)
+	m.IncidentsRequeued.WithLabelValues(c)
+	m.IncidentsAbandoned.WithLabelValues(c)
 }
 
 // NewRegistry returns a registry holding the Go runtime and process

@@ -1,0 +1,80 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/config"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/scrape"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/testlog"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/metrics"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/httpserver"
+)
+
+// inProcess is the daemon's run path started in this process on ephemeral
+// loopback ports, with its logs collected.
+type inProcess struct {
+	metricsURL, healthURL string
+	logs                  *testlog.Buffer
+	stop                  func() error
+}
+
+// startInProcess runs runDaemon with cfg (ports are made ephemeral) and
+// deps.reload, and stops it when the test ends.
+func startInProcess(t *testing.T, cfg config.Config, reload func() (config.Config, error)) *inProcess {
+	t.Helper()
+	cfg.HealthPort, cfg.MetricsPort = 0, 0
+	cfg.HealthAddress, cfg.MetricsAddress = "127.0.0.1", "127.0.0.1"
+	d := &inProcess{logs: &testlog.Buffer{}}
+	servers := make(chan [2]*httpserver.Server, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- runDaemon(ctx, cfg, daemonDeps{
+			logger:   slog.New(slog.NewJSONHandler(d.logs, nil)),
+			notify:   func(string) {},
+			registry: metrics.NewRegistry(),
+			started:  func(m, h *httpserver.Server) { servers <- [2]*httpserver.Server{m, h} },
+			reload:   reload,
+		})
+	}()
+	var s [2]*httpserver.Server
+	select {
+	case s = <-servers:
+	case err := <-done:
+		cancel()
+		t.Fatalf("runDaemon: %v\n%s", err, d.logs.String())
+	}
+	<-s[0].Listening()
+	<-s[1].Listening()
+	d.metricsURL, d.healthURL = "http://"+s[0].Addr()+"/metrics", "http://"+s[1].Addr()
+	var once bool
+	var err error
+	d.stop = func() error {
+		if once {
+			return err
+		}
+		once = true
+		cancel()
+		select {
+		case err = <-done:
+		case <-time.After(time.Minute):
+			t.Error("runDaemon did not return after its context ended")
+		}
+		return err
+	}
+	t.Cleanup(func() {
+		_ = d.stop()
+		if t.Failed() {
+			t.Logf("runner logs:\n%s", d.logs.String())
+		}
+	})
+	return d
+}
+
+// metric sums the series of name whose labels include every match.
+func (d *inProcess) metric(name string, match ...string) float64 {
+	return scrape.Sum(scrape.Get(d.metricsURL), name, match...)
+}

@@ -1,0 +1,29 @@
+package metrics
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Label values of the retention and reload metrics.
+var (
+	// WorkspaceRemovalReasons label workspaces_removed_total.
+	WorkspaceRemovalReasons = []string{"pruned", "orphaned"}
+	// ReloadResults label config_reloads_total.
+	ReloadResults = []string{"applied", "rejected"}
+)
+
+// RemoveCluster deletes every series of a cluster a reload removed, so the
+// cluster label keeps to the configured names. Call it once the cluster's
+// session, queue and agents are gone.
+func (m *Metrics) RemoveCluster(c string) {
+	match := prometheus.Labels{"cluster": c}
+	for _, v := range []interface {
+		DeletePartialMatch(prometheus.Labels) int
+	}{
+		m.EventsReceived, m.EventsFiltered, m.EventsQueued, m.EventsExpired, m.EventsDequeued,
+		m.EventsDisplaced, m.QueueDepth, m.AgentsSpawned, m.AgentsCompleted, m.AgentsTimeout,
+		m.AgentsActive, m.AgentDuration, m.BreakerEventsDropped, m.SSEConnectionsActive,
+		m.SSEReconnections, m.SSEConnectionErrors, m.SSEConnectionDuration, m.SSEDisconnectedSeconds,
+		m.EventsRestored, m.IncidentsRequeued, m.IncidentsAbandoned,
+	} {
+		v.DeletePartialMatch(match)
+	}
+}
