@@ -45,6 +45,12 @@ var seedMetrics = map[string][]string{
 	"state_write_errors_total":       {"op"},
 	"state_corruptions_total":        nil,
 	"sse_disconnected_seconds_total": {"cluster"},
+
+	"workspaces":                    nil,
+	"workspaces_bytes":              nil,
+	"workspaces_removed_total":      {"reason"},
+	"workspace_remove_errors_total": nil,
+	"config_reloads_total":          {"result"},
 }
 
 // populated returns metrics with one series of every vector.
