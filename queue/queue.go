@@ -9,6 +9,7 @@ package queue
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 
@@ -311,10 +312,14 @@ func (q *Queue) signal() {
 	}
 }
 
-// Set is the collection of every cluster's queue, fixed at start.
+// Set is the collection of every cluster's queue. Queues are added and
+// removed when a configuration reload adds or removes clusters.
 type Set struct {
+	mu     sync.RWMutex
 	byName map[string]*Queue
 	order  []*Queue
+	// make builds a queue the way the set's first ones were built.
+	make func(cluster string) *Queue
 }
 
 // NewSet builds one in-memory queue per cluster name.
@@ -324,9 +329,11 @@ func NewSet(clusters []string, capacity int, m Metrics, now func() time.Time) *S
 
 // NewDurableSet builds one queue per cluster name writing through j.
 func NewDurableSet(clusters []string, capacity int, m Metrics, now func() time.Time, j Journal, onJournalError func(error)) *Set {
-	s := &Set{byName: make(map[string]*Queue, len(clusters))}
+	s := &Set{byName: make(map[string]*Queue, len(clusters)), make: func(c string) *Queue {
+		return NewDurable(c, capacity, m, now, j, onJournalError)
+	}}
 	for _, c := range clusters {
-		q := NewDurable(c, capacity, m, now, j, onJournalError)
+		q := s.make(c)
 		s.byName[c] = q
 		s.order = append(s.order, q)
 	}
@@ -334,15 +341,23 @@ func NewDurableSet(clusters []string, capacity int, m Metrics, now func() time.T
 }
 
 // Get returns a cluster's queue, or nil for a cluster not configured.
-func (s *Set) Get(cluster string) *Queue { return s.byName[cluster] }
+func (s *Set) Get(cluster string) *Queue {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.byName[cluster]
+}
 
 // All returns the queues in configuration order.
-func (s *Set) All() []*Queue { return s.order }
+func (s *Set) All() []*Queue {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return slices.Clone(s.order)
+}
 
 // Depth is the total number of queued items.
 func (s *Set) Depth() int {
 	n := 0
-	for _, q := range s.order {
+	for _, q := range s.All() {
 		n += q.Len()
 	}
 	return n

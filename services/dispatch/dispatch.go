@@ -103,6 +103,9 @@ type Dispatcher struct {
 	running  map[string]string // incident id → cluster
 	draining bool
 	drained  incident.DrainReport
+
+	// Clusters a reload added or removed while Serve runs (clusters.go).
+	clusters clusterWorkers
 }
 
 // CheckAgent reports configuration errors in the agent's templates and
@@ -147,6 +150,7 @@ func New(o Options) (*Dispatcher, error) {
 		slots:   semaphore.NewWeighted(int64(o.MaxConcurrent)),
 		running: make(map[string]string),
 	}
+	d.clusters.init(o.Kubeconfigs)
 	d.agentsCtx, d.interruptAgents = context.WithCancel(context.Background())
 	d.launchCtx, d.stopLaunch = context.WithCancel(context.Background())
 	return d, nil
@@ -172,15 +176,12 @@ func (d *Dispatcher) Serve(ctx context.Context) error {
 	defer stop()
 
 	var workers sync.WaitGroup
+	d.serving(ctx, &workers)
 	for _, q := range d.o.Queues.All() {
-		for range d.o.AgentsPerCluster {
-			workers.Add(1)
-			go func() {
-				defer workers.Done()
-				d.work(ctx, q)
-			}()
-		}
+		d.startWorkers(q)
 	}
+	<-ctx.Done()
+	d.serving(nil, nil)
 	workers.Wait()
 	d.mu.Lock()
 	stopped := d.stopped
@@ -192,10 +193,13 @@ func (d *Dispatcher) Serve(ctx context.Context) error {
 	return ctx.Err()
 }
 
-// work is one worker's loop for one cluster's queue.
-func (d *Dispatcher) work(ctx context.Context, q *queue.Queue) {
+// work is one worker's loop for one cluster's queue. It waits for work
+// under clusterCtx, which ends when the cluster is removed: the queue's
+// remaining faults are still taken (Wait returns at once while any are
+// left), and the worker stops once it is empty.
+func (d *Dispatcher) work(ctx context.Context, q *queue.Queue, clusterCtx context.Context) {
 	for {
-		if err := q.Wait(ctx); err != nil {
+		if err := q.Wait(clusterCtx); err != nil {
 			return
 		}
 		probe, err := d.o.Breaker.Acquire(ctx)
@@ -537,7 +541,7 @@ func (d *Dispatcher) fields(it queue.Item, id, ws string) incident.Fields {
 		Cluster:           it.Cluster,
 		Workspace:         ws,
 		EventFile:         filepath.Join(ws, incident.EventFile),
-		Kubeconfig:        d.o.Kubeconfigs[it.Cluster],
+		Kubeconfig:        d.kubeconfig(it.Cluster),
 		FaultID:           it.Event.FaultID,
 		FaultType:         it.Event.FaultType,
 		Severity:          it.Severity().String(),
@@ -646,7 +650,7 @@ func (d *Dispatcher) recoverLeftovers() {
 			})
 			d.logger.Warn("Found an incident left unfinished by a previous run",
 				"cluster", c.Name(), "incident_id", inc.Name(), "workspace", ws)
-			d.runCleanupCommand(incident.Fields{IncidentID: inc.Name(), Cluster: c.Name(), Workspace: ws, Kubeconfig: d.o.Kubeconfigs[c.Name()]})
+			d.runCleanupCommand(incident.Fields{IncidentID: inc.Name(), Cluster: c.Name(), Workspace: ws, Kubeconfig: d.kubeconfig(c.Name())})
 		}
 	}
 }
