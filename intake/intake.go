@@ -17,6 +17,7 @@ package intake
 import (
 	"log/slog"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/fault"
@@ -84,7 +85,11 @@ type Options struct {
 type Intake struct {
 	o      Options
 	logger *slog.Logger
-	dedup  map[string]*dedupMemory
+
+	// mu guards the per-cluster maps, which a reload changes (reload.go).
+	mu       sync.RWMutex
+	policies map[string]ClusterPolicy
+	dedup    map[string]*dedupMemory
 }
 
 // New returns an Intake.
@@ -92,7 +97,7 @@ func New(o Options) *Intake {
 	if o.DedupEntries <= 0 {
 		o.DedupEntries = 10000
 	}
-	in := &Intake{o: o, logger: o.Logger.With("component", "intake"), dedup: make(map[string]*dedupMemory)}
+	in := &Intake{o: o, logger: o.Logger.With("component", "intake"), dedup: make(map[string]*dedupMemory), policies: make(map[string]ClusterPolicy, len(o.Clusters))}
 	for name := range o.Clusters {
 		d := newDedupMemory(o.DedupWindow, o.DedupEntries)
 		seed := o.DedupSeed[name]
@@ -106,6 +111,7 @@ func New(o Options) *Intake {
 			d.remember(id, seed[id])
 		}
 		in.dedup[name] = d
+		in.policies[name] = o.Clusters[name]
 	}
 	return in
 }
@@ -115,7 +121,10 @@ func New(o Options) *Intake {
 func (in *Intake) Submit(cluster string, ev fault.Event) Outcome {
 	m := in.o.Metrics
 	q := in.o.Queues.Get(cluster)
-	policy, known := in.o.Clusters[cluster]
+	in.mu.RLock()
+	policy, known := in.policies[cluster]
+	dedup := in.dedup[cluster]
+	in.mu.RUnlock()
 	if q == nil || !known {
 		// Sources submit only for configured clusters; a fault here
 		// means a wiring bug, and the name must not become a label.
@@ -138,7 +147,7 @@ func (in *Intake) Submit(cluster string, ev fault.Event) Outcome {
 		return filtered(TriageDisabled)
 	case sev < in.o.MinSeverity:
 		return filtered(SeverityLow)
-	case q.Holds(ev.FaultID) || in.dedup[cluster].seen(ev.FaultID, now):
+	case q.Holds(ev.FaultID) || dedup.seen(ev.FaultID, now):
 		return filtered(Duplicate)
 	}
 	if in.o.Breaker.IsOpen() {
@@ -162,14 +171,17 @@ func (in *Intake) Submit(cluster string, ev fault.Event) Outcome {
 			"cluster", cluster, "fault_id", ev.FaultID, "severity", sev.String(),
 			"dropped_fault_id", displaced.Event.FaultID, "dropped_severity", displaced.Severity().String())
 	}
-	in.dedup[cluster].remember(ev.FaultID, now)
+	dedup.remember(ev.FaultID, now)
 	return Queued
 }
 
 // Malformed counts a payload a source received for cluster but could not
 // turn into a fault, so it is received and filtered like any other.
 func (in *Intake) Malformed(cluster, source string, err error) Outcome {
-	if _, known := in.o.Clusters[cluster]; !known || in.o.Queues.Get(cluster) == nil {
+	in.mu.RLock()
+	_, known := in.policies[cluster]
+	in.mu.RUnlock()
+	if !known || in.o.Queues.Get(cluster) == nil {
 		in.logger.Error("Fault for a cluster that is not configured", "cluster", truncate(cluster, 64), "source", truncate(source, 32))
 		return UnknownCluster
 	}
