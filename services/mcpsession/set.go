@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/thejerf/suture/v4"
@@ -14,10 +16,14 @@ import (
 // Set is every session of a runner: the configured clusters grouped by the
 // server they reach.
 type Set struct {
+	o   Options
+	now func() time.Time
+
+	// mu guards the lists, which Reconcile replaces (reload.go).
+	mu       sync.RWMutex
 	sessions []*Session
 	bindings []*binding
 	byName   map[string]*binding
-	now      func() time.Time
 }
 
 // sessionKey is what clusters must share to share a session: the endpoint
@@ -34,35 +40,55 @@ func sessionKey(c config.Cluster) string {
 func NewSet(clusters []config.Cluster, o Options) *Set {
 	o = o.withDefaults()
 	now := o.Now()
-	set := &Set{byName: make(map[string]*binding, len(clusters)), now: o.Now}
-	var order []string
-	groups := make(map[string][]*binding)
-	for _, c := range clusters {
-		b := newBinding(c, o.Metrics, now)
-		set.bindings = append(set.bindings, b)
-		set.byName[c.Name] = b
-		k := sessionKey(c)
-		if _, ok := groups[k]; !ok {
-			order = append(order, k)
+	set := &Set{o: o, byName: make(map[string]*binding, len(clusters)), now: o.Now}
+	for _, group := range groupClusters(clusters, o.MaxSubscriptionsPerSession) {
+		bs := make([]*binding, len(group))
+		for i, c := range group {
+			bs[i] = newBinding(c, o.Metrics, now)
+			set.bindings = append(set.bindings, bs[i])
+			set.byName[c.Name] = bs[i]
 		}
-		groups[k] = append(groups[k], b)
-	}
-	for _, k := range order {
-		bs := groups[k]
-		for len(bs) > 0 {
-			n := min(len(bs), o.MaxSubscriptionsPerSession)
-			set.sessions = append(set.sessions, newSession(bs[:n:n], o))
-			bs = bs[n:]
-		}
+		set.sessions = append(set.sessions, newSession(bs, o))
 	}
 	return set
 }
 
+// groupClusters splits clusters into the groups that share a session:
+// same endpoint and credentials, at most max per group, in configuration
+// order.
+func groupClusters(clusters []config.Cluster, max int) [][]config.Cluster {
+	var order []string
+	groups := make(map[string][]config.Cluster)
+	for _, c := range clusters {
+		k := sessionKey(c)
+		if _, ok := groups[k]; !ok {
+			order = append(order, k)
+		}
+		groups[k] = append(groups[k], c)
+	}
+	var out [][]config.Cluster
+	for _, k := range order {
+		cs := groups[k]
+		for len(cs) > 0 {
+			n := min(len(cs), max)
+			out = append(out, cs[:n:n])
+			cs = cs[n:]
+		}
+	}
+	return out
+}
+
 // Sessions are the set's sessions, in configuration order.
-func (s *Set) Sessions() []*Session { return s.sessions }
+func (s *Set) Sessions() []*Session {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return slices.Clone(s.sessions)
+}
 
 // Services are the sessions as suture services.
 func (s *Set) Services() []suture.Service {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	out := make([]suture.Service, len(s.sessions))
 	for i, ss := range s.sessions {
 		out[i] = ss
@@ -72,12 +98,16 @@ func (s *Set) Services() []suture.Service {
 
 // Connected reports whether a configured cluster has a live subscription.
 func (s *Set) Connected(cluster string) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	b, ok := s.byName[cluster]
 	return ok && b.isLive()
 }
 
 // Ready is the readiness check: at least one cluster is subscribed.
 func (s *Set) Ready() error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	for _, b := range s.bindings {
 		if b.isLive() {
 			return nil
@@ -90,6 +120,8 @@ func (s *Set) Ready() error {
 // faults the server detects in it are never delivered.
 func (s *Set) BlindWindows() []string {
 	now := s.now()
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	var out []string
 	for _, b := range s.bindings {
 		if from, open := b.blindWindow(); open {
