@@ -29,7 +29,9 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/signal"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -63,8 +65,11 @@ type daemonDeps struct {
 	registry *prometheus.Registry
 	// started, when set, receives the HTTP servers once they are built.
 	started func(metricsServer, healthServer *httpserver.Server)
-	// reload, when set, reads the configuration again on SIGHUP.
+	// reload, when set, reads the configuration again on SIGHUP; without
+	// it a SIGHUP is logged and ignored.
 	reload func() (config.Config, error)
+	// hangup, when set, replaces the process's SIGHUP (tests).
+	hangup <-chan os.Signal
 }
 
 // configError marks an error in the configuration found only while
@@ -117,7 +122,20 @@ func runDaemon(ctx context.Context, cfg config.Config, deps daemonDeps) error {
 		return configError{err}
 	}
 	sessions := buildSessions(cfg, in, m, logger, b.Version)
-	intakeServices := append(sessions.Services(), sweeper.New(durable.queues, cfg.QueueSweepInterval, cfg.MaxQueueAge, time.Now, logger))
+	tree := newSessionTree(sessions, supervisor.EventHook(logger, m))
+	hangup := deps.hangup
+	if hangup == nil {
+		// Caught for the runner's whole life, so a SIGHUP never kills it.
+		ch := make(chan os.Signal, 1)
+		signal.Notify(ch, syscall.SIGHUP)
+		defer signal.Stop(ch)
+		hangup = ch
+	}
+	reload := &reloader{
+		logger: logger.With("component", "reload"), hangup: hangup, load: deps.reload, current: cfg,
+		metrics: m, queues: durable.queues, intake: in, dispatch: disp, sessions: sessions, tree: tree,
+	}
+	intakeServices := []suture.Service{tree, sweeper.New(durable.queues, cfg.QueueSweepInterval, cfg.MaxQueueAge, time.Now, logger), reload}
 
 	probes := health.New(state.ShuttingDown, sessionsCheck(sessions), breakerCheck(brk))
 	metricsServer := httpserver.New("metrics-server", hostPort(cfg.MetricsAddress, cfg.MetricsPort), metrics.Handler(reg, cfg.MetricsTimeout, logger), logger)

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"log/slog"
+	"os"
 	"testing"
 	"time"
 
@@ -25,6 +26,12 @@ type inProcess struct {
 // deps.reload, and stops it when the test ends.
 func startInProcess(t *testing.T, cfg config.Config, reload func() (config.Config, error)) *inProcess {
 	t.Helper()
+	return startInProcessWith(t, cfg, reload, nil)
+}
+
+// startInProcessWith is startInProcess with hangup in place of SIGHUP.
+func startInProcessWith(t *testing.T, cfg config.Config, reload func() (config.Config, error), hangup chan os.Signal) *inProcess {
+	t.Helper()
 	cfg.HealthPort, cfg.MetricsPort = 0, 0
 	cfg.HealthAddress, cfg.MetricsAddress = "127.0.0.1", "127.0.0.1"
 	d := &inProcess{logs: &testlog.Buffer{}}
@@ -38,6 +45,7 @@ func startInProcess(t *testing.T, cfg config.Config, reload func() (config.Confi
 			registry: metrics.NewRegistry(),
 			started:  func(m, h *httpserver.Server) { servers <- [2]*httpserver.Server{m, h} },
 			reload:   reload,
+			hangup:   hangup,
 		})
 	}()
 	var s [2]*httpserver.Server

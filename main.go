@@ -82,6 +82,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		logger:  logger,
 		signals: []os.Signal{syscall.SIGTERM, syscall.SIGINT},
 		notify:  sdnotify.Send,
+		reload: func() (config.Config, error) {
+			next, err := config.Parse(args, os.Getenv)
+			if err == nil {
+				err = next.Preflight(os.LookupEnv)
+			}
+			return next, err
+		},
 	}); err != nil {
 		var cfgErr configError
 		if errors.As(err, &cfgErr) {

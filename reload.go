@@ -1,0 +1,198 @@
+package main
+
+// Reloading the configuration on SIGHUP.
+//
+// What a reload applies is the cluster list (--cluster, CLUSTER and the
+// --clusters-file): clusters added get a queue, metrics series, dispatch
+// workers and a session; clusters removed lose their session at once (no
+// new faults), their workers run what is left in their queue, their
+// running agents finish, and then their queue and series go; clusters
+// whose settings did not change keep their session and subscription. A
+// cluster's triage and kubeconfig settings change in place. Every other
+// option needs a restart: a reload that changes one logs which, and
+// applies the clusters alone. An invalid configuration changes nothing:
+// it is logged with its culprit and counted as rejected.
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/thejerf/suture/v4"
+
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/config"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/intake"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/metrics"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/queue"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/dispatch"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/mcpsession"
+)
+
+// sessionTree is the suture subtree of the MCP sessions, which a reload
+// adds to and removes from while it runs.
+type sessionTree struct {
+	*suture.Supervisor
+	tokens map[*mcpsession.Session]suture.ServiceToken
+}
+
+func newSessionTree(sessions *mcpsession.Set, hook suture.EventHook) *sessionTree {
+	t := &sessionTree{
+		Supervisor: suture.New("sessions", suture.Spec{EventHook: hook, Timeout: 10 * time.Second}),
+		tokens:     map[*mcpsession.Session]suture.ServiceToken{},
+	}
+	for _, s := range sessions.Sessions() {
+		t.start(s)
+	}
+	return t
+}
+
+func (t *sessionTree) start(s *mcpsession.Session) { t.tokens[s] = t.Add(s) }
+
+func (t *sessionTree) stop(s *mcpsession.Session) {
+	if token, ok := t.tokens[s]; ok {
+		_ = t.RemoveAndWait(token, 15*time.Second)
+		delete(t.tokens, s)
+	}
+}
+
+// reloader is the service that applies a reload for each hangup signal.
+// It runs in the intake subtree, so it stops with intake at shutdown; a
+// SIGHUP after that is still caught (runDaemon keeps the subscription) and
+// ignored.
+type reloader struct {
+	logger   *slog.Logger
+	hangup   <-chan os.Signal
+	load     func() (config.Config, error) // nil: reloading is not available
+	current  config.Config
+	metrics  *metrics.Metrics
+	queues   *queue.Set
+	intake   *intake.Intake
+	dispatch *dispatch.Dispatcher
+	sessions *mcpsession.Set
+	tree     *sessionTree
+}
+
+func (r *reloader) String() string { return "reloader" }
+
+func (r *reloader) Serve(ctx context.Context) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-r.hangup:
+			if r.load == nil {
+				r.logger.Warn("Received SIGHUP; this runner cannot reload its configuration, ignored")
+				continue
+			}
+			r.logger.Info("Received SIGHUP; reloading the configuration")
+			cfg, err := r.load()
+			if err == nil {
+				err = r.apply(cfg)
+			}
+			if err != nil {
+				r.metrics.ConfigReloads.WithLabelValues("rejected").Inc()
+				r.logger.Error("Configuration reload failed; the running configuration is kept", "error", err.Error())
+				continue
+			}
+			r.metrics.ConfigReloads.WithLabelValues("applied").Inc()
+		}
+	}
+}
+
+// apply makes the running runner serve next's clusters.
+func (r *reloader) apply(next config.Config) error {
+	oldNames, newNames := r.current.ClusterNames(), next.ClusterNames()
+	var added, removed []string
+	for _, n := range newNames {
+		if !slices.Contains(oldNames, n) {
+			if r.dispatch.Draining(n) {
+				return fmt.Errorf("cluster %q was removed and is still draining its queue; add it again once that is done", n)
+			}
+			added = append(added, n)
+		}
+	}
+	for _, n := range oldNames {
+		if !slices.Contains(newNames, n) {
+			removed = append(removed, n)
+		}
+	}
+	if changed := restartOnly(r.current, next); len(changed) > 0 {
+		r.logger.Warn("Options changed that take effect only after a restart; not applied", "options", changed)
+	}
+
+	byName := make(map[string]config.Cluster, len(next.Clusters))
+	for _, c := range next.Clusters {
+		byName[c.Name] = c
+	}
+	for _, n := range added {
+		r.metrics.AddCluster(n)
+		q := r.queues.Add(n)
+		if err := r.dispatch.AddCluster(q, byName[n].Kubeconfig); err != nil {
+			return err // checked above; cannot happen
+		}
+	}
+	for _, n := range newNames {
+		if !slices.Contains(added, n) {
+			r.dispatch.SetKubeconfig(n, byName[n].Kubeconfig)
+		}
+	}
+	r.intake.SetClusters(policies(next))
+	kept := r.sessions.Reconcile(next.Clusters, r.tree.stop, r.tree.start)
+	for _, n := range removed {
+		r.dispatch.RemoveCluster(n, func() {
+			r.queues.Remove(n)
+			r.metrics.RemoveCluster(n)
+			r.logger.Info("Removed cluster drained: its queued faults ran and its agents finished", "cluster", n)
+		})
+	}
+	r.current.Clusters = next.Clusters
+	r.logger.Info("Configuration reloaded",
+		"clusters", len(next.Clusters), "added", added, "removed", removed, "sessions_kept_for", len(kept))
+	return nil
+}
+
+// restartOnly lists the options, other than the clusters, whose values
+// differ, by flag name: a reload does not apply them.
+func restartOnly(old, next config.Config) []string {
+	before, after := optionLines(old), optionLines(next)
+	var changed []string
+	for flag, v := range after {
+		if before[flag] != v && flag != "clusters-file" {
+			changed = append(changed, "--"+flag)
+		}
+	}
+	for flag := range before {
+		if _, ok := after[flag]; !ok && flag != "clusters-file" {
+			changed = append(changed, "--"+flag)
+		}
+	}
+	slices.Sort(changed)
+	return slices.Compact(changed)
+}
+
+// optionLines maps each option to its effective value(s), as check-config
+// prints them (secrets redacted), without the clusters.
+func optionLines(c config.Config) map[string]string {
+	c.Clusters = nil
+	var b strings.Builder
+	_ = c.WriteEffective(&b)
+	out := map[string]string{}
+	for _, line := range strings.Split(b.String(), "\n") {
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if strings.HasPrefix(line, "clusters:") {
+			break
+		}
+		flag, value, _ := strings.Cut(line, " ")
+		if prev, ok := out[flag]; ok {
+			value = prev + "," + value
+		}
+		out[flag] = value
+	}
+	return out
+}
