@@ -165,6 +165,20 @@ func TestUnitChecksConfigBeforeStart(t *testing.T) {
 	}
 }
 
+// TestUnitReloadSignalsTheRunner: systemctl reload checks the
+// configuration as the daemon reads it, then sends SIGHUP to the runner.
+func TestUnitReloadSignalsTheRunner(t *testing.T) {
+	start := strings.Fields(unitValue(t, "ExecStart"))
+	var reload []string
+	for _, m := range regexp.MustCompile(`(?m)^ExecReload=(.*)$`).FindAllSubmatch(unitFile(t), -1) {
+		reload = append(reload, string(m[1]))
+	}
+	want := []string{strings.Join(append([]string{start[0], "check-config"}, start[1:]...), " "), "/bin/kill -HUP $MAINPID"}
+	if strings.Join(reload, "\n") != strings.Join(want, "\n") {
+		t.Errorf("ExecReload lines %q, want %q", reload, want)
+	}
+}
+
 func TestShippedConfigFilesParse(t *testing.T) {
 	// The default config names no cluster: the operator adds them.
 	_, err := config.Parse([]string{"--config", "config/runner.conf", "--cluster", "x=http://127.0.0.1:1/mcp"}, func(string) string { return "" })
