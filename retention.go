@@ -28,21 +28,31 @@ func newRetention(cfg config.Config, m *metrics.Metrics, logger *slog.Logger) *w
 	})
 }
 
-// sweepWorkspaces removes, at start, every finished workspace the store no
-// longer names (neither a history record nor an in-flight incident) and
-// counts the rest. It runs before recovery, and keeps every workspace
-// without a result.json, so dispatch still finds what a crash left
-// unfinished and runs its cleanup command; such a workspace goes at a
-// later start, once it is finished and named by no record. Without a store
-// there are no records to go by and nothing is removed.
+// sweepWorkspaces removes, at start, the finished workspaces whose history
+// records were pruned, and counts the rest. A workspace goes when no record
+// (history or in-flight) names it and it finished before the oldest record
+// kept: the history prunes from the oldest, so its record was pruned (the
+// runner stopped between pruning and removing it, or a lower limit
+// applies now). Kept: workspaces without a result.json, so dispatch still
+// finds what a crash left unfinished and runs its cleanup command; and
+// those that finished later than the oldest record, which came from a
+// state file since replaced or quarantined — they go once the history has
+// moved past them. An empty history, or no store at all, removes nothing.
 func sweepWorkspaces(ret *workspace.Retention, store *journal.Store, logger *slog.Logger) {
 	keep := func(string) bool { return true }
 	if store != nil {
-		named, err := store.Workspaces()
-		if err != nil {
+		named, oldest, err := store.Workspaces()
+		switch {
+		case err != nil:
 			logger.Error("Could not read which workspaces the history names; removing none", "error", err.Error())
-		} else {
-			keep = func(ws string) bool { return named[ws] || !finished(ws) }
+		case !oldest.IsZero():
+			keep = func(ws string) bool {
+				if named[ws] {
+					return true
+				}
+				ended, ok := finishedAt(ws)
+				return !ok || !ended.Before(oldest)
+			}
 		}
 	}
 	if _, err := ret.Start(keep); err != nil {
@@ -50,10 +60,13 @@ func sweepWorkspaces(ret *workspace.Retention, store *journal.Store, logger *slo
 	}
 }
 
-// finished reports whether a workspace holds its result.
-func finished(ws string) bool {
-	_, err := os.Lstat(filepath.Join(ws, incident.ResultFile))
-	return err == nil
+// finishedAt is when a workspace's result was written, if it has one.
+func finishedAt(ws string) (time.Time, bool) {
+	st, err := os.Lstat(filepath.Join(ws, incident.ResultFile))
+	if err != nil {
+		return time.Time{}, false
+	}
+	return st.ModTime(), true
 }
 
 // retainingRecorder counts each finished incident's workspace, then hands

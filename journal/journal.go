@@ -454,12 +454,21 @@ func (s *Store) History(limit int) ([]incident.Record, error) {
 
 // Workspaces lists the workspaces the store still names: those of the
 // history records and of the in-flight incidents. A workspace not among
-// them has lost its record.
-func (s *Store) Workspaces() (map[string]bool, error) {
-	out := map[string]bool{}
-	err := s.db.View(func(tx *bolt.Tx) error {
+// them has lost its record. oldest is when the oldest record kept ended
+// (zero for an empty history): the history prunes from the oldest, so a
+// workspace without a record that finished before it was pruned with its
+// record, while one that finished later came from elsewhere (a state file
+// replaced or quarantined since).
+func (s *Store) Workspaces() (named map[string]bool, oldest time.Time, err error) {
+	named = map[string]bool{}
+	err = s.db.View(func(tx *bolt.Tx) error {
 		var r struct {
 			Workspace string `json:"workspace"`
+		}
+		if h := tx.Bucket(bucketHistory); h != nil {
+			if k, _ := h.Cursor().First(); len(k) >= 8 {
+				oldest = time.Unix(0, int64(binary.BigEndian.Uint64(k[:8])))
+			}
 		}
 		for _, name := range [][]byte{bucketHistory, bucketInFlight} {
 			b := tx.Bucket(name)
@@ -472,7 +481,7 @@ func (s *Store) Workspaces() (map[string]bool, error) {
 					return fmt.Errorf("%s record %q: %w", name, k, err)
 				}
 				if r.Workspace != "" {
-					out[filepath.Clean(r.Workspace)] = true
+					named[filepath.Clean(r.Workspace)] = true
 				}
 				return nil
 			})
@@ -482,7 +491,7 @@ func (s *Store) Workspaces() (map[string]bool, error) {
 		}
 		return nil
 	})
-	return out, err
+	return named, oldest, err
 }
 
 // ReadHistory opens the store in dir read-only and lists its history. It

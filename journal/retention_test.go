@@ -24,6 +24,9 @@ func TestPrunedRecordsNameTheirWorkspaces(t *testing.T) {
 		pruned = append(pruned, ws...)
 	}})
 	defer s.Close()
+	if _, oldest, err := s.Workspaces(); err != nil || !oldest.IsZero() {
+		t.Fatalf("empty store: oldest %v (%v), want zero", oldest, err)
+	}
 	now := time.Now()
 	finish := func(id string, at time.Time) {
 		t.Helper()
@@ -40,12 +43,15 @@ func TestPrunedRecordsNameTheirWorkspaces(t *testing.T) {
 	if err := s.Start(InFlight{IncidentID: "run", Item: entry("prod", "f", now), Workspace: "/ws/prod/run"}); err != nil {
 		t.Fatal(err)
 	}
-	named, err := s.Workspaces()
+	named, oldest, err := s.Workspaces()
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(named) != 3 || !named["/ws/prod/c"] || !named["/ws/prod/d"] || !named["/ws/prod/run"] {
 		t.Fatalf("Workspaces() = %v, want c, d and the in-flight run", named)
+	}
+	if want := now.Add(2 * time.Second); !oldest.Equal(want) {
+		t.Errorf("oldest = %v, want c's end %v", oldest, want)
 	}
 	// Two hours later, c and d are past the age limit.
 	finish("late", now.Add(2*time.Hour))

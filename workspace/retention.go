@@ -1,8 +1,9 @@
 // Package workspace keeps the incident workspaces on disk in step with the
 // incident history: a workspace lives as long as the history record that
 // names it. When the history prunes a record (by age or count) its
-// workspace is removed; at start, a workspace no record names any more
-// (left by a crash between the two, or by an older runner) is removed too.
+// workspace is removed; at start, the caller decides which workspaces no
+// record accounts for any more (left by a stop between the two) and they
+// are removed too.
 //
 // It also keeps the number and total size of the workspaces on disk, for
 // two gauges. They are maintained as workspaces come and go — one walk of
