@@ -140,8 +140,17 @@ func (r *reloader) apply(next config.Config) error {
 			r.dispatch.SetKubeconfig(n, byName[n].Kubeconfig)
 		}
 	}
-	r.intake.SetClusters(policies(next))
+	// Intake knows the added clusters before their sessions start, and
+	// the removed ones until their sessions have stopped.
+	during := policies(next)
+	for name, p := range policies(r.current) {
+		if _, ok := during[name]; !ok {
+			during[name] = p
+		}
+	}
+	r.intake.SetClusters(during)
 	kept := r.sessions.Reconcile(next.Clusters, r.tree.stop, r.tree.start)
+	r.intake.SetClusters(policies(next))
 	for _, n := range removed {
 		r.dispatch.RemoveCluster(n, func() {
 			r.queues.Remove(n)
