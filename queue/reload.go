@@ -15,9 +15,9 @@ func (s *Set) Add(cluster string) *Queue {
 }
 
 // Remove takes a cluster's queue out of the set once its removal is
-// complete (its workers drained it). Faults still in it stay in the
-// journal, so a later start that configures the cluster again restores
-// them.
+// complete (its workers drained it). Faults still in it, if any, stay in
+// the journal until the next start, which restores them if the cluster is
+// configured again and drops them (logged) if not.
 func (s *Set) Remove(cluster string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
