@@ -6,8 +6,9 @@ package main
 //	supervisor.Run (oklog/run)
 //	 ├─ 1 signals
 //	 ├─ 2 workers (suture)
-//	 │    ├─ intake: mcpsession[endpoint]… ──► intake ──► breaker, queues ──► journal
+//	 │    ├─ intake: sessions: mcpsession[endpoint]… ──► intake ──► breaker, queues ──► journal
 //	 │    │          sweeper ──► queues
+//	 │    │          reloader (SIGHUP) ──► sessions, intake, queues, dispatch (reload.go)
 //	 │    └─ dispatch ──► queues, breaker, procutil, journal (incident records)
 //	 └─ 3 http (suture)
 //	      ├─ metrics-server  /metrics
