@@ -115,6 +115,14 @@ type Config struct {
 	MaxAttempts       int
 	HistoryMaxAge     time.Duration
 	HistoryMaxEntries int
+
+	// Notifications and the incidents page (docs/notifications.md,
+	// docs/security.md): where results go and where people read them.
+	NotifyFile        string
+	ExternalURL       string
+	UIAddress         string
+	UIBearerTokenFile string
+	UIBasicAuthFile   string
 }
 
 // Option describes one configuration option for --help and the docs.
@@ -162,6 +170,7 @@ func Defaults() Config {
 		MaxAttempts:                3,
 		HistoryMaxAge:              7 * 24 * time.Hour,
 		HistoryMaxEntries:          10000,
+		UIAddress:                  "127.0.0.1:8081",
 	}
 }
 
@@ -228,6 +237,13 @@ func options(c *Config) []option {
 		o("max-attempts", "runs of an incident (counting runs a shutdown or crash interrupted) before it is recorded as failed", n(&c.MaxAttempts)),
 		o("history-max-age", "seconds finished incidents are kept in the history", secs(&c.HistoryMaxAge)),
 		o("history-max-entries", "finished incidents kept in the history at most", n(&c.HistoryMaxEntries)),
+
+		// Notifications and the incidents page.
+		o("notify-file", "YAML file of notification sinks and routes (docs/notifications.md); empty sends none", str(&c.NotifyFile)),
+		o("external-url", "base URL people reach the incidents page at (e.g. https://runner.example.com); notifications link to <url>/incidents/<id>", str(&c.ExternalURL)),
+		o("ui-address", "host:port of the incidents page and the /api/incidents JSON (loopback by default; empty: off)", str(&c.UIAddress)),
+		o("ui-bearer-token-file", "file holding a bearer token the incidents page requires (needed to serve it beyond loopback)", str(&c.UIBearerTokenFile)),
+		o("ui-basic-auth-file", "file of user:password lines the incidents page accepts (needed to serve it beyond loopback)", str(&c.UIBasicAuthFile)),
 	}
 }
 
@@ -353,6 +369,9 @@ func (c Config) Validate() error {
 	}
 	if c.HealthPort == c.MetricsPort && c.HealthAddress == c.MetricsAddress {
 		return fmt.Errorf("invalid --health-port (HEALTH_PORT): %d is also --metrics-port (METRICS_PORT); the two servers need different ports", c.HealthPort)
+	}
+	if err := c.validateUI(); err != nil {
+		return err
 	}
 	if c.AgentKillGrace >= c.ShutdownTimeout {
 		return fmt.Errorf("invalid --agent-kill-grace (AGENT_KILL_GRACE_SECONDS): %s must be shorter than --shutdown-timeout (SHUTDOWN_TIMEOUT_SECONDS) %s", c.AgentKillGrace, c.ShutdownTimeout)
