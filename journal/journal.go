@@ -130,7 +130,7 @@ func openChecked(path string) (db *bolt.DB, err error) {
 		return nil, err
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketQueue, bucketInFlight, bucketDedup, bucketHistory} {
+		for _, b := range [][]byte{bucketQueue, bucketInFlight, bucketDedup, bucketHistory, bucketOutbox} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -266,23 +266,7 @@ func (s *Store) Start(f InFlight) error {
 
 // Finish ends an in-flight incident and adds it to the history, pruned by
 // age and count.
-func (s *Store) Finish(r incident.Record) error {
-	var pruned []string
-	err := s.w.update(func(tx *bolt.Tx) error {
-		pruned = pruned[:0] // the writer may run this again after a rollback
-		if err := tx.Bucket(bucketInFlight).Delete([]byte(r.IncidentID)); err != nil {
-			return err
-		}
-		return s.addHistory(tx, r, &pruned)
-	})
-	if err != nil {
-		return fmt.Errorf("journal finish %s: %w", r.IncidentID, err)
-	}
-	if len(pruned) > 0 && s.o.OnPruned != nil {
-		s.o.OnPruned(pruned)
-	}
-	return nil
-}
+func (s *Store) Finish(r incident.Record) error { return s.FinishNotify(r, nil) }
 
 // addHistory adds r and prunes the oldest records, appending the
 // workspaces of the pruned ones to pruned.
@@ -497,17 +481,27 @@ func (s *Store) Workspaces() (named map[string]bool, oldest time.Time, err error
 // ReadHistory opens the store in dir read-only and lists its history. It
 // returns ErrLocked while a runner holds the store.
 func ReadHistory(dir string, limit int) ([]incident.Record, error) {
-	path := filepath.Join(dir, FileName)
-	if _, err := os.Stat(path); err != nil {
-		return nil, err
-	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: 500 * time.Millisecond})
-	if errors.Is(err, bolterrors.ErrTimeout) {
-		return nil, fmt.Errorf("%w: %s", ErrLocked, path)
-	}
+	db, path, err := openReadOnly(dir)
 	if err != nil {
 		return nil, err
 	}
 	defer db.Close()
 	return (&Store{db: db, path: path}).History(limit)
+}
+
+// openReadOnly opens the store in dir for reading; ErrLocked while a
+// runner holds it.
+func openReadOnly(dir string) (*bolt.DB, string, error) {
+	path := filepath.Join(dir, FileName)
+	if _, err := os.Stat(path); err != nil {
+		return nil, "", err
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: 500 * time.Millisecond})
+	if errors.Is(err, bolterrors.ErrTimeout) {
+		return nil, "", fmt.Errorf("%w: %s", ErrLocked, path)
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	return db, path, nil
 }

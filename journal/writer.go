@@ -7,6 +7,7 @@ import (
 
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/incident"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/metrics"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/notify"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/queue"
 )
 
@@ -17,6 +18,11 @@ type Writer struct {
 	Store   *Store
 	Metrics *metrics.Metrics
 	Logger  *slog.Logger
+	// Outbox, when set, gives the notification records of a finished
+	// incident; they are written in the transaction that finishes it, and
+	// Written is called after that commit (to wake the delivery pump).
+	Outbox  func(queue.Item, incident.Record) []notify.OutboxRecord
+	Written func()
 }
 
 func (w Writer) failed(op string, err error) error {
@@ -61,7 +67,22 @@ func (w Writer) Started(it queue.Item, incidentID, workspace string, at time.Tim
 
 // Finished implements dispatch.Recorder.
 func (w Writer) Finished(it queue.Item, r incident.Result) error {
-	return w.failed(OpFinish, w.Store.Finish(r.Record(it.Event.FaultType)))
+	return w.finish(it, r.Record(it.Event.FaultType))
+}
+
+// finish records an incident's end with its notifications.
+func (w Writer) finish(it queue.Item, rec incident.Record) error {
+	var out []notify.OutboxRecord
+	if w.Outbox != nil {
+		out = w.Outbox(it, rec)
+	}
+	if err := w.failed(OpFinish, w.Store.FinishNotify(rec, out)); err != nil {
+		return err
+	}
+	if len(out) > 0 && w.Written != nil {
+		w.Written()
+	}
+	return nil
 }
 
 // Recover brings the stored state back at start: incidents a shutdown or
@@ -86,11 +107,11 @@ func (w Writer) Recover(queues *queue.Set, maxAttempts int, dedupWindow time.Dur
 			}
 			w.Logger.Error("Abandoning an interrupted incident", "cluster", cluster, "incident_id", f.IncidentID,
 				"fault_id", f.Item.Event.FaultID, "attempts", f.Item.Attempts, "reason", reason)
-			if err := w.failed(OpFinish, w.Store.Finish(incident.Record{
+			if err := w.finish(f.Item, incident.Record{
 				IncidentID: f.IncidentID, Cluster: cluster, FaultID: f.Item.Event.FaultID, FaultType: f.Item.Event.FaultType,
 				Status: incident.StatusFailure, Reason: reason, Attempts: f.Item.Attempts,
 				StartedAt: f.StartedAt, EndedAt: now, Workspace: f.Workspace,
-			})); err != nil {
+			}); err != nil {
 				return nil, err
 			}
 			continue

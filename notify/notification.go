@@ -216,7 +216,7 @@ func NewIncident(in IncidentInput, o DocOptions) Notification {
 	}
 	return Notification{
 		SchemaVersion:  SchemaVersion,
-		IdempotencyKey: idempotencyKey(KindIncident, inc.ID),
+		IdempotencyKey: IncidentKey(inc.ID),
 		Kind:           KindIncident,
 		CreatedAt:      inc.EndedAt.UTC(),
 		Incident:       &inc,
@@ -267,6 +267,10 @@ func notice(n Notice) Notification {
 		Notice:         &n,
 	}
 }
+
+// IncidentKey is the idempotency key of an incident's notification: a
+// store finds an incident's delivery records by it.
+func IncidentKey(id string) string { return idempotencyKey(KindIncident, id) }
 
 // idempotencyKey is a stable hash of what identifies a notification, so the
 // same event always gets the same key.
