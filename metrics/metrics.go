@@ -100,6 +100,13 @@ type Metrics struct {
 	WorkspacesRemoved     *prometheus.CounterVec // reason
 	WorkspaceRemoveErrors prometheus.Counter
 	ConfigReloads         *prometheus.CounterVec // result
+
+	// Notifications, by sink: label values are only the configured sink
+	// names (InitSinks), never a name from a stored record.
+	NotificationsSent         *prometheus.CounterVec // sink
+	NotificationsFailed       *prometheus.CounterVec // sink
+	NotificationsDeadLettered *prometheus.CounterVec // sink, reason
+	OutboxDepth               *prometheus.GaugeVec   // sink
 }
 
 // New registers every collector on reg and initialises the per-cluster
@@ -174,7 +181,11 @@ func New(reg prometheus.Registerer, build BuildInfo, clusters []string) *Metrics
 			Namespace: Namespace, Name: "workspace_remove_errors_total",
 			Help: "Incident workspaces that could not be removed; the next start tries again.",
 		}),
-		ConfigReloads: counter("config_reloads_total", "Configuration reloads on SIGHUP, by result: applied, or rejected (invalid; the running configuration is kept).", "result"),
+		ConfigReloads:             counter("config_reloads_total", "Configuration reloads on SIGHUP, by result: applied, or rejected (invalid; the running configuration is kept).", "result"),
+		NotificationsSent:         counter("notifications_sent_total", "Notifications a sink's receiver accepted.", "sink"),
+		NotificationsFailed:       counter("notifications_failed_total", "Failed notification delivery attempts (each retried later or dead-lettered).", "sink"),
+		NotificationsDeadLettered: counter("notifications_dead_lettered_total", "Notifications given up on, by reason (permanent, max_attempts, max_age, unknown_sink).", "sink", "reason"),
+		OutboxDepth:               gauge("notification_outbox_depth", "Notifications waiting in the outbox for delivery to a sink.", "sink"),
 	}
 	m.BuildInfo.WithLabelValues(build.Version, build.GitCommit, build.BuildDate).Set(1)
 	m.Up.Set(1)
@@ -241,6 +252,7 @@ func Catalog() map[string][]string {
 	m.SSEReconnections.WithLabelValues("c", ConnectionReasons[0])
 	m.SSEConnectionErrors.WithLabelValues("c", ConnectionReasons[0])
 	m.SSEConnectionDuration.WithLabelValues("c")
+	m.InitSinks([]string{"s"})
 	families, err := reg.Gather()
 	if err != nil {
 		panic(err) // a registry of our own collectors cannot fail
