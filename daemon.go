@@ -12,7 +12,10 @@ package main
 //	 │    └─ dispatch ──► queues, breaker, procutil, journal (incident records)
 //	 └─ 3 http (suture)
 //	      ├─ metrics-server  /metrics
-//	      ├─ health-server   /healthz /readyz /incidents (journal)
+//	      ├─ health-server   /healthz /readyz (probes only)
+//	      ├─ ui-server       incidents page, /api/incidents (journal; --ui-address)
+//	      ├─ outbox pump     notifications ──► sinks (--notify-file; notifications.go)
+//	      ├─ notices         breaker and blind-cluster notices ──► outbox
 //	      └─ watchdog        (only under systemd with WatchdogSec)
 //
 // Shutdown runs down that list, one step at a time (supervisor/supervisor.go
@@ -44,11 +47,11 @@ import (
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/intake"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/journal"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/metrics"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/notify"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/queue"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/dispatch"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/health"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/httpserver"
-	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/incidents"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/mcpsession"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/sdnotify"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/sweeper"
@@ -64,8 +67,9 @@ type daemonDeps struct {
 	notify  func(state string)
 	// registry, when set, is used instead of a fresh one (tests read it).
 	registry *prometheus.Registry
-	// started, when set, receives the HTTP servers once they are built.
-	started func(metricsServer, healthServer *httpserver.Server)
+	// started, when set, receives the HTTP servers once they are built
+	// (uiServer is nil when the incidents page is off).
+	started func(metricsServer, healthServer, uiServer *httpserver.Server)
 	// reload, when set, reads the configuration again on SIGHUP; without
 	// it a SIGHUP is logged and ignored.
 	reload func() (config.Config, error)
@@ -101,10 +105,15 @@ func runDaemon(ctx context.Context, cfg config.Config, deps daemonDeps) error {
 		return configError{fmt.Errorf("--workspace-root (WORKSPACE_ROOT): %w", err)}
 	}
 
-	brk := breaker.New(cfg.BreakerThreshold, cfg.BreakerCooldown, m.BreakerState, logger)
+	notes, err := loadNotifier(cfg, b.Version)
+	if err != nil {
+		return configError{err}
+	}
+	brkGauge := newBreakerGauge(m.BreakerState)
+	brk := breaker.New(cfg.BreakerThreshold, cfg.BreakerCooldown, brkGauge, logger)
 	defer brk.Stop()
 	retention := newRetention(cfg, m, logger)
-	durable, err := openState(cfg, m, logger, retention)
+	durable, err := openState(cfg, notes, m, logger, retention)
 	if err != nil {
 		return err
 	}
@@ -140,15 +149,28 @@ func runDaemon(ctx context.Context, cfg config.Config, deps daemonDeps) error {
 
 	probes := health.New(state.ShuttingDown, sessionsCheck(sessions), breakerCheck(brk))
 	metricsServer := httpserver.New("metrics-server", hostPort(cfg.MetricsAddress, cfg.MetricsPort), metrics.Handler(reg, cfg.MetricsTimeout, logger), logger)
-	healthMux := probes.Mux()
-	if durable.history != nil {
-		healthMux.Handle("GET /incidents", incidents.Handler(durable.history))
+	// The health server answers probes only: it binds where kubelet and
+	// load balancers reach it, and incident history is not for them.
+	healthServer := httpserver.New("health-server", hostPort(cfg.HealthAddress, cfg.HealthPort), probes.Mux(), logger)
+	listeners := []supervisor.Listener{metricsServer, healthServer}
+	var page *httpserver.Server
+	if cfg.UIAddress != "" && durable.store != nil {
+		if page, err = uiServer(cfg, durable.store, logger); err != nil {
+			return err
+		}
+		listeners = append(listeners, page)
 	}
-	healthServer := httpserver.New("health-server", hostPort(cfg.HealthAddress, cfg.HealthPort), healthMux, logger)
 	if deps.started != nil {
-		deps.started(metricsServer, healthServer)
+		deps.started(metricsServer, healthServer, page)
 	}
 	var extra []suture.Service
+	if durable.outbox != nil {
+		extra = append(extra, durable.outbox.pump, &notices{
+			o: durable.outbox, changes: brkGauge.c, clusters: cfg.ClusterNames(), connected: sessions.Connected,
+			breaker: breakerWatch(notes), blind: notify.NewBlindWatch(notes.file.BlindAfter(), notes.doc),
+			keep: cfg.HistoryMaxAge, keepPer: cfg.HistoryMaxEntries,
+		})
+	}
 	if interval, ok := sdnotify.WatchdogInterval(); ok {
 		extra = append(extra, sdnotify.NewWatchdog(interval, deps.notify))
 	}
@@ -158,7 +180,7 @@ func runDaemon(ctx context.Context, cfg config.Config, deps daemonDeps) error {
 		Logger: logger, Metrics: m, State: state,
 		ShutdownTimeout: cfg.ShutdownTimeout, KillGrace: cfg.AgentKillGrace,
 		Intake: intakeServices, Dispatch: disp,
-		HTTP:      []supervisor.Listener{metricsServer, healthServer},
+		HTTP:      listeners,
 		HTTPExtra: extra,
 		Notify:    deps.notify, Signals: deps.signals,
 	})
@@ -182,14 +204,15 @@ func buildSessions(cfg config.Config, in *intake.Intake, m *metrics.Metrics, log
 type durableState struct {
 	queues    *queue.Set
 	recorder  dispatch.Recorder
-	history   incidents.History
+	store     *journal.Store
+	outbox    *outbox // nil without --notify-file
 	dedupSeed map[string]map[string]time.Time
 	close     func()
 }
 
 // openState opens (or quarantines and recreates) the state store, then
 // brings back queued faults, interrupted incidents and dedup marks.
-func openState(cfg config.Config, m *metrics.Metrics, logger *slog.Logger, retention *workspace.Retention) (durableState, error) {
+func openState(cfg config.Config, notes *notifier, m *metrics.Metrics, logger *slog.Logger, retention *workspace.Retention) (durableState, error) {
 	names := cfg.ClusterNames()
 	if cfg.StateDir == "" {
 		sweepWorkspaces(retention, nil, logger)
@@ -207,13 +230,21 @@ func openState(cfg config.Config, m *metrics.Metrics, logger *slog.Logger, reten
 	}
 	sweepWorkspaces(retention, store, logger)
 	writer := journal.Writer{Store: store, Metrics: m, Logger: logger}
+	var ob *outbox
+	if notes.enabled() {
+		if ob, err = newOutbox(notes, store, m, logger, cfg.HistoryMaxAge, cfg.HistoryMaxEntries); err != nil {
+			store.Close()
+			return durableState{}, fmt.Errorf("notification outbox in %s: %w", store.Path(), err)
+		}
+		writer.Outbox, writer.Written = notes.incidentRecords, ob.written
+	}
 	queues := queue.NewDurableSet(names, cfg.QueueCapacity, m, time.Now, writer, writer.RemoveFailed)
 	dedupSeed, err := writer.Recover(queues, cfg.MaxAttempts, cfg.DedupWindow, time.Now())
 	if err != nil {
 		store.Close()
 		return durableState{}, fmt.Errorf("restore state from %s: %w", store.Path(), err)
 	}
-	return durableState{queues: queues, recorder: writer, history: store, dedupSeed: dedupSeed, close: func() { store.Close() }}, nil
+	return durableState{queues: queues, recorder: writer, store: store, outbox: ob, dedupSeed: dedupSeed, close: func() { store.Close() }}, nil
 }
 
 func agentOf(cfg config.Config) dispatch.Agent {

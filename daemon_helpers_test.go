@@ -18,6 +18,7 @@ import (
 // loopback ports, with its logs collected.
 type inProcess struct {
 	metricsURL, healthURL string
+	uiURL                 string // the incidents page server
 	logs                  *testlog.Buffer
 	stop                  func() error
 }
@@ -33,9 +34,9 @@ func startInProcess(t *testing.T, cfg config.Config, reload func() (config.Confi
 func startInProcessWith(t *testing.T, cfg config.Config, reload func() (config.Config, error), hangup chan os.Signal) *inProcess {
 	t.Helper()
 	cfg.HealthPort, cfg.MetricsPort = 0, 0
-	cfg.HealthAddress, cfg.MetricsAddress = "127.0.0.1", "127.0.0.1"
+	cfg.HealthAddress, cfg.MetricsAddress, cfg.UIAddress = "127.0.0.1", "127.0.0.1", "127.0.0.1:0"
 	d := &inProcess{logs: &testlog.Buffer{}}
-	servers := make(chan [2]*httpserver.Server, 1)
+	servers := make(chan [3]*httpserver.Server, 1)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
@@ -43,12 +44,12 @@ func startInProcessWith(t *testing.T, cfg config.Config, reload func() (config.C
 			logger:   slog.New(slog.NewJSONHandler(d.logs, nil)),
 			notify:   func(string) {},
 			registry: metrics.NewRegistry(),
-			started:  func(m, h *httpserver.Server) { servers <- [2]*httpserver.Server{m, h} },
+			started:  func(m, h, u *httpserver.Server) { servers <- [3]*httpserver.Server{m, h, u} },
 			reload:   reload,
 			hangup:   hangup,
 		})
 	}()
-	var s [2]*httpserver.Server
+	var s [3]*httpserver.Server
 	select {
 	case s = <-servers:
 	case err := <-done:
@@ -58,6 +59,10 @@ func startInProcessWith(t *testing.T, cfg config.Config, reload func() (config.C
 	<-s[0].Listening()
 	<-s[1].Listening()
 	d.metricsURL, d.healthURL = "http://"+s[0].Addr()+"/metrics", "http://"+s[1].Addr()
+	if s[2] != nil {
+		<-s[2].Listening()
+		d.uiURL = "http://" + s[2].Addr()
+	}
 	var once bool
 	var err error
 	d.stop = func() error {

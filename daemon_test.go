@@ -28,7 +28,8 @@ import (
 // TestDaemonWiring runs the daemon's own run path in process, on ephemeral
 // ports with an injected registry: a fault from the cluster's server goes
 // through session, intake, queue and dispatch to a successful agent; the
-// incident reaches the history on /incidents; readiness follows the
+// incident reaches the history on the page server's /api/incidents (and
+// the health server serves probes only); readiness follows the
 // session; cancelling the context shuts down in order and returns nil.
 func TestDaemonWiring(t *testing.T) {
 	src := faultsource.New("prod")
@@ -40,7 +41,7 @@ func TestDaemonWiring(t *testing.T) {
 	cfg, err := config.Parse([]string{
 		"--cluster", "prod=" + src.URL(), "--agent-command", os.Args[0], "--agent-arg", testagent.Arg,
 		"--workspace-root", filepath.Join(dir, "ws"), "--state-dir", filepath.Join(dir, "state"),
-		"--health-address", "127.0.0.1", "--metrics-address", "127.0.0.1",
+		"--health-address", "127.0.0.1", "--metrics-address", "127.0.0.1", "--ui-address", "127.0.0.1:0",
 	}, func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
@@ -49,7 +50,7 @@ func TestDaemonWiring(t *testing.T) {
 
 	reg := metrics.NewRegistry()
 	var logs testlog.Buffer
-	servers := make(chan [2]*httpserver.Server, 1)
+	servers := make(chan [3]*httpserver.Server, 1)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
@@ -58,13 +59,14 @@ func TestDaemonWiring(t *testing.T) {
 			logger:   slog.New(slog.NewJSONHandler(&logs, nil)),
 			notify:   func(string) {},
 			registry: reg,
-			started:  func(m, h *httpserver.Server) { servers <- [2]*httpserver.Server{m, h} },
+			started:  func(m, h, u *httpserver.Server) { servers <- [3]*httpserver.Server{m, h, u} },
 		})
 	}()
 	s := <-servers
 	<-s[0].Listening()
 	<-s[1].Listening()
-	health := "http://" + s[1].Addr()
+	<-s[2].Listening()
+	health, page := "http://"+s[1].Addr(), "http://"+s[2].Addr()
 
 	poll.Until(t, 30*time.Second, "the session to subscribe", func() bool { return src.Subscribers() == 1 })
 	poll.Until(t, 10*time.Second, "/readyz to answer 200", func() bool { return statusOf(health+"/readyz") == http.StatusOK })
@@ -81,7 +83,10 @@ func TestDaemonWiring(t *testing.T) {
 		t.Errorf("the injected registry holds %d build_info series, want 1", n)
 	}
 
-	resp, err := http.Get(health + "/incidents")
+	if code := statusOf(health + "/incidents"); code != http.StatusNotFound {
+		t.Errorf("the health server answers /incidents with %d; it serves probes only", code)
+	}
+	resp, err := http.Get(page + "/api/incidents")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +94,7 @@ func TestDaemonWiring(t *testing.T) {
 	err = json.NewDecoder(resp.Body).Decode(&records)
 	resp.Body.Close()
 	if err != nil || len(records) != 1 || records[0].FaultID != ev.FaultID || records[0].Status != incident.StatusSuccess {
-		t.Fatalf("/incidents = %+v (%v), want one success for %s", records, err, ev.FaultID)
+		t.Fatalf("/api/incidents = %+v (%v), want one success for %s", records, err, ev.FaultID)
 	}
 
 	cancel()

@@ -7,35 +7,39 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"strings"
 	"text/tabwriter"
 	"time"
 
-	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/incident"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/config"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/journal"
 )
 
-// runIncidents lists finished incidents: from the state directory when no
-// runner holds it, otherwise from the running runner's /incidents.
+// runIncidents lists finished incidents with their notification delivery
+// status: from the state directory when no runner holds it, otherwise from
+// the running runner's /api/incidents on its --ui-address.
 func runIncidents(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("incidents", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	stateDir := fs.String("state-dir", envOr(getenv, "STATE_DIR", "/var/lib/kubernetes-mcp-runner"), "state directory of the runner")
-	url := fs.String("url", "", "read from a running runner's health server instead (e.g. http://127.0.0.1:8080)")
+	url := fs.String("url", "", "read from a running runner's incidents page server instead (e.g. http://127.0.0.1:8081)")
+	tokenFile := fs.String("token-file", getenv("UI_BEARER_TOKEN_FILE"), "bearer token file for --url when the page requires one")
 	asJSON := fs.Bool("json", false, "print JSON instead of a table")
 	limit := fs.Int("limit", 50, "newest incidents to list (0: all)")
 	if err := fs.Parse(args); err != nil {
 		return exitConfig
 	}
-	var records []incident.Record
+	var rows []incidentRow
 	var err error
 	if *url == "" {
-		records, err = journal.ReadHistory(*stateDir, *limit)
+		rows, err = readIncidents(*stateDir, *limit)
 		if errors.Is(err, journal.ErrLocked) {
-			*url = "http://127.0.0.1:" + envOr(getenv, "HEALTH_PORT", "8080")
+			*url = "http://" + envOr(getenv, "UI_ADDRESS", config.Defaults().UIAddress)
 		}
 	}
 	if *url != "" {
-		records, err = fetchIncidents(*url, *limit)
+		rows, err = fetchIncidents(*url, *tokenFile, *limit)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "incidents: %v\n", err)
@@ -44,31 +48,61 @@ func runIncidents(args []string, getenv func(string) string, stdout, stderr io.W
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		_ = enc.Encode(records)
+		_ = enc.Encode(rows)
 		return exitOK
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ENDED\tCLUSTER\tINCIDENT\tSTATUS\tATTEMPTS\tDURATION\tWORKSPACE")
-	for _, r := range records {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", r.EndedAt.UTC().Format(time.RFC3339), r.Cluster, r.IncidentID,
-			r.Status, r.Attempts, (time.Duration(r.DurationSeconds * float64(time.Second))).Round(time.Millisecond), r.Workspace)
+	fmt.Fprintln(tw, "ENDED\tCLUSTER\tINCIDENT\tSTATUS\tATTEMPTS\tDURATION\tDELIVERY\tWORKSPACE")
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", r.EndedAt.UTC().Format(time.RFC3339), r.Cluster, r.IncidentID,
+			r.Status, r.Attempts, (time.Duration(r.DurationSeconds * float64(time.Second))).Round(time.Millisecond),
+			deliveryCell(r.Deliveries), r.Workspace)
 	}
 	_ = tw.Flush()
 	return exitOK
 }
 
-func fetchIncidents(base string, limit int) ([]incident.Record, error) {
+// readIncidents reads the history and its deliveries from a stopped
+// runner's state directory.
+func readIncidents(dir string, limit int) ([]incidentRow, error) {
+	records, err := journal.ReadHistory(dir, limit)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(records))
+	for i, r := range records {
+		ids[i] = r.IncidentID
+	}
+	deliveries, err := journal.ReadDeliveries(dir, ids)
+	if err != nil {
+		return nil, err
+	}
+	return rowsOf(records, deliveries), nil
+}
+
+func fetchIncidents(base, tokenFile string, limit int) ([]incidentRow, error) {
+	req, err := http.NewRequest(http.MethodGet, fmt.Sprintf("%s%s?limit=%d", strings.TrimRight(base, "/"), apiIncidentsPath, limit), nil)
+	if err != nil {
+		return nil, err
+	}
+	if tokenFile != "" {
+		tok, err := os.ReadFile(tokenFile)
+		if err != nil {
+			return nil, fmt.Errorf("--token-file: %w", err)
+		}
+		req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(tok)))
+	}
 	c := http.Client{Timeout: 5 * time.Second}
-	resp, err := c.Get(fmt.Sprintf("%s/incidents?limit=%d", base, limit))
+	resp, err := c.Do(req)
 	if err != nil {
 		return nil, err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("%s/incidents: %s", base, resp.Status)
+		return nil, fmt.Errorf("%s%s: %s", base, apiIncidentsPath, resp.Status)
 	}
-	var records []incident.Record
-	return records, json.NewDecoder(resp.Body).Decode(&records)
+	var rows []incidentRow
+	return rows, json.NewDecoder(resp.Body).Decode(&rows)
 }
 
 func envOr(getenv func(string) string, key, def string) string {

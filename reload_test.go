@@ -111,7 +111,7 @@ func TestReloadAddsAndRemovesClusters(t *testing.T) {
 		t.Errorf("series of the removed cluster remain:\n%s", grep(exp, `cluster="gone"`))
 	}
 	byFault := map[string]incident.Status{}
-	for _, r := range history(t, d.healthURL) {
+	for _, r := range history(t, d.uiURL) {
 		byFault[r.FaultID] = r.Status
 	}
 	if byFault[hang.FaultID] != incident.StatusTimeout || byFault[queued.FaultID] != incident.StatusSuccess {
@@ -149,9 +149,9 @@ func TestReloadAddsAndRemovesClusters(t *testing.T) {
 	}
 }
 
-func history(t *testing.T, healthURL string) []incident.Record {
+func history(t *testing.T, uiURL string) []incident.Record {
 	t.Helper()
-	resp, err := http.Get(healthURL + "/incidents")
+	resp, err := http.Get(uiURL + apiIncidentsPath + "?limit=0")
 	if err != nil {
 		t.Fatal(err)
 	}

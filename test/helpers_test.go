@@ -85,6 +85,7 @@ func freePort(t *testing.T) int {
 type runner struct {
 	cmd                   *exec.Cmd
 	healthURL, metricsURL string
+	uiURL                 string
 	workspace             string
 	logs                  *testlog.Buffer
 	waitOnce              sync.Once
@@ -93,11 +94,11 @@ type runner struct {
 
 func startRunner(t *testing.T, args ...string) *runner {
 	t.Helper()
-	hp, mp := freePort(t), freePort(t)
+	hp, mp, up := freePort(t), freePort(t), freePort(t)
 	bin := binary(t)
 	workspace := t.TempDir()
 	full := append([]string{
-		"--health-port", strconv.Itoa(hp), "--metrics-port", strconv.Itoa(mp),
+		"--health-port", strconv.Itoa(hp), "--metrics-port", strconv.Itoa(mp), "--ui-address", fmt.Sprintf("127.0.0.1:%d", up),
 		"--health-address", "127.0.0.1", "--metrics-address", "127.0.0.1",
 		"--workspace-root", workspace, "--state-dir", filepath.Join(workspace, ".state"),
 	}, args...)
@@ -110,6 +111,7 @@ func startRunner(t *testing.T, args ...string) *runner {
 		cmd:        cmd,
 		healthURL:  fmt.Sprintf("http://127.0.0.1:%d", hp),
 		metricsURL: fmt.Sprintf("http://127.0.0.1:%d/metrics", mp),
+		uiURL:      fmt.Sprintf("http://127.0.0.1:%d", up),
 		logs:       &testlog.Buffer{},
 		workspace:  workspace,
 	}

@@ -118,8 +118,8 @@ func TestBinaryPoisonIncidentIsAbandoned(t *testing.T) {
 	if got := second.metric("kubernetes_mcp_runner_agents_spawned_total"); got != 0 {
 		t.Errorf("the poison incident ran again (%v agents)", got)
 	}
-	// While the runner holds the store, the command reads its /incidents.
-	out, err := exec.Command(binary(t), "incidents", "--state-dir", filepath.Join(dir, "state"), "--url", second.healthURL, "--json").CombinedOutput()
+	// While the runner holds the store, the command reads its /api/incidents.
+	out, err := exec.Command(binary(t), "incidents", "--state-dir", filepath.Join(dir, "state"), "--url", second.uiURL, "--json").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), `"status": "failure"`) || !strings.Contains(string(out), "gave up") {
 		t.Fatalf("incidents --url: %v\n%s", err, out)
 	}

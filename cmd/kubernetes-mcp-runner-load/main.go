@@ -447,7 +447,7 @@ func shutdownWithAgents(runner string, n int) (time.Duration, int, error) {
 		"--cluster", "one="+src.URL(), "--agent-command", runner, "--agent-arg", "sample-agent", "--agent-arg", "--hang",
 		"--agents-per-cluster", strconv.Itoa(n), "--max-concurrent-agents", strconv.Itoa(n), "--queue-capacity", strconv.Itoa(n),
 		"--shutdown-timeout", "2", "--agent-kill-grace", "1", "--workspace-root", dir, "--state-dir", filepath.Join(dir, "state"),
-		"--health-address", "127.0.0.1", "--metrics-address", "127.0.0.1",
+		"--health-address", "127.0.0.1", "--metrics-address", "127.0.0.1", "--ui-address", "",
 		"--health-port", strconv.Itoa(ports[0]), "--metrics-port", strconv.Itoa(ports[1]),
 	)
 	logs, err := cmd.StderrPipe()

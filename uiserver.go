@@ -1,0 +1,79 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/config"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/journal"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/httpserver"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/ui"
+)
+
+// apiIncidentsPath serves the history as JSON beside the page, under the
+// same authentication (docs/security.md).
+const apiIncidentsPath = "/api/incidents"
+
+// defaultAPILimit is how many records /api/incidents serves without ?limit=.
+const defaultAPILimit = 100
+
+// uiServer builds the incidents page server on --ui-address: the page,
+// /api/incidents, and the bearer/basic authentication when a file is set.
+func uiServer(cfg config.Config, store *journal.Store, logger *slog.Logger) (*httpserver.Server, error) {
+	page, err := ui.New(ui.Options{
+		Store:  pageStore{store: store, workspaceRoot: cfg.WorkspaceRoot, reportFile: cfg.AgentReportFile},
+		Logger: logger.With("component", "incidents-page"), Title: "kubernetes-mcp-runner · incidents",
+		Clusters: cfg.ClusterNames(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET "+apiIncidentsPath, apiIncidents(store))
+	mux.Handle("/", page)
+	var h http.Handler = mux
+	if cfg.UIBearerTokenFile != "" || cfg.UIBasicAuthFile != "" {
+		auth, err := ui.Auth(ui.AuthOptions{BearerTokenFile: cfg.UIBearerTokenFile, BasicAuthFile: cfg.UIBasicAuthFile})
+		if err != nil {
+			return nil, configError{fmt.Errorf("--ui-bearer-token-file / --ui-basic-auth-file: %w", err)}
+		}
+		h = auth(h)
+	}
+	return httpserver.New("ui-server", cfg.UIAddress, h, logger), nil
+}
+
+// apiIncidents serves the newest history records with their delivery
+// status as a JSON array, at most ?limit= (0: all).
+func apiIncidents(store *journal.Store) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		limit := defaultAPILimit
+		if v := r.URL.Query().Get("limit"); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				http.Error(w, fmt.Sprintf("limit %q: want a number, 0 for all", v), http.StatusBadRequest)
+				return
+			}
+			limit = n
+		}
+		records, err := store.History(limit)
+		if err != nil {
+			http.Error(w, "could not read the history", http.StatusInternalServerError)
+			return
+		}
+		ids := make([]string, len(records))
+		for i, rec := range records {
+			ids[i] = rec.IncidentID
+		}
+		deliveries, err := store.IncidentDeliveries(ids)
+		if err != nil {
+			http.Error(w, "could not read the outbox", http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		_ = json.NewEncoder(w).Encode(rowsOf(records, deliveries))
+	})
+}
