@@ -20,7 +20,7 @@ lint: ## gofmt and go vet (including the e2e and soak files) must be clean.
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	go vet ./...
 	go vet -tags 'e2e soak' ./...
-	go vet -tags browser ./ui
+	go vet -tags browser ./ui ./test
 	go vet -tags conformance ./services/mcpsession
 
 run demo: ## Run the demo: simulated clusters and the sample agent.
@@ -79,5 +79,5 @@ soak: ## Soak run (SOAK_DURATION=2h make soak): flat resources, no leaks, balanc
 	SOAK_DURATION=$(SOAK_DURATION) go test -tags soak -count=1 -run TestSoak -timeout 0 -v ./test 2>&1 | grep -v '^{"time'
 
 UI_SCREENSHOT_DIR ?= $(CURDIR)/dist/screenshots
-browser: ## Load the incidents page in headless Chromium (apt-get install chromium); screenshots go to UI_SCREENSHOT_DIR.
-	UI_SCREENSHOT_DIR=$(UI_SCREENSHOT_DIR) go test -race -tags browser -count=1 -run Browser -v ./ui
+browser: ## Load the incidents page (in-process and served by the built binary) in headless Chromium (apt-get install chromium); screenshots go to UI_SCREENSHOT_DIR.
+	UI_SCREENSHOT_DIR=$(UI_SCREENSHOT_DIR) go test -race -tags browser -count=1 -run Browser -v ./ui ./test

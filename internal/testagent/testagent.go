@@ -50,6 +50,8 @@ func agent(args []string) int {
 	switch {
 	case strings.HasPrefix(name, "ok-"):
 		return good()
+	case strings.HasPrefix(name, "report-"):
+		return exitOn(os.WriteFile(report, []byte(HostileReport), 0o600))
 	case strings.HasPrefix(name, "slow-"):
 		time.Sleep(500 * time.Millisecond)
 		return good()
@@ -111,3 +113,23 @@ func exitOn(err error) int {
 	}
 	return 0
 }
+
+// HostileReport is a Markdown report as an agent might write it after
+// reading hostile cluster data: a heading and findings, with a script, an
+// image that calls out and an event handler embedded.
+const HostileReport = `# CrashLoop in payments/api: bad DATABASE_URL
+
+The container exits at start: the secret ` + "`api-db`" + ` holds an empty URL.
+
+## Remediation
+
+Restore the secret and roll the deployment:
+
+` + "```" + `
+kubectl -n payments rollout undo deploy/api
+` + "```" + `
+
+<script>window.__pwned = 1</script>
+<img src="http://attacker.invalid/x.png" onerror="window.__pwned = 2">
+<a href="javascript:window.__pwned=3">details</a>
+`
