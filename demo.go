@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -15,11 +17,13 @@ import (
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/config"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/fault"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/faultsource"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/notify"
 )
 
 // runDemo starts simulated clusters on loopback and the runner against
-// them, with the bundled sample agent, so a new user sees faults become
-// reports with nothing else installed.
+// them, with the bundled sample agent, the incidents page and a local
+// webhook receiver, so a new user sees faults become reports in a browser
+// and as notifications with nothing else installed.
 func runDemo(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -29,6 +33,7 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 	workspace := fs.String("workspace-root", filepath.Join(os.TempDir(), "kubernetes-mcp-runner-demo"), "where incident workspaces go")
 	healthPort := fs.Int("health-port", 8080, "health server port")
 	metricsPort := fs.Int("metrics-port", 9090, "metrics server port")
+	uiPort := fs.Int("ui-port", 8081, "incidents page port")
 	if err := fs.Parse(args); err != nil {
 		return exitConfig
 	}
@@ -37,6 +42,14 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "demo: %v\n", err)
 		return exitFailure
 	}
+
+	hook, notifyFile, err := startDemoReceiver(*workspace, stdout)
+	if err != nil {
+		fmt.Fprintf(stderr, "demo: %v\n", err)
+		return exitFailure
+	}
+	defer hook.Close()
+	pageURL := fmt.Sprintf("http://127.0.0.1:%d", *uiPort)
 
 	names := []string{"demo-eu", "demo-us", "demo-ap", "demo-sa", "demo-af"}
 	sources := make([]*faultsource.Server, 0, *clusters)
@@ -47,6 +60,7 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 		"--health-port", fmt.Sprint(*healthPort), "--metrics-port", fmt.Sprint(*metricsPort),
 		"--health-address", "127.0.0.1", "--metrics-address", "127.0.0.1",
 		"--log-format", "text", "--queue-sweep-interval", "5", "--max-queue-age", "60",
+		"--ui-address", fmt.Sprintf("127.0.0.1:%d", *uiPort), "--external-url", pageURL, "--notify-file", notifyFile,
 	}
 	for i := range *clusters {
 		name := fmt.Sprintf("demo-%d", i)
@@ -82,6 +96,8 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 		}()
 	}
 	fmt.Fprintf(stdout, "Demo: %d simulated clusters on loopback, sample agent, workspaces in %s\n", *clusters, *workspace)
+	fmt.Fprintf(stdout, "Incidents page: %s/incidents   (reports appear as agents finish)\n", pageURL)
+	fmt.Fprintf(stdout, "Webhook receiver: %s (signed notifications, printed below as they arrive)\n", "http://"+hook.Addr().String())
 	fmt.Fprintf(stdout, "Metrics: http://127.0.0.1:%d/metrics   Health: http://127.0.0.1:%d/readyz?verbose   Stop: Ctrl-C\n", *metricsPort, *healthPort)
 
 	err = runDaemon(ctx, cfg, daemonDeps{
@@ -120,4 +136,52 @@ func emitDemoFaults(ctx context.Context, src *faultsource.Server, cluster string
 		}
 		return faultsource.Fault(cluster, n, types[n%len(types)], severities[rand.IntN(len(severities))])
 	})
+}
+
+// startDemoReceiver serves a webhook receiver (notify.Receiver: signature
+// checked, deliveries deduplicated) on loopback that prints each
+// notification, and writes the notifications file that sends every
+// incident and notice to it.
+func startDemoReceiver(dir string, stdout io.Writer) (net.Listener, string, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, "", err
+	}
+	key := make([]byte, 16)
+	for i := range key {
+		key[i] = "0123456789abcdef"[rand.IntN(16)]
+	}
+	keyFile := filepath.Join(dir, "demo-signing-key")
+	if err := os.WriteFile(keyFile, key, 0o600); err != nil {
+		return nil, "", err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, "", err
+	}
+	var mu sync.Mutex
+	rc := &notify.Receiver{Key: key, Handle: func(n notify.Notification) error {
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case n.Incident != nil:
+			fmt.Fprintf(stdout, "Webhook: incident %s on %s: %s %s  %s\n", n.Incident.ID, n.Incident.Cluster,
+				n.Incident.Fault.Type, n.Incident.Status, n.Incident.Links.Incident)
+		case n.Notice != nil:
+			fmt.Fprintf(stdout, "Webhook: notice %s\n", n.Notice.Summary)
+		}
+		return nil
+	}}
+	go func() { _ = http.Serve(ln, rc) }() // ends when the listener closes
+	file := filepath.Join(dir, "demo-notify.yaml")
+	yaml := fmt.Sprintf(`sinks:
+  - name: demo-receiver
+    type: webhook
+    webhook: {url: "http://%s/", signingKeyFile: %q}
+defaultSinks: [demo-receiver]
+`, ln.Addr(), keyFile)
+	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
+		ln.Close()
+		return nil, "", err
+	}
+	return ln, file, nil
 }
