@@ -255,3 +255,50 @@ func TestBinaryUnsignedDeliveryIsRejected(t *testing.T) {
 		t.Fatalf("receiver saw %d requests and handled %d; a bad signature must be refused", n, h)
 	}
 }
+
+// TestBinarySystemNoticesGoThroughTheOutbox: the breaker opening raises
+// triage_degraded, and a cluster without a session past blindAfter raises
+// cluster_blind, both delivered to the sink the notice route names.
+func TestBinarySystemNoticesGoThroughTheOutbox(t *testing.T) {
+	rcv := startReceiver(t, nil)
+	srcs := startSources(t, "a")
+	dir := t.TempDir()
+	key := filepath.Join(dir, "signing-key")
+	if err := os.WriteFile(key, []byte(signingKey), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "notify.yaml")
+	yaml := fmt.Sprintf(`sinks:
+  - name: ops
+    type: webhook
+    webhook: {url: %q, signingKeyFile: %q}
+routes:
+  - match: {kinds: [notice]}
+    sinks: [ops]
+notices: {blindAfter: 2s}
+`, rcv.srv.URL, key)
+	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	startRunner(t, stateArgs(t, dir, "--cluster", "a="+srcs["a"].URL(),
+		"--cluster", "b=http://127.0.0.1:"+strconv.Itoa(freePort(t))+"/mcp",
+		"--circuit-breaker-threshold", "1", "--notify-file", file)...)
+	poll.Until(t, 15*time.Second, "subscription", func() bool { return srcs["a"].Subscribers() == 1 })
+	emit(srcs["a"], "a", 0, "fail-breaker")
+	poll.Until(t, 30*time.Second, "two notices", func() bool { _, h := rcv.counts(); return h >= 2 })
+	rcv.mu.Lock()
+	defer rcv.mu.Unlock()
+	got := map[string]string{}
+	for _, n := range rcv.handled {
+		if n.Kind != notify.KindNotice || n.Notice == nil {
+			t.Fatalf("an incident reached a notices-only route: %+v", n)
+		}
+		got[n.Notice.Type] = n.Notice.Cluster
+	}
+	if c, ok := got[notify.NoticeTriageDegraded]; !ok || c != "" {
+		t.Errorf("notices %v: want triage_degraded (runner-wide)", got)
+	}
+	if c, ok := got[notify.NoticeClusterBlind]; !ok || c != "b" {
+		t.Errorf("notices %v: want cluster_blind for b", got)
+	}
+}
