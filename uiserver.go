@@ -23,6 +23,15 @@ const defaultAPILimit = 100
 // uiServer builds the incidents page server on --ui-address: the page,
 // /api/incidents, and the bearer/basic authentication when a file is set.
 func uiServer(cfg config.Config, store *journal.Store, logger *slog.Logger) (*httpserver.Server, error) {
+	h, err := uiHandler(cfg, store, logger)
+	if err != nil {
+		return nil, err
+	}
+	return httpserver.New("ui-server", cfg.UIAddress, h, logger), nil
+}
+
+// uiHandler is what the incidents page server serves.
+func uiHandler(cfg config.Config, store *journal.Store, logger *slog.Logger) (http.Handler, error) {
 	page, err := ui.New(ui.Options{
 		Store:  pageStore{store: store, workspaceRoot: cfg.WorkspaceRoot, reportFile: cfg.AgentReportFile},
 		Logger: logger.With("component", "incidents-page"), Title: "kubernetes-mcp-runner · incidents",
@@ -42,7 +51,7 @@ func uiServer(cfg config.Config, store *journal.Store, logger *slog.Logger) (*ht
 		}
 		h = auth(h)
 	}
-	return httpserver.New("ui-server", cfg.UIAddress, h, logger), nil
+	return h, nil
 }
 
 // apiIncidents serves the newest history records with their delivery
