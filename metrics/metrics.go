@@ -184,7 +184,7 @@ func New(reg prometheus.Registerer, build BuildInfo, clusters []string) *Metrics
 		ConfigReloads:             counter("config_reloads_total", "Configuration reloads on SIGHUP, by result: applied, or rejected (invalid; the running configuration is kept).", "result"),
 		NotificationsSent:         counter("notifications_sent_total", "Notifications a sink's receiver accepted.", "sink"),
 		NotificationsFailed:       counter("notifications_failed_total", "Failed notification delivery attempts (each retried later or dead-lettered).", "sink"),
-		NotificationsDeadLettered: counter("notifications_dead_lettered_total", "Notifications given up on, by reason (permanent, max_attempts, max_age, unknown_sink).", "sink", "reason"),
+		NotificationsDeadLettered: counter("notifications_dead_lettered_total", "Notifications given up on, by reason (permanent, max_attempts, max_age).", "sink", "reason"),
 		OutboxDepth:               gauge("notification_outbox_depth", "Notifications waiting in the outbox for delivery to a sink.", "sink"),
 	}
 	m.BuildInfo.WithLabelValues(build.Version, build.GitCommit, build.BuildDate).Set(1)

@@ -1,8 +1,10 @@
 package metrics
 
 // DeadLetterReasons are the reason label values of
-// notifications_dead_lettered_total.
-var DeadLetterReasons = []string{"permanent", "max_attempts", "max_age", "unknown_sink"}
+// notifications_dead_lettered_total. Records of a sink removed from the
+// configuration are dead-lettered too, but only logged: that sink's name is
+// no longer a label value.
+var DeadLetterReasons = []string{"permanent", "max_attempts", "max_age"}
 
 // InitSinks creates the notification series of every configured sink, so
 // dashboards and alerts see zeros rather than absent series.

@@ -123,6 +123,12 @@ func (p *Pump) runOnce(ctx context.Context, sink string, now time.Time) (int, ti
 			continue
 		}
 		res := Deliver(ctx, s, r.Notification)
+		if ctx.Err() != nil {
+			// Cut short by shutdown: not the receiver's failure. The
+			// record stays as it was, pending, and is tried at the next
+			// start.
+			return n, time.Time{}, nil
+		}
 		saved := p.o.Policy.Apply(r, res, p.o.Now(), p.o.Rand())
 		if err := p.o.Store.Save(saved); err != nil {
 			return n, time.Time{}, fmt.Errorf("outbox of sink %s: save %s: %w", sink, r.Key, err)
