@@ -3,6 +3,7 @@ package test
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -13,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/slack-go/slack"
 
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/poll"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/notify"
@@ -300,5 +303,52 @@ notices: {blindAfter: 2s}
 	}
 	if c, ok := got[notify.NoticeClusterBlind]; !ok || c != "b" {
 		t.Errorf("notices %v: want cluster_blind for b", got)
+	}
+}
+
+// TestBinarySlackMessageLinksToTheIncidentPage: the Slack sink of the
+// built binary posts a Block Kit message that unmarshals into slack-go's
+// types, names the status, fault type and cluster, and links to the
+// incident's page under --external-url.
+func TestBinarySlackMessageLinksToTheIncidentPage(t *testing.T) {
+	got := make(chan []byte, 4)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got <- b
+		_, _ = w.Write([]byte("ok"))
+	}))
+	t.Cleanup(srv.Close)
+	srcs := startSources(t, "prod-eu")
+	dir := t.TempDir()
+	urlFile := filepath.Join(dir, "slack-url")
+	if err := os.WriteFile(urlFile, []byte(srv.URL+"/services/T000/B000/XXXX\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "notify.yaml")
+	if err := os.WriteFile(file, []byte(fmt.Sprintf("sinks:\n  - name: oncall\n    type: slack\n    slack: {webhookUrlFile: %q}\ndefaultSinks: [oncall]\n", urlFile)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	startRunner(t, stateArgs(t, dir, "--cluster", "prod-eu="+srcs["prod-eu"].URL(), "--notify-file", file,
+		"--external-url", "https://runner.example.com/")...)
+	poll.Until(t, 15*time.Second, "subscription", func() bool { return srcs["prod-eu"].Subscribers() == 1 })
+	emit(srcs["prod-eu"], "prod-eu", 0, "report-api")
+	var body []byte
+	select {
+	case body = <-got:
+	case <-time.After(60 * time.Second):
+		t.Fatal("no Slack message")
+	}
+	var msg slack.WebhookMessage
+	if err := json.Unmarshal(body, &msg); err != nil || msg.Blocks == nil || len(msg.Blocks.BlockSet) == 0 {
+		t.Fatalf("not a Block Kit message (%v):\n%s", err, body)
+	}
+	text := string(body)
+	for _, want := range []string{"CrashLoop", "success", "prod-eu", "Pod/default/report-api", "https://runner.example.com/incidents/", "CrashLoop in payments/api"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("Slack message lacks %q:\n%s", want, text)
+		}
+	}
+	if strings.Contains(text, "attacker.invalid") || strings.Contains(text, "<script") {
+		t.Errorf("Slack message carries the report's link or script:\n%s", text)
 	}
 }
