@@ -19,12 +19,22 @@ import (
 // rewritten by Save after every delivery attempt.
 var bucketOutbox = []byte("outbox")
 
+// bucketOutboxPending indexes the pending records: sink → key → nothing.
+// Delivered and dead records are kept for people (until pruned), so the
+// pump's reads go through this index and stay proportional to what is
+// pending, not to the history.
+var bucketOutboxPending = []byte("outbox-pending")
+
 // putOutbox writes records into tx.
 func putOutbox(tx *bolt.Tx, recs []notify.OutboxRecord) error {
 	if len(recs) == 0 {
 		return nil
 	}
 	top, err := tx.CreateBucketIfNotExists(bucketOutbox)
+	if err != nil {
+		return err
+	}
+	index, err := tx.CreateBucketIfNotExists(bucketOutboxPending)
 	if err != nil {
 		return err
 	}
@@ -41,6 +51,18 @@ func putOutbox(tx *bolt.Tx, recs []notify.OutboxRecord) error {
 			return err
 		}
 		if err := b.Put([]byte(r.Key), data); err != nil {
+			return err
+		}
+		pending, err := index.CreateBucketIfNotExists([]byte(r.Sink))
+		if err != nil {
+			return err
+		}
+		if r.State == notify.StatePending {
+			err = pending.Put([]byte(r.Key), nil)
+		} else {
+			err = pending.Delete([]byte(r.Key))
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -103,22 +125,29 @@ func (s *Store) Save(r notify.OutboxRecord) error {
 	return nil
 }
 
-// eachOutbox calls fn for every record of sink (every sink when sink is
-// empty), in key order.
-func eachOutbox(tx *bolt.Tx, sink string, fn func(notify.OutboxRecord) error) error {
-	top := tx.Bucket(bucketOutbox)
-	if top == nil {
+// eachPending calls fn for every pending record of sink (every sink when
+// sink is empty), through the pending index.
+func eachPending(tx *bolt.Tx, sink string, fn func(notify.OutboxRecord) error) error {
+	index, top := tx.Bucket(bucketOutboxPending), tx.Bucket(bucketOutbox)
+	if index == nil || top == nil {
 		return nil
 	}
 	visit := func(name []byte) error {
-		b := top.Bucket(name)
-		if b == nil {
+		keys, records := index.Bucket(name), top.Bucket(name)
+		if keys == nil || records == nil {
 			return nil
 		}
-		return b.ForEach(func(k, v []byte) error {
+		return keys.ForEach(func(k, _ []byte) error {
+			v := records.Get(k)
+			if v == nil {
+				return nil
+			}
 			var r notify.OutboxRecord
 			if err := json.Unmarshal(v, &r); err != nil {
 				return fmt.Errorf("outbox record %s/%s: %w", name, k, err)
+			}
+			if r.State != notify.StatePending {
+				return nil
 			}
 			return fn(r)
 		})
@@ -126,7 +155,7 @@ func eachOutbox(tx *bolt.Tx, sink string, fn func(notify.OutboxRecord) error) er
 	if sink != "" {
 		return visit([]byte(sink))
 	}
-	return top.ForEachBucket(visit)
+	return index.ForEachBucket(visit)
 }
 
 // Due implements notify.OutboxStore: up to limit pending records of sink
@@ -134,7 +163,7 @@ func eachOutbox(tx *bolt.Tx, sink string, fn func(notify.OutboxRecord) error) er
 func (s *Store) Due(sink string, now time.Time, limit int) ([]notify.OutboxRecord, error) {
 	var out []notify.OutboxRecord
 	err := s.db.View(func(tx *bolt.Tx) error {
-		return eachOutbox(tx, sink, func(r notify.OutboxRecord) error {
+		return eachPending(tx, sink, func(r notify.OutboxRecord) error {
 			if r.Due(now) {
 				out = append(out, r)
 			}
@@ -151,8 +180,8 @@ func (s *Store) Due(sink string, now time.Time, limit int) ([]notify.OutboxRecor
 // NextDue implements notify.OutboxStore.
 func (s *Store) NextDue(sink string) (at time.Time, ok bool, err error) {
 	err = s.db.View(func(tx *bolt.Tx) error {
-		return eachOutbox(tx, sink, func(r notify.OutboxRecord) error {
-			if r.State == notify.StatePending && (!ok || r.NextAttemptAt.Before(at)) {
+		return eachPending(tx, sink, func(r notify.OutboxRecord) error {
+			if !ok || r.NextAttemptAt.Before(at) {
 				at, ok = r.NextAttemptAt, true
 			}
 			return nil
@@ -165,10 +194,8 @@ func (s *Store) NextDue(sink string) (at time.Time, ok bool, err error) {
 func (s *Store) OutboxDepth() (map[string]int, error) {
 	depth := map[string]int{}
 	err := s.db.View(func(tx *bolt.Tx) error {
-		return eachOutbox(tx, "", func(r notify.OutboxRecord) error {
-			if r.State == notify.StatePending {
-				depth[r.Sink]++
-			}
+		return eachPending(tx, "", func(r notify.OutboxRecord) error {
+			depth[r.Sink]++
 			return nil
 		})
 	})
@@ -211,8 +238,8 @@ func (s *Store) DeadLetterUnknown(sinks []string, now time.Time) ([]notify.Outbo
 	err := s.w.update(func(tx *bolt.Tx) error {
 		marked = marked[:0] // the writer may run this again after a rollback
 		var dead []notify.OutboxRecord
-		err := eachOutbox(tx, "", func(r notify.OutboxRecord) error {
-			if r.State == notify.StatePending && !slices.Contains(sinks, r.Sink) {
+		err := eachPending(tx, "", func(r notify.OutboxRecord) error {
+			if !slices.Contains(sinks, r.Sink) {
 				dead = append(dead, notify.DeadLetter(r, notify.DeadUnknownSink, now))
 			}
 			return nil
