@@ -25,6 +25,9 @@ var bucketOutbox = []byte("outbox")
 // pending, not to the history.
 var bucketOutboxPending = []byte("outbox-pending")
 
+// The store is the pump's outbox.
+var _ notify.OutboxStore = (*Store)(nil)
+
 // putOutbox writes records into tx.
 func putOutbox(tx *bolt.Tx, recs []notify.OutboxRecord) error {
 	if len(recs) == 0 {
