@@ -145,9 +145,12 @@ func TestBinaryNotificationSurvivesKill9(t *testing.T) {
 		d := deliveries(t, second)["flaky"]
 		return d != nil && d["state"] == "delivered"
 	})
+	// Six requests reached the receiver. The kill can lose the outcome of
+	// at most the one attempt it interrupted; a count that restarted from
+	// zero would be at most four (the first runner made two or more).
 	d := deliveries(t, second)["flaky"]
-	if d["attempts"] != float64(6) {
-		t.Errorf("delivery record %v: want 6 attempts (5 failed, counted across the kill, then 1 delivered)", d)
+	if a, _ := d["attempts"].(float64); a < 5 || a > 6 {
+		t.Errorf("delivery record %v: want 5 or 6 attempts, counted across the kill", d)
 	}
 	if got := second.metric("kubernetes_mcp_runner_notifications_sent_total", `sink="flaky"`); got != 1 {
 		t.Errorf("notifications_sent_total{sink=flaky} = %v, want 1", got)
@@ -155,10 +158,10 @@ func TestBinaryNotificationSurvivesKill9(t *testing.T) {
 	if got := second.metric("kubernetes_mcp_runner_notification_outbox_depth", `sink="flaky"`); got != 0 {
 		t.Errorf("outbox depth after delivery = %v, want 0", got)
 	}
-	// A third start finds nothing pending: the receiver hears nothing more.
+	// A third start finds nothing pending (the depth is read from the store
+	// before the pump starts): the receiver hears nothing more.
 	_ = second.sigterm(t)
 	third := startRunner(t, args...)
-	poll.Until(t, 15*time.Second, "subscription", func() bool { return srcs["a"].Subscribers() == 1 })
 	if got := third.metric("kubernetes_mcp_runner_notification_outbox_depth", `sink="flaky"`); got != 0 {
 		t.Errorf("outbox depth after a restart = %v, want 0", got)
 	}
