@@ -166,7 +166,7 @@ func runDaemon(ctx context.Context, cfg config.Config, deps daemonDeps) error {
 	var extra []suture.Service
 	if durable.outbox != nil {
 		extra = append(extra, durable.outbox.pump, &notices{
-			o: durable.outbox, changes: brkGauge.c, clusters: cfg.ClusterNames(), connected: sessions.Connected,
+			o: durable.outbox, changes: brkGauge.c, clusters: sessionClusters(sessions), connected: sessions.Connected,
 			breaker: breakerWatch(notes), blind: notify.NewBlindWatch(notes.file.BlindAfter(), notes.doc),
 			keep: cfg.HistoryMaxAge, keepPer: cfg.HistoryMaxEntries,
 		})

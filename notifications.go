@@ -27,6 +27,8 @@ import (
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/metrics"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/notify"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/queue"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/mcpsession"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/ui"
 )
 
 // notifier is the configured notifications: nil sinks when --notify-file
@@ -251,17 +253,36 @@ func (g *breakerGauge) Set(v float64) {
 // as they happen, clusters blind past the threshold on every tick, and an
 // hourly prune of old delivered and dead records.
 type notices struct {
-	o         *outbox
-	breaker   *notify.BreakerWatch
-	blind     *notify.BlindWatch
-	changes   <-chan breakerChange
-	clusters  []string
+	o       *outbox
+	breaker *notify.BreakerWatch
+	blind   *notify.BlindWatch
+	changes <-chan breakerChange
+	// clusters lists the clusters configured now (a reload adds and
+	// removes them); connected says whether one has a live subscription.
+	clusters  func() []string
 	connected func(cluster string) bool
+	watched   map[string]bool
 	keep      time.Duration
 	keepPer   int
 }
 
 func (s *notices) String() string { return "notification notices" }
+
+// watch updates the clusters watched for blindness to those configured
+// now. A removed cluster is forgotten without a notice: it is not blind,
+// it is gone.
+func (s *notices) watch(now time.Time) {
+	current := map[string]bool{}
+	for _, c := range s.clusters() {
+		current[c] = true
+	}
+	for c := range s.watched {
+		if !current[c] {
+			s.blind.Seen(c, now)
+		}
+	}
+	s.watched = current
+}
 
 func (s *notices) Serve(ctx context.Context) error {
 	tick := time.NewTicker(time.Second)
@@ -283,7 +304,8 @@ func (s *notices) Serve(ctx context.Context) error {
 			if s.blind == nil {
 				continue
 			}
-			for _, c := range s.clusters {
+			s.watch(now)
+			for c := range s.watched {
 				if s.connected(c) {
 					if doc, ok := s.blind.Seen(c, now); ok {
 						s.o.raise(doc)
@@ -309,4 +331,30 @@ func breakerWatch(n *notifier) *notify.BreakerWatch {
 		return nil
 	}
 	return notify.NewBreakerWatch(n.doc)
+}
+
+// sessionClusters lists the clusters the session set serves now.
+func sessionClusters(set *mcpsession.Set) func() []string {
+	return func() []string {
+		var out []string
+		for _, ss := range set.Sessions() {
+			out = append(out, ss.Clusters()...)
+		}
+		return out
+	}
+}
+
+// checkNotifications loads what the daemon would for notifications and the
+// incidents page: the notifications file with its sinks' secrets, and the
+// page's credential files.
+func checkNotifications(cfg config.Config) error {
+	if _, err := loadNotifier(cfg, ""); err != nil {
+		return err
+	}
+	if cfg.UIBearerTokenFile != "" || cfg.UIBasicAuthFile != "" {
+		if _, err := ui.Auth(ui.AuthOptions{BearerTokenFile: cfg.UIBearerTokenFile, BasicAuthFile: cfg.UIBasicAuthFile}); err != nil {
+			return fmt.Errorf("--ui-bearer-token-file / --ui-basic-auth-file: %w", err)
+		}
+	}
+	return nil
 }
