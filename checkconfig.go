@@ -23,6 +23,9 @@ func runCheckConfig(args []string, getenv func(string) string, lookupEnv func(st
 	if err == nil {
 		err = cfg.Preflight(lookupEnv)
 	}
+	if err == nil {
+		err = checkNotifications(cfg)
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "kubernetes-mcp-runner: configuration invalid: %v\n", err)
 		return exitConfig

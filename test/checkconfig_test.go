@@ -105,6 +105,10 @@ func TestCheckConfigRejectsWithExit2(t *testing.T) {
 		{"bad clusters file", nil, []string{"--clusters-file", writeFile(t, dir, "bad.yaml", "clusters:\n  - name: Not_A_Label\n    endpoint: http://127.0.0.1:9/mcp\n"), "--agent-command", "/bin/true"}, "Not_A_Label"},
 		{"missing token file", nil, []string{"--clusters-file", writeFile(t, dir, "tok.yaml", "clusters:\n  - name: a\n    endpoint: https://h/mcp\n    bearerTokenFile: "+filepath.Join(dir, "absent")+"\n"), "--agent-command", "/bin/true"}, "bearerTokenFile"},
 		{"unknown flag", nil, []string{"--no-such-flag"}, "no-such-flag"},
+		{"bad notifications file", nil, []string{"--clusters-file", good, "--agent-command", "/bin/true", "--state-dir", dir,
+			"--notify-file", writeFile(t, dir, "notify.yaml", "sinks:\n  - name: oncall\n    type: slack\n    slack: {webhookUrlFile: "+filepath.Join(dir, "absent")+"}\n")}, `sink "oncall"`},
+		{"short page token", nil, []string{"--clusters-file", good, "--agent-command", "/bin/true",
+			"--ui-bearer-token-file", writeFile(t, dir, "token", "short\n")}, "--ui-bearer-token-file"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, stdout, stderr := checkConfig(t, tc.env, tc.args...)
