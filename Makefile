@@ -1,4 +1,5 @@
 # kubernetes-mcp-runner
+SHELL   := /bin/bash
 BINARY  := kubernetes-mcp-runner
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
@@ -76,7 +77,7 @@ release-check: release-snapshot ## goreleaser check, a snapshot build, and the t
 
 SOAK_DURATION ?= 3m
 soak: ## Soak run (SOAK_DURATION=2h make soak): flat resources, no leaks, balanced books.
-	SOAK_DURATION=$(SOAK_DURATION) go test -tags soak -count=1 -run TestSoak -timeout 0 -v ./test 2>&1 | grep -v '^{"time'
+	set -o pipefail; SOAK_DURATION=$(SOAK_DURATION) go test -tags soak -count=1 -run TestSoak -timeout 0 -v ./test 2>&1 | { grep -v '^{"time' || true; }
 
 UI_SCREENSHOT_DIR ?= $(CURDIR)/dist/screenshots
 browser: ## Load the incidents page (in-process and served by the built binary) in headless Chromium (apt-get install chromium); screenshots go to UI_SCREENSHOT_DIR.
