@@ -38,6 +38,7 @@ const (
 type Fields struct {
 	IncidentID        string
 	Cluster           string
+	Source            string
 	Workspace         string
 	EventFile         string
 	ReportFile        string
@@ -55,6 +56,7 @@ func (f Fields) Env() map[string]string {
 	env := map[string]string{
 		"INCIDENT_ID":        f.IncidentID,
 		"CLUSTER":            f.Cluster,
+		"FAULT_SOURCE":       f.Source,
 		"WORKSPACE":          f.Workspace,
 		"EVENT_FILE":         f.EventFile,
 		"REPORT_FILE":        f.ReportFile,
@@ -100,6 +102,10 @@ type Result struct {
 	// interrupted earlier runs.
 	Attempt   int    `json:"attempt"`
 	Workspace string `json:"workspace"`
+	// FaultResolvedAt is when the fault's source reported it over while
+	// the agent ran (an Alertmanager alert resolving); the agent was left
+	// to finish. Absent when no source reported an end.
+	FaultResolvedAt *time.Time `json:"faultResolvedAt,omitempty"`
 }
 
 // Record is one finished incident in the history, as the state store keeps
@@ -118,6 +124,8 @@ type Record struct {
 	EndedAt         time.Time `json:"endedAt"`
 	DurationSeconds float64   `json:"durationSeconds"`
 	Workspace       string    `json:"workspace"`
+	// FaultResolvedAt is Result.FaultResolvedAt.
+	FaultResolvedAt *time.Time `json:"faultResolvedAt,omitempty"`
 }
 
 // Record is the history record of a result for a fault of faultType.
@@ -126,7 +134,7 @@ func (r Result) Record(faultType string) Record {
 		IncidentID: r.IncidentID, Cluster: r.Cluster, FaultID: r.FaultID, FaultType: faultType,
 		Status: r.Status, Reason: r.Reason, Attempts: r.Attempt,
 		StartedAt: r.StartedAt, EndedAt: r.EndedAt, DurationSeconds: r.DurationSeconds,
-		Workspace: r.Workspace,
+		Workspace: r.Workspace, FaultResolvedAt: r.FaultResolvedAt,
 	}
 }
 

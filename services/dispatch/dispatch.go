@@ -103,6 +103,10 @@ type Dispatcher struct {
 	running  map[string]string // incident id → cluster
 	draining bool
 	drained  incident.DrainReport
+	// runningFaults finds the incident of a running fault, and ended holds
+	// when a source reported a running incident's fault over (FaultEnded).
+	runningFaults map[faultKey]string
+	ended         map[string]time.Time
 
 	// Clusters a reload added or removed while Serve runs (clusters.go).
 	clusters clusterWorkers
@@ -149,6 +153,9 @@ func New(o Options) (*Dispatcher, error) {
 		cleanup: cleanup,
 		slots:   semaphore.NewWeighted(int64(o.MaxConcurrent)),
 		running: make(map[string]string),
+
+		runningFaults: make(map[faultKey]string),
+		ended:         make(map[string]time.Time),
 	}
 	d.clusters.init(o.Kubeconfigs)
 	d.agentsCtx, d.interruptAgents = context.WithCancel(context.Background())
@@ -223,6 +230,7 @@ func (d *Dispatcher) work(ctx context.Context, q *queue.Queue, clusterCtx contex
 			id = incidentID(it, d.o.Now())
 			it.Attempts++
 			d.running[id] = it.Cluster
+			d.runningFaults[faultKey{it.Cluster, it.Event.FaultID}] = id
 			d.inFlight.Add(1)
 		}
 		d.mu.Unlock()
@@ -248,6 +256,7 @@ func (d *Dispatcher) runGuarded(q *queue.Queue, it queue.Item, id string, probe 
 			d.finish(id, incident.StatusFailure)
 			d.o.Breaker.Record(false, probe)
 		}
+		d.forgetFault(it, id)
 		q.Release(it.Event.FaultID)
 	}()
 	status := d.runIncident(it, id, probe)
@@ -335,6 +344,7 @@ func (d *Dispatcher) runIncident(it queue.Item, id string, probe bool) incident.
 	fail := func(reason string, err error) incident.Status {
 		result.Status, result.Reason = incident.StatusFailure, fmt.Sprintf("%s: %v", reason, err)
 		result.EndedAt = d.o.Now()
+		d.noteEnded(id, &result)
 		d.logger.Error("Incident could not run", "cluster", cluster, "incident_id", id, "error", result.Reason)
 		_ = writeJSON(filepath.Join(ws, incident.ResultFile), result)
 		finished()
@@ -373,6 +383,7 @@ func (d *Dispatcher) runIncident(it queue.Item, id string, probe bool) incident.
 	}
 	// The record on disk and the breaker come first, the metrics after:
 	// what a scrape shows has already happened.
+	d.noteEnded(id, &result)
 	if err := writeJSON(filepath.Join(ws, incident.ResultFile), result); err != nil {
 		d.logger.Error("Could not write result.json", "cluster", cluster, "incident_id", id, "error", err.Error())
 	}
@@ -539,6 +550,7 @@ func (d *Dispatcher) fields(it queue.Item, id, ws string) incident.Fields {
 	f := incident.Fields{
 		IncidentID:        id,
 		Cluster:           it.Cluster,
+		Source:            it.Event.Source,
 		Workspace:         ws,
 		EventFile:         filepath.Join(ws, incident.EventFile),
 		Kubeconfig:        d.kubeconfig(it.Cluster),

@@ -134,7 +134,7 @@ func (f *fixture) push(t *testing.T, cluster, resource string) string {
 	seq++
 	id := "f" + strconv.Itoa(seq)
 	res, _, _ := f.queues.Get(cluster).Push(fault.Event{
-		FaultID: id, FaultType: fault.TypeCrashLoop, Severity: "critical",
+		Source: fault.SourceMCP, FaultID: id, FaultType: fault.TypeCrashLoop, Severity: "critical",
 		Resource: fault.Resource{Kind: "Pod", Name: resource, Namespace: "ns"},
 	})
 	if res != queue.Queued {
@@ -295,10 +295,13 @@ func TestAgentEnvironmentIsOnlyWhatIsAllowed(t *testing.T) {
 			names = append(names, k)
 		}
 	}
-	want := []string{"CLEANUP_DIR", "CLUSTER", "EVENT_FILE", "FAULT_ID", "FAULT_TYPE", "GORACE", "INCIDENT_ID", "KUBECONFIG", "PATH",
+	want := []string{"CLEANUP_DIR", "CLUSTER", "EVENT_FILE", "FAULT_ID", "FAULT_SOURCE", "FAULT_TYPE", "GORACE", "INCIDENT_ID", "KUBECONFIG", "PATH",
 		"REPORT_FILE", "RESOURCE_KIND", "RESOURCE_NAME", "RESOURCE_NAMESPACE", "SEVERITY", "WORKSPACE"}
 	if !slices.Equal(names, want) {
 		t.Fatalf("agent environment %v,\nwant exactly %v", names, want)
+	}
+	if !strings.Contains(string(report), "FAULT_SOURCE=mcp\n") {
+		t.Errorf("the agent does not see the fault's source:\n%s", report)
 	}
 }
 
