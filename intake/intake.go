@@ -90,6 +90,9 @@ type Intake struct {
 	mu       sync.RWMutex
 	policies map[string]ClusterPolicy
 	dedup    map[string]*dedupMemory
+	// ongoing remembers faults of sources that report their end until
+	// they do (SubmitUntilEnded, End).
+	ongoing map[string]*dedupMemory
 }
 
 // New returns an Intake.
@@ -97,8 +100,10 @@ func New(o Options) *Intake {
 	if o.DedupEntries <= 0 {
 		o.DedupEntries = 10000
 	}
-	in := &Intake{o: o, logger: o.Logger.With("component", "intake"), dedup: make(map[string]*dedupMemory), policies: make(map[string]ClusterPolicy, len(o.Clusters))}
+	in := &Intake{o: o, logger: o.Logger.With("component", "intake"), dedup: make(map[string]*dedupMemory),
+		policies: make(map[string]ClusterPolicy, len(o.Clusters)), ongoing: make(map[string]*dedupMemory)}
 	for name := range o.Clusters {
+		in.ongoing[name] = newDedupMemory(OngoingMaxAge, o.DedupEntries)
 		d := newDedupMemory(o.DedupWindow, o.DedupEntries)
 		seed := o.DedupSeed[name]
 		ids := make([]string, 0, len(seed))
@@ -119,11 +124,15 @@ func New(o Options) *Intake {
 // Submit processes one fault a source decoded for a configured cluster.
 // cluster is the configured name, the only one used in labels.
 func (in *Intake) Submit(cluster string, ev fault.Event) Outcome {
+	return in.submit(cluster, ev, false)
+}
+
+func (in *Intake) submit(cluster string, ev fault.Event, untilEnded bool) Outcome {
 	m := in.o.Metrics
 	q := in.o.Queues.Get(cluster)
 	in.mu.RLock()
 	policy, known := in.policies[cluster]
-	dedup := in.dedup[cluster]
+	dedup, ongoing := in.dedup[cluster], in.ongoing[cluster]
 	in.mu.RUnlock()
 	if q == nil || !known {
 		// Sources submit only for configured clusters; a fault here
@@ -147,7 +156,10 @@ func (in *Intake) Submit(cluster string, ev fault.Event) Outcome {
 		return filtered(TriageDisabled)
 	case sev < in.o.MinSeverity:
 		return filtered(SeverityLow)
-	case q.Holds(ev.FaultID) || dedup.seen(ev.FaultID, now):
+	case q.Holds(ev.FaultID) || dedup.seen(ev.FaultID, now) || ongoing.seen(ev.FaultID, now):
+		if untilEnded && !ongoing.seen(ev.FaultID, now) {
+			ongoing.remember(ev.FaultID, now)
+		}
 		return filtered(Duplicate)
 	}
 	if in.o.Breaker.IsOpen() {
@@ -172,6 +184,9 @@ func (in *Intake) Submit(cluster string, ev fault.Event) Outcome {
 			"dropped_fault_id", displaced.Event.FaultID, "dropped_severity", displaced.Severity().String())
 	}
 	dedup.remember(ev.FaultID, now)
+	if untilEnded {
+		ongoing.remember(ev.FaultID, now)
+	}
 	return Queued
 }
 

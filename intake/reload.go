@@ -16,6 +16,15 @@ func (in *Intake) SetClusters(policies map[string]ClusterPolicy) {
 		}
 	}
 	in.dedup = next
+	ongoing := make(map[string]*dedupMemory, len(policies))
+	for name := range policies {
+		if d, ok := in.ongoing[name]; ok {
+			ongoing[name] = d
+		} else {
+			ongoing[name] = newDedupMemory(OngoingMaxAge, in.o.DedupEntries)
+		}
+	}
+	in.ongoing = ongoing
 	in.policies = make(map[string]ClusterPolicy, len(policies))
 	for name, p := range policies {
 		in.policies[name] = p
