@@ -15,6 +15,8 @@
 //	          metrics-server, health-server, watchdog, other
 //	outcome   success, failure, timeout
 //	op        enqueue, remove, start, finish, requeue
+//	result    (alertmanager_notifications_total) see AlertmanagerResults
+//	outcome   (alertmanager_alerts_total) see AlertmanagerOutcomes
 package metrics
 
 import (
@@ -42,6 +44,14 @@ var (
 	// StateOps are the journal writes state_write_errors_total counts.
 	StateOps     = []string{"enqueue", "remove", "start", "finish", "requeue"}
 	ServiceKinds = []string{"sse", "sweeper", "dispatch", "metrics-server", "health-server", "watchdog", "other"}
+	// AlertmanagerResults are how the Alertmanager endpoint answered a
+	// notification.
+	AlertmanagerResults = []string{"accepted", "not_found", "method_not_allowed", "unauthorized",
+		"unsupported_media_type", "too_large", "malformed", "unsupported_version", "store_unavailable"}
+	// AlertmanagerOutcomes are where one alert of an accepted notification
+	// ended.
+	AlertmanagerOutcomes = []string{"queued", "duplicate", "severity_low", "triage_disabled", "queue_full", "breaker_open",
+		"malformed", "unknown_cluster", "resolved_removed", "resolved_running", "resolved_idle", "truncated"}
 )
 
 // Histogram buckets as the seed gives them.
@@ -107,6 +117,12 @@ type Metrics struct {
 	NotificationsFailed       *prometheus.CounterVec // sink
 	NotificationsDeadLettered *prometheus.CounterVec // sink, reason
 	OutboxDepth               *prometheus.GaugeVec   // sink
+
+	// Alertmanager webhook intake. Alerts that name no configured cluster
+	// count with cluster "".
+	AlertmanagerNotifications  *prometheus.CounterVec // result
+	AlertmanagerAlertsReceived *prometheus.CounterVec // cluster, severity
+	AlertmanagerAlerts         *prometheus.CounterVec // cluster, outcome
 }
 
 // New registers every collector on reg and initialises the per-cluster
@@ -186,6 +202,10 @@ func New(reg prometheus.Registerer, build BuildInfo, clusters []string) *Metrics
 		NotificationsFailed:       counter("notifications_failed_total", "Failed notification delivery attempts (each retried later or dead-lettered).", "sink"),
 		NotificationsDeadLettered: counter("notifications_dead_lettered_total", "Notifications given up on, by reason (permanent, max_attempts, max_age).", "sink", "reason"),
 		OutboxDepth:               gauge("notification_outbox_depth", "Notifications waiting in the outbox for delivery to a sink.", "sink"),
+
+		AlertmanagerNotifications:  counter("alertmanager_notifications_total", "Alertmanager webhook notifications, by how the runner answered.", "result"),
+		AlertmanagerAlertsReceived: counter("alertmanager_alerts_received_total", "Alerts of accepted Alertmanager notifications, by severity; cluster is empty for alerts naming no configured cluster.", "cluster", "severity"),
+		AlertmanagerAlerts:         counter("alertmanager_alerts_total", "Alerts of accepted Alertmanager notifications, by where they ended.", "cluster", "outcome"),
 	}
 	m.BuildInfo.WithLabelValues(build.Version, build.GitCommit, build.BuildDate).Set(1)
 	m.Up.Set(1)
@@ -203,6 +223,9 @@ func New(reg prometheus.Registerer, build BuildInfo, clusters []string) *Metrics
 	}
 	for _, r := range ReloadResults {
 		m.ConfigReloads.WithLabelValues(r)
+	}
+	for _, r := range AlertmanagerResults {
+		m.AlertmanagerNotifications.WithLabelValues(r)
 	}
 	return m
 }
@@ -253,6 +276,8 @@ func Catalog() map[string][]string {
 	m.SSEConnectionErrors.WithLabelValues("c", ConnectionReasons[0])
 	m.SSEConnectionDuration.WithLabelValues("c")
 	m.InitSinks([]string{"s"})
+	m.AlertmanagerAlertsReceived.WithLabelValues("c", Severities[0])
+	m.AlertmanagerAlerts.WithLabelValues("c", AlertmanagerOutcomes[0])
 	families, err := reg.Gather()
 	if err != nil {
 		panic(err) // a registry of our own collectors cannot fail

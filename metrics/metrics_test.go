@@ -46,11 +46,14 @@ var seedMetrics = map[string][]string{
 	"state_corruptions_total":        nil,
 	"sse_disconnected_seconds_total": {"cluster"},
 
-	"workspaces":                    nil,
-	"workspaces_bytes":              nil,
-	"workspaces_removed_total":      {"reason"},
-	"workspace_remove_errors_total": nil,
-	"config_reloads_total":          {"result"},
+	"workspaces":                         nil,
+	"workspaces_bytes":                   nil,
+	"workspaces_removed_total":           {"reason"},
+	"workspace_remove_errors_total":      nil,
+	"config_reloads_total":               {"result"},
+	"alertmanager_notifications_total":   {"result"},
+	"alertmanager_alerts_received_total": {"cluster", "severity"},
+	"alertmanager_alerts_total":          {"cluster", "outcome"},
 }
 
 // populated returns metrics with one series of every vector.
@@ -66,6 +69,8 @@ func populated(t *testing.T) (*prometheus.Registry, *Metrics) {
 	m.SSEConnectionErrors.WithLabelValues("prod", "connection_refused").Inc()
 	m.SSEConnectionDuration.WithLabelValues("prod").Observe(100)
 	m.AgentCleanups.WithLabelValues("success").Inc()
+	m.AlertmanagerAlertsReceived.WithLabelValues("prod", "warning").Inc()
+	m.AlertmanagerAlerts.WithLabelValues("prod", "queued").Inc()
 	return reg, m
 }
 
