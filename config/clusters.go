@@ -109,9 +109,17 @@ func oneLine(err error) error {
 	return errors.New(strings.Join(parts, " "))
 }
 
+// AlertOnly reports whether the cluster receives faults only from the
+// Alertmanager intake: it has no MCP endpoint, so no session is started
+// for it.
+func (c Cluster) AlertOnly() bool { return c.Endpoint == "" }
+
 func (c Cluster) validate() error {
 	if !clusterName.MatchString(c.Name) {
 		return fmt.Errorf("invalid cluster name %q: use 1-63 lower-case letters, digits and '-', starting and ending with a letter or digit", c.Name)
+	}
+	if c.AlertOnly() {
+		return c.validateAlertOnly()
 	}
 	u, err := url.Parse(c.Endpoint)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -225,6 +233,9 @@ func (c Cluster) validateSubscription() error {
 func checkSharedSubscriptions(clusters []Cluster) error {
 	seen := make(map[string]string, len(clusters))
 	for _, c := range clusters {
+		if c.AlertOnly() {
+			continue
+		}
 		f := c.Filters
 		key := fmt.Sprintf("%s\x00%s\x00%q\x00%s\x00%s\x00%s\x00%s\x00%s\x00%s", c.Endpoint, c.Context, f.Namespaces,
 			f.LabelSelector, f.InvolvedKind, f.InvolvedName, f.InvolvedNamespace, f.Reason, f.Type)

@@ -123,6 +123,16 @@ type Config struct {
 	UIAddress         string
 	UIBearerTokenFile string
 	UIBasicAuthFile   string
+
+	// Alertmanager webhook intake (docs/sources.md): off unless
+	// IntakeAddress is set; then it needs a bearer token file or basic
+	// auth, and clusters may be alert-only (no endpoint).
+	IntakeAddress               string
+	IntakeBearerTokenFile       string
+	IntakeBasicAuthUsername     string
+	IntakeBasicAuthPasswordFile string
+	IntakeMaxBodyBytes          int
+	AlertmanagerMappingFile     string
 }
 
 // Option describes one configuration option for --help and the docs.
@@ -171,6 +181,7 @@ func Defaults() Config {
 		HistoryMaxAge:              7 * 24 * time.Hour,
 		HistoryMaxEntries:          10000,
 		UIAddress:                  "127.0.0.1:8081",
+		IntakeMaxBodyBytes:         4 << 20,
 	}
 }
 
@@ -244,6 +255,14 @@ func options(c *Config) []option {
 		o("ui-address", "host:port of the incidents page and the /api/incidents JSON (loopback by default; empty: off)", str(&c.UIAddress)),
 		o("ui-bearer-token-file", "file holding a bearer token the incidents page requires (needed to serve it beyond loopback)", str(&c.UIBearerTokenFile)),
 		o("ui-basic-auth-file", "file of user:password lines the incidents page accepts (needed to serve it beyond loopback)", str(&c.UIBasicAuthFile)),
+
+		// The Alertmanager webhook intake (docs/sources.md).
+		o("intake-address", "host:port of the Alertmanager webhook endpoint (POST /alertmanager); empty: off", str(&c.IntakeAddress)),
+		o("intake-bearer-token-file", "file holding the bearer token Alertmanager must send to the intake endpoint", str(&c.IntakeBearerTokenFile)),
+		o("intake-basic-auth-username", "user name Alertmanager must send with basic auth (with --intake-basic-auth-password-file)", str(&c.IntakeBasicAuthUsername)),
+		o("intake-basic-auth-password-file", "file holding the basic auth password Alertmanager must send", str(&c.IntakeBasicAuthPasswordFile)),
+		o("intake-max-body-bytes", "largest notification body the intake endpoint reads (413 above it)", n(&c.IntakeMaxBodyBytes)),
+		o("alertmanager-mapping-file", "YAML file mapping alert labels to fault fields (cluster label, severities, resources); empty: the defaults", str(&c.AlertmanagerMappingFile)),
 	}
 }
 
@@ -409,8 +428,14 @@ func (c Config) Validate() error {
 	if len(c.Clusters) == 0 {
 		return errors.New("no clusters configured: give --cluster NAME=URL (CLUSTER) or --clusters-file (CLUSTERS_FILE)")
 	}
+	if err := c.validateIntake(); err != nil {
+		return err
+	}
 	seen := make(map[string]bool, len(c.Clusters))
 	for i, cl := range c.Clusters {
+		if cl.AlertOnly() && c.IntakeAddress == "" {
+			return fmt.Errorf("cluster %q has no endpoint and --intake-address (INTAKE_ADDRESS) is not set: it would receive no faults; give it an endpoint or turn on the Alertmanager intake", cl.Name)
+		}
 		if err := cl.validate(); err != nil {
 			return fmt.Errorf("cluster #%d: %w", i+1, err)
 		}
