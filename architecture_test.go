@@ -29,6 +29,8 @@ var importRules = []struct {
 	{"journal", "services/...", nil, "the store never imports a service"},
 	{"queue", "services/...", nil, "the queue is below the services that use it"},
 	{"intake", "services/...", nil, "intake is below the sources that feed it"},
+	{"services/dispatch", "services/alertmanager", nil, "dispatch never learns where a fault came from beyond its source value"},
+	{"services/alertmanager", "journal", nil, "the Alertmanager endpoint hands faults to a Submitter; the root wires it to the store"},
 	{"...", "internal/...", []string{".", "cmd/...", "internal/...", "test/..."},
 		"test and demo equipment stays out of the daemon's packages (the root wires the demo)"},
 }

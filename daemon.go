@@ -7,6 +7,7 @@ package main
 //	 ├─ 1 signals
 //	 ├─ 2 workers (suture)
 //	 │    ├─ intake: sessions: mcpsession[endpoint]… ──► intake ──► breaker, queues ──► journal
+//	 │    │          alertmanager-intake (--intake-address) ──► intake, queues, dispatch
 //	 │    │          sweeper ──► queues
 //	 │    │          reloader (SIGHUP) ──► sessions, intake, queues, dispatch (reload.go)
 //	 │    └─ dispatch ──► queues, breaker, procutil, journal (incident records)
@@ -35,6 +36,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -49,6 +51,7 @@ import (
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/metrics"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/notify"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/queue"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/alertmanager"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/dispatch"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/health"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/httpserver"
@@ -75,6 +78,9 @@ type daemonDeps struct {
 	reload func() (config.Config, error)
 	// hangup, when set, replaces the process's SIGHUP (tests).
 	hangup <-chan os.Signal
+	// startedAlerts, when set, receives the Alertmanager endpoint once it
+	// is built (only with --intake-address).
+	startedAlerts func(*alertmanager.Service)
 }
 
 // configError marks an error in the configuration found only while
@@ -141,13 +147,26 @@ func runDaemon(ctx context.Context, cfg config.Config, deps daemonDeps) error {
 		defer signal.Stop(ch)
 		hangup = ch
 	}
+	alerts, err := alertIntake(cfg, alertSubmitter{in: in, queues: durable.queues, agents: disp, now: time.Now}, m, logger)
+	if err != nil {
+		return configError{err}
+	}
+	var alertOnly atomic.Int32
+	alertOnly.Store(int32(len(cfg.Clusters) - len(cfg.MCPClusters())))
 	reload := &reloader{
 		logger: logger.With("component", "reload"), hangup: hangup, load: deps.reload, current: cfg,
 		metrics: m, queues: durable.queues, intake: in, dispatch: disp, sessions: sessions, tree: tree,
+		alerts: alerts, alertOnly: &alertOnly,
 	}
 	intakeServices := []suture.Service{tree, sweeper.New(durable.queues, cfg.QueueSweepInterval, cfg.MaxQueueAge, time.Now, logger), reload}
+	if alerts != nil {
+		intakeServices = append(intakeServices, alerts)
+		if deps.startedAlerts != nil {
+			deps.startedAlerts(alerts)
+		}
+	}
 
-	probes := health.New(state.ShuttingDown, sessionsCheck(sessions), breakerCheck(brk))
+	probes := health.New(state.ShuttingDown, sourcesCheck(sessions, alerts, &alertOnly), breakerCheck(brk))
 	metricsServer := httpserver.New("metrics-server", hostPort(cfg.MetricsAddress, cfg.MetricsPort), metrics.Handler(reg, cfg.MetricsTimeout, logger), logger)
 	// The health server answers probes only: it binds where kubelet and
 	// load balancers reach it, and incident history is not for them.
@@ -188,9 +207,9 @@ func runDaemon(ctx context.Context, cfg config.Config, deps daemonDeps) error {
 
 // buildSessions makes one MCP session per server endpoint (and
 // credentials), with one subscription per configured cluster in it, each
-// handing what it hears to intake.
+// handing what it hears to intake. Alert-only clusters have none.
 func buildSessions(cfg config.Config, in *intake.Intake, m *metrics.Metrics, logger *slog.Logger, version string) *mcpsession.Set {
-	return mcpsession.NewSet(cfg.Clusters, mcpsession.Options{
+	return mcpsession.NewSet(cfg.MCPClusters(), mcpsession.Options{
 		Handler: in, Metrics: m, Logger: logger,
 		InitialDelay: cfg.SSEReconnectInitialDelay, MaxDelay: cfg.SSEReconnectMaxDelay,
 		Keepalive: cfg.KeepaliveInterval, ConnectTimeout: cfg.ConnectTimeout,
@@ -271,13 +290,6 @@ func kubeconfigs(cfg config.Config) map[string]string {
 		out[c.Name] = c.Kubeconfig
 	}
 	return out
-}
-
-// sessionsCheck makes the runner ready while the sessions are (see
-// mcpsession.Set.Ready), and lists the clusters' blind windows in
-// /readyz?verbose.
-func sessionsCheck(sessions *mcpsession.Set) health.Check {
-	return health.Check{Name: "sse", Fn: sessions.Ready, Detail: sessions.BlindWindows}
 }
 
 // breakerCheck makes the runner unready while the circuit breaker is open.

@@ -9,6 +9,7 @@ import (
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/intake"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/journal"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/metrics"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/alertmanager"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/dispatch"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/mcpsession"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/supervisor"
@@ -27,6 +28,10 @@ func TestMetricsLabelSetsAreTheirOwnersLists(t *testing.T) {
 	for _, s := range []fault.Severity{fault.SeverityCritical, fault.SeverityWarning, fault.SeverityInfo, fault.SeverityUnknown} {
 		severities = append(severities, s.String())
 	}
+	var alertOutcomes []string
+	for _, o := range slices.Concat(submitOutcomes(), alertmanager.AlertOutcomes, []alertmanager.Outcome{alertmanager.Truncated}) {
+		alertOutcomes = append(alertOutcomes, string(o))
+	}
 	for _, c := range []struct {
 		label, owner   string
 		metrics, owned []string
@@ -38,6 +43,8 @@ func TestMetricsLabelSetsAreTheirOwnersLists(t *testing.T) {
 		{"reason (sse_*)", "mcpsession", metrics.ConnectionReasons, mcpsession.Reasons()},
 		{"op", "journal", metrics.StateOps, journal.Ops()},
 		{"service", "supervisor", metrics.ServiceKinds, supervisor.ServiceKinds()},
+		{"result (alertmanager_*)", "alertmanager", metrics.AlertmanagerResults, alertmanager.Results},
+		{"outcome (alertmanager_*)", "intake and alertmanager", metrics.AlertmanagerOutcomes, alertOutcomes},
 	} {
 		if !slices.Equal(c.metrics, c.owned) {
 			t.Errorf("%s label values: metrics has %q, %s owns %q", c.label, c.metrics, c.owner, c.owned)

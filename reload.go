@@ -20,6 +20,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/thejerf/suture/v4"
@@ -28,6 +29,7 @@ import (
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/intake"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/metrics"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/queue"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/alertmanager"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/dispatch"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/mcpsession"
 )
@@ -74,6 +76,11 @@ type reloader struct {
 	dispatch *dispatch.Dispatcher
 	sessions *mcpsession.Set
 	tree     *sessionTree
+	// alerts is the Alertmanager endpoint (nil when off): it learns the
+	// new cluster list. alertOnly is the number of alert-only clusters,
+	// for readiness.
+	alerts    *alertmanager.Service
+	alertOnly *atomic.Int32
 }
 
 func (r *reloader) String() string { return "reloader" }
@@ -120,6 +127,11 @@ func (r *reloader) apply(next config.Config) error {
 			removed = append(removed, n)
 		}
 	}
+	if r.alerts != nil {
+		if err := r.alerts.CheckClusters(newNames); err != nil {
+			return err
+		}
+	}
 	if changed := restartOnly(r.current, next); len(changed) > 0 {
 		r.logger.Warn("Options changed that take effect only after a restart; not applied", "options", changed)
 	}
@@ -149,8 +161,14 @@ func (r *reloader) apply(next config.Config) error {
 		}
 	}
 	r.intake.SetClusters(during)
-	kept := r.sessions.Reconcile(next.Clusters, r.tree.stop, r.tree.start)
+	kept := r.sessions.Reconcile(next.MCPClusters(), r.tree.stop, r.tree.start)
 	r.intake.SetClusters(policies(next))
+	if r.alerts != nil {
+		_ = r.alerts.SetClusters(newNames) // checked above
+	}
+	if r.alertOnly != nil {
+		r.alertOnly.Store(int32(len(next.Clusters) - len(next.MCPClusters())))
+	}
 	for _, n := range removed {
 		r.dispatch.RemoveCluster(n, func() {
 			r.queues.Remove(n)

@@ -51,7 +51,7 @@ var (
 	// AlertmanagerOutcomes are where one alert of an accepted notification
 	// ended.
 	AlertmanagerOutcomes = []string{"queued", "duplicate", "severity_low", "triage_disabled", "queue_full", "breaker_open",
-		"malformed", "unknown_cluster", "resolved_removed", "resolved_running", "resolved_idle", "truncated"}
+		"unknown_cluster", "malformed", "resolved_removed", "resolved_running", "resolved_idle", "truncated"}
 )
 
 // Histogram buckets as the seed gives them.

@@ -22,6 +22,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"sync/atomic"
 
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/httpserver"
 )
@@ -120,10 +121,11 @@ type Options struct {
 
 // Handler is the endpoint's http.Handler.
 type Handler struct {
-	auth      *authenticator
-	maxBody   int64
-	mapping   Mapping
-	clusters  map[string]bool
+	auth    *authenticator
+	maxBody int64
+	mapping Mapping
+	// clusters is replaced whole by SetClusters, after a reload.
+	clusters  atomic.Pointer[map[string]bool]
 	submitter Submitter
 	metrics   Metrics
 	logger    *slog.Logger
@@ -144,12 +146,8 @@ func NewHandler(o Options) (*Handler, error) {
 	if err := o.Mapping.Validate(); err != nil {
 		return nil, err
 	}
-	clusters := make(map[string]bool, len(o.Clusters))
-	for _, c := range o.Clusters {
-		clusters[c] = true
-	}
-	if o.Mapping.DefaultCluster != "" && !clusters[o.Mapping.DefaultCluster] {
-		return nil, fmt.Errorf("alertmanager mapping: defaultCluster: %q is not a configured cluster", o.Mapping.DefaultCluster)
+	if err := checkDefaultCluster(o.Mapping, o.Clusters); err != nil {
+		return nil, err
 	}
 	auth, err := newAuthenticator(o.Auth)
 	if err != nil {
@@ -159,15 +157,46 @@ func NewHandler(o Options) (*Handler, error) {
 	if m == nil {
 		m = nopMetrics{}
 	}
-	return &Handler{
+	h := &Handler{
 		auth:      auth,
 		maxBody:   o.MaxBodyBytes,
 		mapping:   o.Mapping,
-		clusters:  clusters,
 		submitter: o.Submitter,
 		metrics:   m,
 		logger:    o.Logger.With("component", "alertmanager-intake"),
-	}, nil
+	}
+	h.clusters.Store(clusterSet(o.Clusters))
+	return h, nil
+}
+
+func clusterSet(names []string) *map[string]bool {
+	set := make(map[string]bool, len(names))
+	for _, c := range names {
+		set[c] = true
+	}
+	return &set
+}
+
+func checkDefaultCluster(m Mapping, clusters []string) error {
+	if m.DefaultCluster != "" && !(*clusterSet(clusters))[m.DefaultCluster] {
+		return fmt.Errorf("alertmanager mapping: defaultCluster: %q is not a configured cluster", m.DefaultCluster)
+	}
+	return nil
+}
+
+// CheckClusters reports whether SetClusters(names) would be refused: the
+// mapping's defaultCluster must stay configured.
+func (h *Handler) CheckClusters(names []string) error { return checkDefaultCluster(h.mapping, names) }
+
+// SetClusters replaces the configured cluster names, after the runner's
+// cluster list was reloaded; notifications being handled finish with the
+// set they started with.
+func (h *Handler) SetClusters(names []string) error {
+	if err := h.CheckClusters(names); err != nil {
+		return err
+	}
+	h.clusters.Store(clusterSet(names))
+	return nil
 }
 
 func (h *Handler) refuse(w http.ResponseWriter, code int, reason, msg string) {
@@ -245,8 +274,9 @@ type settled struct {
 func (h *Handler) process(ctx context.Context, n Notification) (map[Outcome]int, error) {
 	out := make([]settled, 0, len(n.Alerts))
 	var firing, resolved []Fault
+	clusters := *h.clusters.Load()
 	for _, a := range n.Alerts {
-		f, o := h.mapping.Map(a, h.clusters)
+		f, o := h.mapping.Map(a, clusters)
 		switch {
 		case o == UnknownCluster:
 			h.logger.Warn("Refused alert for a cluster that is not configured",
@@ -357,3 +387,9 @@ func (s *Service) Addr() string { return s.server.Addr() }
 
 // Handler is the endpoint's handler, for mounting elsewhere.
 func (s *Service) Handler() http.Handler { return s.handler }
+
+// SetClusters is Handler.SetClusters.
+func (s *Service) SetClusters(names []string) error { return s.handler.SetClusters(names) }
+
+// CheckClusters is Handler.CheckClusters.
+func (s *Service) CheckClusters(names []string) error { return s.handler.CheckClusters(names) }
