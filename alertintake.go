@@ -34,7 +34,9 @@ type alertSubmitter struct {
 	in     *intake.Intake
 	queues *queue.Set
 	agents faultEnder
-	now    func() time.Time
+	// resolved counts faults a resolution took out of their queue.
+	resolved func(cluster string)
+	now      func() time.Time
 }
 
 // Submit queues each firing alert through intake. Intake writes a fault
@@ -75,6 +77,7 @@ func (s alertSubmitter) Resolve(_ context.Context, cluster, faultID string) (rem
 	}
 	s.in.End(cluster, faultID)
 	if removed {
+		s.resolved(cluster)
 		return true, false, nil
 	}
 	return false, s.agents.FaultEnded(cluster, faultID, s.now()), nil

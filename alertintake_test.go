@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/config"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/fault"
@@ -62,7 +63,8 @@ func openDurableIntake(t *testing.T, dir string) *durableIntake {
 		Clusters: map[string]intake.ClusterPolicy{"prod": {Triage: true}}, MinSeverity: fault.SeverityWarning,
 		DedupWindow: 15 * time.Minute, Now: time.Now})
 	return &durableIntake{dir: dir, store: store, queues: queues, in: in, m: m,
-		sub: alertSubmitter{in: in, queues: queues, agents: noAgents{}, now: time.Now}}
+		sub: alertSubmitter{in: in, queues: queues, agents: noAgents{}, now: time.Now,
+			resolved: func(c string) { m.EventsResolved.WithLabelValues(c).Inc() }}}
 }
 
 type closedBreaker struct{}
@@ -128,6 +130,9 @@ func TestAlertSubmitterQueuesDurablyAndResolves(t *testing.T) {
 	}
 	if removed, _, _ := d.sub.Resolve(context.Background(), "prod", grouped[0].FaultID); removed {
 		t.Error("a second resolution removed something")
+	}
+	if n := testutil.ToFloat64(d.m.EventsResolved.WithLabelValues("prod")); n != 1 {
+		t.Errorf("events_resolved_total = %v, want 1", n)
 	}
 	d.store.Close()
 	d = openDurableIntake(t, dir)

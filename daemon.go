@@ -147,7 +147,10 @@ func runDaemon(ctx context.Context, cfg config.Config, deps daemonDeps) error {
 		defer signal.Stop(ch)
 		hangup = ch
 	}
-	alerts, err := alertIntake(cfg, alertSubmitter{in: in, queues: durable.queues, agents: disp, now: time.Now}, m, logger)
+	alerts, err := alertIntake(cfg, alertSubmitter{
+		in: in, queues: durable.queues, agents: disp, now: time.Now,
+		resolved: func(c string) { m.EventsResolved.WithLabelValues(c).Inc() },
+	}, m, logger)
 	if err != nil {
 		return configError{err}
 	}

@@ -123,6 +123,9 @@ type Metrics struct {
 	AlertmanagerNotifications  *prometheus.CounterVec // result
 	AlertmanagerAlertsReceived *prometheus.CounterVec // cluster, severity
 	AlertmanagerAlerts         *prometheus.CounterVec // cluster, outcome
+	// EventsResolved counts queued faults taken out of the queue because
+	// their source reported them over (an alert resolved).
+	EventsResolved *prometheus.CounterVec // cluster
 }
 
 // New registers every collector on reg and initialises the per-cluster
@@ -206,6 +209,7 @@ func New(reg prometheus.Registerer, build BuildInfo, clusters []string) *Metrics
 		AlertmanagerNotifications:  counter("alertmanager_notifications_total", "Alertmanager webhook notifications, by how the runner answered.", "result"),
 		AlertmanagerAlertsReceived: counter("alertmanager_alerts_received_total", "Alerts of accepted Alertmanager notifications, by severity; cluster is empty for alerts naming no configured cluster.", "cluster", "severity"),
 		AlertmanagerAlerts:         counter("alertmanager_alerts_total", "Alerts of accepted Alertmanager notifications, by where they ended.", "cluster", "outcome"),
+		EventsResolved:             counter("events_resolved_total", "Queued faults taken out of the queue, without an agent, because their source reported them over.", "cluster"),
 	}
 	m.BuildInfo.WithLabelValues(build.Version, build.GitCommit, build.BuildDate).Set(1)
 	m.Up.Set(1)
@@ -247,6 +251,7 @@ func (m *Metrics) AddCluster(c string) {
 	m.EventsRestored.WithLabelValues(c)
 	m.IncidentsRequeued.WithLabelValues(c)
 	m.IncidentsAbandoned.WithLabelValues(c)
+	m.EventsResolved.WithLabelValues(c)
 }
 
 // NewRegistry returns a registry holding the Go runtime and process

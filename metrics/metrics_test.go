@@ -54,6 +54,7 @@ var seedMetrics = map[string][]string{
 	"alertmanager_notifications_total":   {"result"},
 	"alertmanager_alerts_received_total": {"cluster", "severity"},
 	"alertmanager_alerts_total":          {"cluster", "outcome"},
+	"events_resolved_total":              {"cluster"},
 }
 
 // populated returns metrics with one series of every vector.

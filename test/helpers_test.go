@@ -181,12 +181,13 @@ func assertBooksBalance(t *testing.T, exposition string) {
 	received, filtered, dropped := v("events_received_total"), v("events_filtered_total"), v("circuit_breaker_events_dropped_total")
 	queued, restored, displaced := v("events_queued_total"), v("events_restored_total"), v("events_displaced_total")
 	dequeued, expired, depth := v("events_dequeued_total"), v("events_expired_total"), v("queue_depth")
+	resolved := v("events_resolved_total")
 	completed, active := v("agents_completed_total"), v("agents_active")
 	if received != filtered+dropped+queued-displaced {
 		t.Errorf("received %v != filtered %v + dropped %v + queued %v - displaced %v", received, filtered, dropped, queued, displaced)
 	}
-	if queued+restored != dequeued+expired+displaced+depth {
-		t.Errorf("queued %v + restored %v != dequeued %v + expired %v + displaced %v + depth %v", queued, restored, dequeued, expired, displaced, depth)
+	if queued+restored != dequeued+expired+displaced+resolved+depth {
+		t.Errorf("queued %v + restored %v != dequeued %v + expired %v + displaced %v + resolved %v + depth %v", queued, restored, dequeued, expired, displaced, resolved, depth)
 	}
 	if dequeued != completed+active {
 		t.Errorf("dequeued %v != completed %v + active %v", dequeued, completed, active)
