@@ -48,7 +48,7 @@ conformance: ## Subscribe against a real kubernetes-mcp-server (with events) at 
 	MCP_SERVER_URL='$(MCP_SERVER_URL)' MCP_SERVER_CONTEXTS='$(MCP_SERVER_CONTEXTS)' MCP_SERVER_FAULTS='$(MCP_SERVER_FAULTS)' \
 		go test -tags conformance -count=1 -v -run '^TestRealServer$$' -timeout 15m ./services/mcpsession
 
-e2e: ## End-to-end suite: the built binary, a real Prometheus, fault injection.
+e2e: ## End-to-end suite: the built binary, a real Prometheus and Alertmanager, fault injection.
 	go test -race -tags e2e -count=1 -run 'E2E' -timeout 20m ./test
 
 HELM_VERSION := v3.22.0
