@@ -110,7 +110,7 @@ func TestAlertSubmitterQueuesDurablyAndResolves(t *testing.T) {
 	if err != nil || len(out) != 2 || out[0] != "queued" || out[1] != "queued" {
 		t.Fatalf("Submit(grouped) = %v, %v; want two queued", out, err)
 	}
-	if ev := d.queues.Get("prod").Snapshot()[0].Event; ev.Source != "alertmanager" || ev.Cluster != "prod" || ev.Resource.Kind != "Pod" {
+	if ev := d.queues.Get("prod").Snapshot()[0].Event; ev.Source != fault.SourceAlertmanager || alertmanager.Source != fault.SourceAlertmanager || ev.Cluster != "prod" || ev.Resource.Kind != "Pod" {
 		t.Errorf("queued event %+v", ev)
 	}
 	out, err = d.sub.Submit(context.Background(), recorded(t, "repeated.json"))

@@ -16,6 +16,8 @@ import (
 const (
 	// SourceMCP is a kubernetes-mcp-server fault subscription.
 	SourceMCP = "mcp"
+	// SourceAlertmanager is an alert from Alertmanager's webhook.
+	SourceAlertmanager = "alertmanager"
 )
 
 // Fault types the server sends. Others are accepted unchanged.
