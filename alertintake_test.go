@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -160,65 +161,8 @@ func TestAlertSubmitterQueuesDurablyAndResolves(t *testing.T) {
 // is counted as unknown_cluster, and bad credentials get 401.
 func TestAlertOnlyClusterEndToEnd(t *testing.T) {
 	dir := t.TempDir()
-	token := filepath.Join(dir, "token")
-	if err := os.WriteFile(token, []byte("s3cret\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	clusters := filepath.Join(dir, "clusters.yaml")
-	if err := os.WriteFile(clusters, []byte("clusters:\n  - name: prod\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Parse([]string{
-		"--clusters-file", clusters, "--agent-command", os.Args[0], "--agent-arg", testagent.Arg,
-		"--agent-env-allow", "PATH,GORACE",
-		"--workspace-root", filepath.Join(dir, "ws"), "--state-dir", filepath.Join(dir, "state"),
-		"--health-address", "127.0.0.1", "--metrics-address", "127.0.0.1", "--ui-address", "127.0.0.1:0",
-		"--intake-address", "127.0.0.1:0", "--intake-bearer-token-file", token,
-	}, func(string) string { return "" })
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.HealthPort, cfg.MetricsPort = 0, 0
-	var logs testlog.Buffer
-	servers := make(chan [2]*httpserver.Server, 1)
-	alerts := make(chan *alertmanager.Service, 1)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() {
-		done <- runDaemon(ctx, cfg, daemonDeps{
-			logger: slog.New(slog.NewJSONHandler(&logs, nil)), notify: func(string) {},
-			started:       func(m, h, _ *httpserver.Server) { servers <- [2]*httpserver.Server{m, h} },
-			startedAlerts: func(s *alertmanager.Service) { alerts <- s },
-		})
-	}()
-	defer func() {
-		cancel()
-		<-done
-		if t.Failed() {
-			t.Logf("logs:\n%s", logs.String())
-		}
-	}()
-	am := <-alerts
-	s := <-servers
-	<-am.Listening()
-	<-s[0].Listening()
-	<-s[1].Listening()
-	poll.Until(t, 10*time.Second, "/readyz to answer 200 with no MCP session", func() bool {
-		return statusOf("http://"+s[1].Addr()+"/readyz") == http.StatusOK
-	})
-
-	post := func(body []byte, auth string) int {
-		req, _ := http.NewRequest(http.MethodPost, "http://"+am.Addr()+alertmanager.Path, bytes.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Authorization", auth)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp.StatusCode
-	}
+	d := startAlertDaemon(t, dir, "clusters:\n  - name: prod\n")
+	post := d.post
 	body, err := os.ReadFile(filepath.Join("services", "alertmanager", "testdata", "firing.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -237,7 +181,7 @@ func TestAlertOnlyClusterEndToEnd(t *testing.T) {
 		t.Fatalf("notification for an undeclared cluster: %d, want 200", code)
 	}
 
-	metricsURL := "http://" + s[0].Addr() + "/metrics"
+	metricsURL := d.metricsURL
 	poll.Until(t, 30*time.Second, "the agent to succeed", func() bool {
 		return scrape.Sum(scrape.Get(metricsURL), "kubernetes_mcp_runner_agents_completed_total", `cluster="prod"`, `status="success"`) == 1
 	})
@@ -273,5 +217,123 @@ func TestAlertOnlyClusterEndToEnd(t *testing.T) {
 	report, _ := os.ReadFile(filepath.Join(dir, "ws", "prod", rs[0].IncidentID, "output", "investigation.md"))
 	if !strings.Contains(string(report), "FAULT_SOURCE=alertmanager\n") {
 		t.Errorf("the agent's environment lacks FAULT_SOURCE=alertmanager:\n%s", report)
+	}
+}
+
+// alertDaemon is runDaemon in process with the Alertmanager endpoint on
+// and the clusters file given, reloaded on hangup.
+type alertDaemon struct {
+	metricsURL, healthURL string
+	clustersFile          string
+	hangup                chan os.Signal
+	am                    *alertmanager.Service
+	logs                  *testlog.Buffer
+}
+
+func startAlertDaemon(t *testing.T, dir, clustersYAML string) *alertDaemon {
+	t.Helper()
+	token := filepath.Join(dir, "token")
+	if err := os.WriteFile(token, []byte("s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d := &alertDaemon{clustersFile: filepath.Join(dir, "clusters.yaml"), hangup: make(chan os.Signal, 1), logs: &testlog.Buffer{}}
+	if err := os.WriteFile(d.clustersFile, []byte(clustersYAML), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	load := func() (config.Config, error) {
+		return config.Parse([]string{
+			"--clusters-file", d.clustersFile, "--agent-command", os.Args[0], "--agent-arg", testagent.Arg,
+			"--agent-env-allow", "PATH,GORACE",
+			"--workspace-root", filepath.Join(dir, "ws"), "--state-dir", filepath.Join(dir, "state"),
+			"--health-address", "127.0.0.1", "--metrics-address", "127.0.0.1", "--ui-address", "127.0.0.1:0",
+			"--intake-address", "127.0.0.1:0", "--intake-bearer-token-file", token,
+		}, func(string) string { return "" })
+	}
+	cfg, err := load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.HealthPort, cfg.MetricsPort = 0, 0
+	servers := make(chan [2]*httpserver.Server, 1)
+	alerts := make(chan *alertmanager.Service, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- runDaemon(ctx, cfg, daemonDeps{
+			logger: slog.New(slog.NewJSONHandler(d.logs, nil)), notify: func(string) {},
+			started:       func(m, h, _ *httpserver.Server) { servers <- [2]*httpserver.Server{m, h} },
+			startedAlerts: func(s *alertmanager.Service) { alerts <- s },
+			reload:        load, hangup: d.hangup,
+		})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		if t.Failed() {
+			t.Logf("logs:\n%s", d.logs.String())
+		}
+	})
+	d.am = <-alerts
+	s := <-servers
+	<-d.am.Listening()
+	<-s[0].Listening()
+	<-s[1].Listening()
+	d.metricsURL, d.healthURL = "http://"+s[0].Addr()+"/metrics", "http://"+s[1].Addr()
+	poll.Until(t, 10*time.Second, "/readyz to answer 200 with no MCP session", func() bool {
+		return statusOf(d.healthURL+"/readyz") == http.StatusOK
+	})
+	return d
+}
+
+// post sends a notification body with the Authorization header auth.
+func (d *alertDaemon) post(body []byte, auth string) int {
+	req, _ := http.NewRequest(http.MethodPost, "http://"+d.am.Addr()+alertmanager.Path, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", auth)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// TestReloadChangesTheClustersAlertsMayName: after a reload adds an
+// alert-only cluster, its alerts are queued; after a reload removes it,
+// they are refused as unknown_cluster again.
+func TestReloadChangesTheClustersAlertsMayName(t *testing.T) {
+	d := startAlertDaemon(t, t.TempDir(), "clusters:\n  - name: prod\n")
+	body, err := os.ReadFile(filepath.Join("services", "alertmanager", "testdata", "firing.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	edge := bytes.ReplaceAll(body, []byte(`"cluster":"prod"`), []byte(`"cluster":"edge"`))
+	edge = bytes.ReplaceAll(edge, []byte("api-7d9c8b6f5-x2k4q"), []byte("ok-edge"))
+	outcome := func(cluster, o string) float64 {
+		return scrape.Sum(scrape.Get(d.metricsURL), "kubernetes_mcp_runner_alertmanager_alerts_total", `cluster="`+cluster+`"`, `outcome="`+o+`"`)
+	}
+	reload := func(yaml string, applied float64) {
+		t.Helper()
+		if err := os.WriteFile(d.clustersFile, []byte(yaml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		d.hangup <- syscall.SIGHUP
+		poll.Until(t, 20*time.Second, "the reload to apply", func() bool {
+			return scrape.Sum(scrape.Get(d.metricsURL), "kubernetes_mcp_runner_config_reloads_total", `result="applied"`) == applied
+		})
+	}
+	if code := d.post(edge, "Bearer s3cret"); code != http.StatusOK || outcome("", "unknown_cluster") != 1 {
+		t.Fatalf("before the reload: %d, unknown_cluster %v", code, outcome("", "unknown_cluster"))
+	}
+	reload("clusters:\n  - name: prod\n  - name: edge\n", 1)
+	if code := d.post(edge, "Bearer s3cret"); code != http.StatusOK || outcome("edge", "queued") != 1 {
+		t.Fatalf("after adding edge: %d, queued %v", code, outcome("edge", "queued"))
+	}
+	if statusOf(d.healthURL+"/readyz") != http.StatusOK {
+		t.Error("not ready with two alert-only clusters")
+	}
+	reload("clusters:\n  - name: prod\n", 2)
+	if code := d.post(edge, "Bearer s3cret"); code != http.StatusOK || outcome("", "unknown_cluster") != 2 {
+		t.Fatalf("after removing edge: %d, unknown_cluster %v", code, outcome("", "unknown_cluster"))
 	}
 }
