@@ -81,7 +81,7 @@ type printedClusters struct {
 
 type printedCluster struct {
 	Name            string         `yaml:"name"`
-	Endpoint        string         `yaml:"endpoint"`
+	Endpoint        string         `yaml:"endpoint,omitempty"` // none: alert-only
 	Transport       Transport      `yaml:"transport"`
 	Triage          bool           `yaml:"triage"`
 	Context         string         `yaml:"context,omitempty"`

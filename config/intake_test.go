@@ -28,6 +28,17 @@ func TestAlertOnlyClusters(t *testing.T) {
 	if mcp := c.MCPClusters(); len(mcp) != 1 || mcp[0].Name != "prod" {
 		t.Errorf("MCP clusters %+v, want prod alone", mcp)
 	}
+	var printed strings.Builder
+	if err := c.WriteEffective(&printed); err != nil {
+		t.Fatal(err)
+	}
+	out := printed.String()
+	if edge := out[strings.Index(out, "- name: edge"):]; strings.Contains(edge, "endpoint") {
+		t.Errorf("the effective configuration gives the alert-only cluster an endpoint:\n%s", out)
+	}
+	if !strings.Contains(out, "intake-address 127.0.0.1:9095") {
+		t.Errorf("the effective configuration lacks the intake address:\n%s", out)
+	}
 
 	_, err = Parse([]string{"--agent-command", "/bin/true", "--clusters-file", clusters}, env(nil))
 	if err == nil || !strings.Contains(err.Error(), `cluster "edge" has no endpoint`) || !strings.Contains(err.Error(), "--intake-address") {
