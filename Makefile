@@ -50,6 +50,7 @@ conformance: ## Subscribe against a real kubernetes-mcp-server (with events) at 
 
 e2e: ## End-to-end suite: the built binary, a real Prometheus and Alertmanager, fault injection.
 	go test -race -tags e2e -count=1 -run 'E2E' -timeout 20m ./test
+	go test -race -tags e2e -count=1 -run 'TestRealAlertmanager|TestAlertmanagerDelivers|TestPrometheusRule' -timeout 10m ./services/alertmanager ./internal/alertmanagertest
 
 HELM_VERSION := v3.22.0
 
