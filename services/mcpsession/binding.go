@@ -15,6 +15,10 @@ type binding struct {
 	name    string
 	cluster config.Cluster
 	m       *metrics.Metrics
+	now     func() time.Time
+	// healthyAfter is how long a subscription must last to count as
+	// healthy (Options.HealthyAfter).
+	healthyAfter time.Duration
 
 	mu       sync.Mutex
 	live     bool
@@ -24,17 +28,33 @@ type binding struct {
 	counted  time.Time // blind time is in the counter up to here
 	attempt  int
 	mismatch bool // the server's name for the cluster was logged this session
+	shedLog  bool // shedding was logged this session
+	// flapping: the last subscription ended before it was healthy. Until
+	// the current one has lasted healthyAfter, readiness does not count
+	// the cluster as connected, so a server that drops every session
+	// within a second shows as down once, not up and down every second.
+	flapping bool
 }
 
-func newBinding(c config.Cluster, m *metrics.Metrics, now time.Time) *binding {
+func newBinding(c config.Cluster, o Options, now time.Time) *binding {
 	// Blind from the start: nothing is heard until the first subscribe.
-	return &binding{name: c.Name, cluster: c, m: m, blindAt: now, counted: now}
+	return &binding{name: c.Name, cluster: c, m: o.Metrics, now: o.Now, healthyAfter: o.HealthyAfter, blindAt: now, counted: now}
 }
 
+// isLive reports whether the cluster counts as connected: subscribed, and,
+// if its previous subscription ended before it was healthy, subscribed
+// for healthyAfter already.
 func (b *binding) isLive() bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.live
+	if !b.live {
+		return false
+	}
+	if b.flapping && b.now().Sub(b.upSince) < b.healthyAfter {
+		return false
+	}
+	b.flapping = false
+	return true
 }
 
 // up ends the blind window and returns its start, and whether it was an
@@ -53,10 +73,12 @@ func (b *binding) down(now time.Time) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.mismatch = false
+	b.shedLog = false
 	if !b.live {
 		return
 	}
 	b.live = false
+	b.flapping = now.Sub(b.upSince) < b.healthyAfter
 	b.blindAt, b.counted = now, now
 	b.m.SSEConnectionsActive.WithLabelValues(b.name).Set(0)
 	b.m.SSEConnectionDuration.WithLabelValues(b.name).Observe(now.Sub(b.upSince).Seconds())
@@ -102,5 +124,17 @@ func (b *binding) claimMismatchLog() bool {
 		return false
 	}
 	b.mismatch = true
+	return true
+}
+
+// claimShedLog reports whether the caller should log that faults are being
+// shed: once per session.
+func (b *binding) claimShedLog() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.shedLog {
+		return false
+	}
+	b.shedLog = true
 	return true
 }

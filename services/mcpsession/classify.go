@@ -5,8 +5,10 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"io"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"syscall"
 )
@@ -29,13 +31,19 @@ const (
 	ReasonOther             = "other"
 )
 
-// recorder is the session's http.RoundTripper: it adds the bearer token and
+// recorder is the session's http.RoundTripper: it adds the bearer token to
+// requests for the endpoint's own scheme and host (never to another host a
+// redirect names), puts a streamFilter in front of the event stream, and
 // remembers the last transport error and the last non-2xx status, because
 // the MCP SDK reports those as formatted text, and reasons must not be read
 // off error strings.
 type recorder struct {
 	next  http.RoundTripper
 	token string
+	// origin is the endpoint's scheme and host, the only one given token.
+	origin string
+	// stream, when set, wraps the body of each event stream opened with GET.
+	stream func(io.ReadCloser) io.ReadCloser
 
 	mu      sync.Mutex
 	lastErr error
@@ -43,7 +51,7 @@ type recorder struct {
 }
 
 func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
-	if r.token != "" {
+	if r.token != "" && origin(req.URL) == r.origin {
 		req = req.Clone(req.Context())
 		req.Header.Set("Authorization", "Bearer "+r.token)
 	}
@@ -56,6 +64,10 @@ func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	if resp.StatusCode >= 400 {
 		r.status = resp.StatusCode
+	}
+	if r.stream != nil && req.Method == http.MethodGet && resp.StatusCode == http.StatusOK &&
+		strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		resp.Body = r.stream(resp.Body)
 	}
 	return resp, nil
 }

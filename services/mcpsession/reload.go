@@ -49,9 +49,9 @@ func (s *Set) Reconcile(clusters []config.Cluster, stop, start func(*Session)) (
 		}
 		bs := make([]*binding, len(group))
 		for j, c := range group {
-			bs[j] = newBinding(c, s.o.Metrics, now)
+			bs[j] = newBinding(c, s.o, now)
 		}
-		next[i] = newSession(bs, s.o)
+		next[i] = newSession(bs, s.o, s.transports)
 		fresh = append(fresh, next[i])
 	}
 

@@ -13,14 +13,13 @@ package mcpsession
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
-	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -64,6 +63,12 @@ type Options struct {
 	// Keepalive is the interval of MCP pings; a ping unanswered within
 	// half of it ends the session as keepalive_timeout.
 	Keepalive time.Duration
+	// HealthyAfter is how long a session must stay subscribed before it
+	// counts as healthy: only then does the reconnect backoff start again
+	// from InitialDelay, and only then does a cluster whose previous
+	// session ended sooner count as connected for readiness. 0 means
+	// Keepalive.
+	HealthyAfter time.Duration
 	// ConnectTimeout bounds connect, setLevel and the first subscribes
 	// together, and each later subscribe retry alone.
 	ConnectTimeout time.Duration
@@ -104,16 +109,32 @@ func (o Options) withDefaults() Options {
 	if o.MaxSubscriptionsPerSession <= 0 {
 		o.MaxSubscriptionsPerSession = DefaultMaxSubscriptionsPerSession
 	}
+	if o.HealthyAfter <= 0 {
+		o.HealthyAfter = o.Keepalive
+	}
 	return o
+}
+
+// idleConnTimeout closes the connection a keepalive ping used well before
+// the next ping, so an idle session holds one connection (its event
+// stream) rather than two.
+func (o Options) idleConnTimeout() time.Duration {
+	if o.Keepalive <= 0 {
+		return 0
+	}
+	return min(o.Keepalive/2, 5*time.Second)
 }
 
 // Session is the suture service for one MCP session, which serves one or
 // more configured clusters.
 type Session struct {
-	o        Options
-	logger   *slog.Logger
-	bindings []*binding
-	name     string
+	o          Options
+	logger     *slog.Logger
+	bindings   []*binding
+	name       string
+	transports *transports
+	// redact hides the endpoint's password in text that quotes it.
+	redact func(string) string
 
 	mu      sync.Mutex
 	routes  map[string]*binding // subscription id → cluster
@@ -126,10 +147,10 @@ type Session struct {
 // New returns the session service of a single cluster.
 func New(o Options) *Session {
 	o = o.withDefaults()
-	return newSession([]*binding{newBinding(o.Cluster, o.Metrics, o.Now())}, o)
+	return newSession([]*binding{newBinding(o.Cluster, o, o.Now())}, o, newTransports(o.idleConnTimeout()))
 }
 
-func newSession(bs []*binding, o Options) *Session {
+func newSession(bs []*binding, o Options, ts *transports) *Session {
 	names := make([]string, len(bs))
 	for i, b := range bs {
 		names[i] = b.name
@@ -137,6 +158,7 @@ func newSession(bs []*binding, o Options) *Session {
 	return &Session{
 		o: o, logger: o.Logger.With("component", "sse"), bindings: bs,
 		name: "sse[" + strings.Join(names, ",") + "]", routes: make(map[string]*binding),
+		transports: ts, redact: redactor(bs[0].cluster.Endpoint),
 	}
 }
 
@@ -186,9 +208,16 @@ func (s *Session) Serve(ctx context.Context) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		reason, err, perCluster := s.connectAndListen(ctx, backoff.Reset)
+		var upAt time.Time
+		reason, err, perCluster := s.connectAndListen(ctx, func() { upAt = s.o.Now() })
 		if ctx.Err() != nil {
 			return ctx.Err()
+		}
+		// A server that accepts, subscribes and drops the stream at once
+		// must not get a full handshake every InitialDelay: the backoff
+		// starts again only after a session that stayed up.
+		if !upAt.IsZero() && s.o.Now().Sub(upAt) >= s.o.HealthyAfter {
+			backoff.Reset()
 		}
 		delay := backoff.Next()
 		reasons := make(map[*binding]string, len(s.bindings))
@@ -213,14 +242,14 @@ func (s *Session) Serve(ctx context.Context) error {
 func (s *Session) failed(b *binding, f attemptFailure, delay time.Duration) {
 	attempt := b.failedAttempt()
 	s.o.Metrics.SSEConnectionErrors.WithLabelValues(b.name, f.reason).Inc()
-	attrs := []any{"cluster", b.name, "error", errString(f.err), "reason", f.reason,
+	attrs := []any{"cluster", b.name, "error", s.redact(errString(f.err)), "reason", f.reason,
 		"retry_in", delay.String(), "attempt_number", attempt}
 	if b.cluster.Context != "" {
 		attrs = append(attrs, "context", b.cluster.Context)
 	}
 	var refused *RefusedError
 	if errors.As(f.err, &refused) {
-		attrs = append(attrs, "server_message", refused.Message)
+		attrs = append(attrs, "server_message", s.redact(refused.Message))
 		if b.cluster.Transport == config.TransportSSE {
 			attrs = append(attrs, "hint", LegacyTransportHint)
 		}
@@ -232,13 +261,26 @@ func (s *Session) failed(b *binding, f attemptFailure, delay time.Duration) {
 // why it ended; perCluster holds the clusters whose own subscribe failed.
 // onUp is called once the first subscription is live.
 func (s *Session) connectAndListen(ctx context.Context, onUp func()) (string, error, map[*binding]attemptFailure) {
-	rec, httpClient, err := s.httpClient()
+	// Faults are taken off the event stream before the SDK sees them
+	// (streamFilter) and handed to intake, in order, by one goroutine
+	// through a bounded queue: a flood is shed and counted instead of
+	// piling up in memory.
+	faults := newHandoff()
+	handoffCtx, stopHandoff := context.WithCancel(context.Background())
+	var handoffDone sync.WaitGroup
+	handoffDone.Add(1)
+	go func() {
+		defer handoffDone.Done()
+		faults.run(handoffCtx, s.handleFault)
+	}()
+	defer handoffDone.Wait()
+	defer stopHandoff()
+	rec, httpClient, err := s.httpClient(faults)
 	if err != nil {
 		return ReasonOther, err, nil
 	}
-	// Notifications are handled inline, in order; the SDK calls the
-	// handler from its reader, so a slow intake applies backpressure to
-	// this session only.
+	// Other notifications (subscription errors, ordinary logs) are few
+	// and come through the SDK, which calls the handler from its reader.
 	client := mcp.NewClient(&mcp.Implementation{Name: "kubernetes-mcp-runner", Version: s.o.Version}, &mcp.ClientOptions{
 		Capabilities: &mcp.ClientCapabilities{},
 		Logger:       slog.New(slog.DiscardHandler),
@@ -286,7 +328,7 @@ func (s *Session) connectAndListen(ctx context.Context, onUp func()) (string, er
 	}
 	cs, err := client.Connect(sessionCtx, transport, &mcp.ClientSessionOptions{ProtocolVersion: ProtocolVersion})
 	if err != nil {
-		return failed(err, "connect "+c.Endpoint, ReasonProtocol)
+		return failed(errors.New(s.redact(err.Error())), "connect "+config.RedactURL(c.Endpoint), ReasonProtocol)
 	}
 	defer cs.Close()
 	// Faults are sent at level warning whatever their severity; without
@@ -535,6 +577,30 @@ func (s *Session) route(payload []byte) *binding {
 	return s.pending
 }
 
+// handleFault decodes one kubernetes/faults payload and hands it to intake
+// under its configured cluster.
+func (s *Session) handleFault(payload json.RawMessage) {
+	b := s.route(payload)
+	if b == nil {
+		s.mu.Lock()
+		first := !s.unroutedLogged
+		s.unroutedLogged = true
+		s.mu.Unlock()
+		if first {
+			s.logger.Warn("Dropping faults for a subscription this session does not hold (logged once per session)",
+				"clusters", strings.Join(s.Clusters(), ","), "payload_bytes", len(payload))
+		}
+		return
+	}
+	ev, err := ParseFault(payload)
+	if err != nil {
+		s.o.Handler.Malformed(b.name, fault.SourceMCP, err)
+		return
+	}
+	s.checkClusterName(b, ev.Cluster)
+	s.o.Handler.Submit(b.name, ev)
+}
+
 func (s *Session) handleMessage(p *mcp.LoggingMessageParams) {
 	if p == nil {
 		return
@@ -545,25 +611,7 @@ func (s *Session) handleMessage(p *mcp.LoggingMessageParams) {
 		if err != nil {
 			payload = nil
 		}
-		b := s.route(payload)
-		if b == nil {
-			s.mu.Lock()
-			first := !s.unroutedLogged
-			s.unroutedLogged = true
-			s.mu.Unlock()
-			if first {
-				s.logger.Warn("Dropping faults for a subscription this session does not hold (logged once per session)",
-					"clusters", strings.Join(s.Clusters(), ","), "payload_bytes", len(payload))
-			}
-			return
-		}
-		ev, err := ParseFault(payload)
-		if err != nil {
-			s.o.Handler.Malformed(b.name, fault.SourceMCP, err)
-			return
-		}
-		s.checkClusterName(b, ev.Cluster)
-		s.o.Handler.Submit(b.name, ev)
+		s.handleFault(payload)
 	case LoggerSubscriptionError:
 		payload, _ := json.Marshal(p.Data)
 		b := s.route(payload)
@@ -586,36 +634,57 @@ func (s *Session) handleMessage(p *mcp.LoggingMessageParams) {
 // httpClient builds the session's client. It has no overall timeout, which
 // would cut the long-lived stream; dial, TLS and header timeouts bound the
 // parts that can hang. The bearer token is read here, on every connect, so
-// a rotated token is picked up.
-func (s *Session) httpClient() (*recorder, *http.Client, error) {
-	base := &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ResponseHeaderTimeout: 30 * time.Second,
-		MaxIdleConnsPerHost:   2,
-		IdleConnTimeout:       90 * time.Second,
+// a rotated token is picked up; it is sent only to the endpoint's own scheme
+// and host, and redirects elsewhere are refused.
+func (s *Session) httpClient(faults *handoff) (*recorder, *http.Client, error) {
+	c := s.bindings[0].cluster
+	base, err := s.transports.get(c.CAFile)
+	if err != nil {
+		return nil, nil, err
 	}
-	if s.o.Cluster.CAFile != "" {
-		pem, err := os.ReadFile(s.o.Cluster.CAFile)
-		if err != nil {
-			return nil, nil, fmt.Errorf("read caFile: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, nil, fmt.Errorf("caFile %s holds no PEM certificates", s.o.Cluster.CAFile)
-		}
-		base.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	u, err := url.Parse(c.Endpoint)
+	if err != nil {
+		return nil, nil, fmt.Errorf("endpoint %s: %w", config.RedactURL(c.Endpoint), err)
 	}
-	rec := &recorder{next: base}
-	if s.o.Cluster.BearerTokenFile != "" {
-		tok, err := os.ReadFile(s.o.Cluster.BearerTokenFile)
+	rec := &recorder{next: base, origin: origin(u), stream: func(body io.ReadCloser) io.ReadCloser {
+		return newStreamFilter(body, s.o.MaxEventBytes, s.malformedFrame, func(data json.RawMessage) {
+			if !faults.push(data) {
+				s.shed(data)
+			}
+		})
+	}}
+	if c.BearerTokenFile != "" {
+		tok, err := os.ReadFile(c.BearerTokenFile)
 		if err != nil {
 			return nil, nil, fmt.Errorf("read bearerTokenFile: %w", err)
 		}
 		rec.token = strings.TrimSpace(string(tok))
 	}
-	return rec, &http.Client{Transport: rec}, nil
+	return rec, &http.Client{Transport: rec, CheckRedirect: checkRedirect(c.Endpoint)}, nil
+}
+
+// malformedFrame counts a message the event stream filter dropped. It
+// cannot be routed to a subscription, so it is counted against the
+// session's first cluster (a session's only one, unless several contexts
+// share the server).
+func (s *Session) malformedFrame(err error) {
+	s.o.Handler.Malformed(s.bindings[0].name, fault.SourceMCP, err)
+}
+
+// shed counts a fault dropped because intake is behind by more than the
+// hand-off bound, under the books' reason for a fault intake had no room
+// for.
+func (s *Session) shed(data json.RawMessage) {
+	b := s.route(data)
+	if b == nil {
+		b = s.bindings[0]
+	}
+	s.o.Metrics.EventsReceived.WithLabelValues(b.name, fault.SeverityUnknown.String()).Inc()
+	s.o.Metrics.EventsFiltered.WithLabelValues(b.name, string(intake.QueueFull)).Inc()
+	if b.claimShedLog() {
+		s.logger.Warn("Shedding faults: the server sends faster than intake takes them (logged once per session)",
+			"cluster", b.name, "held_faults", HandoffMessages, "held_bytes", HandoffBytes)
+	}
 }
 
 func sleep(ctx context.Context, d time.Duration) error {

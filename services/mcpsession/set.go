@@ -18,6 +18,9 @@ import (
 type Set struct {
 	o   Options
 	now func() time.Time
+	// transports are shared by every session of the set, one per CA
+	// bundle.
+	transports *transports
 
 	// mu guards the lists, which Reconcile replaces (reload.go).
 	mu       sync.RWMutex
@@ -40,15 +43,15 @@ func sessionKey(c config.Cluster) string {
 func NewSet(clusters []config.Cluster, o Options) *Set {
 	o = o.withDefaults()
 	now := o.Now()
-	set := &Set{o: o, byName: make(map[string]*binding, len(clusters)), now: o.Now}
+	set := &Set{o: o, byName: make(map[string]*binding, len(clusters)), now: o.Now, transports: newTransports(o.idleConnTimeout())}
 	for _, group := range groupClusters(clusters, o.MaxSubscriptionsPerSession) {
 		bs := make([]*binding, len(group))
 		for i, c := range group {
-			bs[i] = newBinding(c, o.Metrics, now)
+			bs[i] = newBinding(c, o, now)
 			set.bindings = append(set.bindings, bs[i])
 			set.byName[c.Name] = bs[i]
 		}
-		set.sessions = append(set.sessions, newSession(bs, o))
+		set.sessions = append(set.sessions, newSession(bs, o, set.transports))
 	}
 	return set
 }

@@ -1,0 +1,279 @@
+package mcpsession
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/fault"
+)
+
+// MaxJSONDepth is the deepest nesting of objects and arrays the runner
+// accepts in a message on the event stream; deeper messages are dropped as
+// malformed before anything decodes them.
+const MaxJSONDepth = 1000
+
+// streamFilter sits between the standalone GET event stream of a session
+// and the SDK reading it. The SDK treats one bad event as the end of the
+// stream, and keeps every message it has read in memory until its handler
+// takes it; a server can therefore end a session with one frame, or grow the
+// runner's memory without bound by sending faster than intake takes faults.
+// The filter reads one event at a time, drops what is bad (over the size
+// bound, not JSON, nested too deep, not a well-formed SSE event) and hands
+// fault notifications to the session itself, so the SDK only ever sees the
+// few other messages (pings' answers travel on POST responses, not here).
+type streamFilter struct {
+	src  *bufio.Reader
+	body io.Closer
+	max  int
+	// bad is told of each dropped event.
+	bad func(err error)
+	// faults takes each fault notification's data; the SDK never sees it.
+	faults func(data json.RawMessage)
+
+	out  bytes.Buffer // re-encoded events waiting for the SDK
+	line []byte
+	err  error
+}
+
+func newStreamFilter(body io.ReadCloser, maxEventBytes int, bad func(error), faults func(json.RawMessage)) *streamFilter {
+	if maxEventBytes <= 0 {
+		maxEventBytes = 16 << 20
+	}
+	return &streamFilter{src: bufio.NewReaderSize(body, 4096), body: body, max: maxEventBytes, bad: bad, faults: faults}
+}
+
+func (f *streamFilter) Close() error { return f.body.Close() }
+
+func (f *streamFilter) Read(p []byte) (int, error) {
+	for f.out.Len() == 0 {
+		if f.err != nil {
+			return 0, f.err
+		}
+		f.err = f.next()
+	}
+	n, _ := f.out.Read(p)
+	if f.out.Len() == 0 {
+		// Give the buffer back between events: an idle session holds
+		// no copy of the largest event it ever saw.
+		f.out = bytes.Buffer{}
+	}
+	return n, nil
+}
+
+// sseEvent is one event as read off the wire.
+type sseEvent struct {
+	name, id string
+	data     []byte
+	hasData  bool
+	badLine  []byte
+}
+
+// next reads one event and either drops it, hands it to faults, or queues
+// it re-encoded for the SDK. It returns the stream's own error (EOF, a
+// broken connection) only.
+func (f *streamFilter) next() error {
+	var ev sseEvent
+	size, oversize, started := 0, false, false
+	for {
+		// Past the bound the rest of the event is read and discarded;
+		// the budget still lets a blank line end it.
+		line, err := f.readLine(max(f.max+1-size, 2))
+		if errors.Is(err, errLineTooLong) {
+			oversize, err = true, nil
+		}
+		size += len(line)
+		if size > f.max {
+			oversize = true
+		}
+		if len(line) == 0 && err != nil {
+			// The stream ended; a partial event is not passed on.
+			return err
+		}
+		trimmed := bytes.TrimRight(line, "\r\n")
+		if len(trimmed) == 0 {
+			if started {
+				f.deliver(ev, oversize)
+			}
+			return err
+		}
+		started = true
+		if err != nil {
+			return err
+		}
+		if !oversize {
+			f.field(&ev, trimmed)
+		}
+	}
+}
+
+var errLineTooLong = errors.New("line too long")
+
+// readLine reads one line of at most budget bytes; a longer line is read to
+// its end and discarded, and errLineTooLong returned with what fit.
+func (f *streamFilter) readLine(budget int) ([]byte, error) {
+	f.line = f.line[:0]
+	tooLong := false
+	for {
+		chunk, err := f.src.ReadSlice('\n')
+		if !tooLong {
+			if len(f.line)+len(chunk) > budget {
+				tooLong = true
+				f.line = f.line[:0]
+			} else {
+				f.line = append(f.line, chunk...)
+			}
+		}
+		if errors.Is(err, bufio.ErrBufferFull) {
+			continue
+		}
+		if tooLong && err == nil {
+			// Report a non-empty line so the event is not taken
+			// as ended.
+			return []byte{'x'}, errLineTooLong
+		}
+		return f.line, err
+	}
+}
+
+func (f *streamFilter) field(ev *sseEvent, line []byte) {
+	if line[0] == ':' {
+		return // a comment
+	}
+	key, value, found := bytes.Cut(line, []byte{':'})
+	if !found {
+		if ev.badLine == nil {
+			ev.badLine = append([]byte(nil), truncateBytes(line, 64)...)
+		}
+		return
+	}
+	value = bytes.TrimPrefix(value, []byte{' '})
+	switch string(key) {
+	case "event":
+		ev.name = string(bytes.TrimSpace(value))
+	case "id":
+		ev.id = string(bytes.TrimSpace(value))
+	case "data":
+		if ev.hasData {
+			ev.data = append(ev.data, '\n')
+		}
+		ev.data = append(ev.data, value...)
+		ev.hasData = true
+	}
+}
+
+func (f *streamFilter) deliver(ev sseEvent, oversize bool) {
+	switch {
+	case oversize:
+		f.bad(fmt.Errorf("%w: event stream message over %d bytes", fault.ErrMalformed, f.max))
+		return
+	case ev.badLine != nil:
+		f.bad(fmt.Errorf("%w: event stream line without a field name: %q", fault.ErrMalformed, ev.badLine))
+		return
+	case !ev.hasData && ev.name == "" && ev.id == "":
+		return // nothing but comments: the SDK would skip it too
+	}
+	if ev.name == "" || ev.name == "message" {
+		// JSON-RPC messages; other events (the legacy transport's
+		// endpoint) carry other data.
+		if err := checkJSON(ev.data); err != nil {
+			f.bad(err)
+			return
+		}
+		if data, ok := faultNotification(ev.data); ok {
+			f.faults(data)
+			return
+		}
+	}
+	if ev.name != "" {
+		fmt.Fprintf(&f.out, "event: %s\n", ev.name)
+	}
+	if ev.id != "" {
+		fmt.Fprintf(&f.out, "id: %s\n", ev.id)
+	}
+	for line := range bytes.SplitSeq(ev.data, []byte{'\n'}) {
+		f.out.WriteString("data: ")
+		f.out.Write(line)
+		f.out.WriteByte('\n')
+	}
+	f.out.WriteByte('\n')
+}
+
+// checkJSON accepts a JSON value nested at most MaxJSONDepth deep.
+func checkJSON(data []byte) error {
+	if d := jsonDepth(data); d > MaxJSONDepth {
+		return fmt.Errorf("%w: event stream message nested deeper than %d", fault.ErrMalformed, MaxJSONDepth)
+	}
+	if !json.Valid(data) {
+		return fmt.Errorf("%w: event stream message is not JSON (%d bytes)", fault.ErrMalformed, len(data))
+	}
+	return nil
+}
+
+// jsonDepth is the deepest nesting of objects and arrays in data, counted
+// without decoding; it stops counting once past MaxJSONDepth.
+func jsonDepth(data []byte) int {
+	depth, deepest := 0, 0
+	inString, escaped := false, false
+	for _, c := range data {
+		switch {
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == '{' || c == '[':
+			depth++
+			if depth > deepest {
+				deepest = depth
+				if deepest > MaxJSONDepth {
+					return deepest
+				}
+			}
+		case c == '}' || c == ']':
+			depth--
+		}
+	}
+	return deepest
+}
+
+// faultNotification returns the data of a kubernetes/faults
+// notifications/message.
+func faultNotification(msg []byte) (json.RawMessage, bool) {
+	// A cheap look before decoding: most messages on the stream are
+	// faults, the rest are rare.
+	if !bytes.Contains(msg, []byte(LoggerFaults)) {
+		return nil, false
+	}
+	var env struct {
+		ID     json.RawMessage `json:"id"`
+		Method string          `json:"method"`
+		Params struct {
+			Logger string          `json:"logger"`
+			Data   json.RawMessage `json:"data"`
+		} `json:"params"`
+	}
+	if err := json.Unmarshal(msg, &env); err != nil {
+		return nil, false
+	}
+	if env.ID != nil || env.Method != "notifications/message" || env.Params.Logger != LoggerFaults {
+		return nil, false
+	}
+	return env.Params.Data, true
+}
+
+func truncateBytes(b []byte, n int) []byte {
+	if len(b) <= n {
+		return b
+	}
+	return b[:n]
+}
