@@ -8,9 +8,10 @@
 // legacy /sse endpoint that refuses subscriptions. Tests, the demo and the
 // load command share it.
 //
-// It can also emit malformed payloads and subscription errors, refuse
-// subscriptions, stall without closing, and be stopped and restarted on the
-// same address.
+// It can also emit malformed payloads, raw event stream frames (oversized,
+// not JSON, nested too deep) and subscription errors, refuse
+// subscriptions, stall without closing, drop every session soon after it
+// subscribes, and be stopped and restarted on the same address.
 package faultsource
 
 import (
@@ -67,6 +68,9 @@ type Server struct {
 	o Options
 
 	refuse atomic.Bool
+	// flap, when positive, closes every session that long after each
+	// subscribe it accepts.
+	flap atomic.Int64
 	// stall, when set, holds every new request open without an answer.
 	stall   atomic.Bool
 	stallMu sync.Mutex
@@ -82,6 +86,7 @@ type Server struct {
 	subSeq   int
 	sent     atomic.Int64
 	history  []Subscribe
+	streams  eventStreams
 }
 
 type subscription struct {
@@ -178,7 +183,7 @@ func (s *Server) Start(addr string) error {
 	}
 	streamable, legacy := s.newMCPServer(false), s.newMCPServer(!s.o.LegacySSEDelivers)
 	mux := http.NewServeMux()
-	mux.Handle("/mcp", mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return streamable }, &mcp.StreamableHTTPOptions{Logger: slog.New(slog.DiscardHandler)}))
+	mux.Handle("/mcp", s.streams.wrap(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return streamable }, &mcp.StreamableHTTPOptions{Logger: slog.New(slog.DiscardHandler)})))
 	mux.Handle("/sse", mcp.NewSSEHandler(func(*http.Request) *mcp.Server { return legacy }, nil))
 	httpSrv := &http.Server{Handler: s.stallable(mux), ReadHeaderTimeout: 10 * time.Second}
 	s.mu.Lock()
@@ -226,6 +231,11 @@ func (s *Server) SSEURL() string { return "http://" + s.Addr() + "/sse" }
 
 // SetRefuse makes events_subscribe answer with isError:true.
 func (s *Server) SetRefuse(v bool) { s.refuse.Store(v) }
+
+// SetFlap makes the server close each session d after every subscribe it
+// accepts, as a server that accepts, subscribes and then drops the stream
+// does; 0 stops it.
+func (s *Server) SetFlap(d time.Duration) { s.flap.Store(int64(d)) }
 
 // SetStall makes the server hold new requests (pings included) without
 // answering, while keeping connections open; false releases them.
@@ -385,6 +395,9 @@ func (s *Server) subscribe(_ context.Context, req *mcp.CallToolRequest, legacySS
 	watch := !s.watched[ss]
 	s.watched[ss] = true
 	s.mu.Unlock()
+	if d := time.Duration(s.flap.Load()); d > 0 {
+		time.AfterFunc(d, func() { _ = ss.Close() })
+	}
 	if watch {
 		go func() {
 			// Subscriptions die with their session.
