@@ -123,7 +123,7 @@ func (c Cluster) validate() error {
 	}
 	u, err := url.Parse(c.Endpoint)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("cluster %q: endpoint %q is not an http(s) URL", c.Name, c.Endpoint)
+		return fmt.Errorf("cluster %q: endpoint %q is not an http(s) URL", c.Name, RedactURL(c.Endpoint))
 	}
 	switch c.Transport {
 	case TransportStreamable, TransportSSE:
@@ -244,7 +244,7 @@ func checkSharedSubscriptions(clusters []Cluster) error {
 			if c.Context != "" {
 				what = "context " + strconv.Quote(c.Context)
 			}
-			return fmt.Errorf("clusters %q and %q subscribe to the same faults (endpoint %s, %s, same filters): each fault would be triaged twice; give each a different context: or filters", other, c.Name, c.Endpoint, what)
+			return fmt.Errorf("clusters %q and %q subscribe to the same faults (endpoint %s, %s, same filters): each fault would be triaged twice; give each a different context: or filters", other, c.Name, RedactURL(c.Endpoint), what)
 		}
 		seen[key] = c.Name
 	}

@@ -99,7 +99,7 @@ func checkProgram(what, prog, path string) error {
 // preflight checks one cluster's endpoint and files.
 func (cl Cluster) preflight(allowPlaintextToken bool) error {
 	if strings.IndexFunc(cl.Endpoint, unicode.IsSpace) >= 0 {
-		return fmt.Errorf("cluster %q: endpoint %q contains white space", cl.Name, cl.Endpoint)
+		return fmt.Errorf("cluster %q: endpoint %q contains white space", cl.Name, RedactURL(cl.Endpoint))
 	}
 	if cl.CAFile != "" {
 		data, err := os.ReadFile(cl.CAFile)

@@ -129,7 +129,7 @@ func (v clusterFlag) String() string {
 	}
 	parts := make([]string, 0, len(*v.clusters))
 	for _, c := range *v.clusters {
-		p := c.Name + "=" + c.Endpoint
+		p := c.Name + "=" + RedactURL(c.Endpoint)
 		if c.Context != "" {
 			p += "#" + c.Context
 		}
