@@ -7,6 +7,7 @@
 // apart from the daemon (as promtool is apart from Prometheus).
 //
 //	kubernetes-mcp-runner-load [--clusters N] [--faults N] [--shutdown-agents N] [--runner PATH]
+//	kubernetes-mcp-runner-load flood [--faults N] [--submit-delay D]
 package main
 
 import (
@@ -54,8 +55,15 @@ const (
 const sourcesMode = "sources"
 
 func main() {
-	if len(os.Args) > 1 && os.Args[1] == sourcesMode {
-		os.Exit(runSources(os.Args[2:], os.Stdout, os.Stderr))
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case sourcesMode:
+			os.Exit(runSources(os.Args[2:], os.Stdout, os.Stderr))
+		case floodMode:
+			os.Exit(runFlood(os.Args[2:], os.Stdout, os.Stderr))
+		case floodSourcesMode:
+			os.Exit(runFloodSources(os.Args[2:], os.Stdout, os.Stderr))
+		}
 	}
 	os.Exit(runLoad(os.Args[1:], os.Stdout, os.Stderr))
 }

@@ -263,9 +263,10 @@ func (s *Session) failed(b *binding, f attemptFailure, delay time.Duration) {
 func (s *Session) connectAndListen(ctx context.Context, onUp func()) (string, error, map[*binding]attemptFailure) {
 	// Faults are taken off the event stream before the SDK sees them
 	// (streamFilter) and handed to intake, in order, by one goroutine
-	// through a bounded queue: a flood is shed and counted instead of
-	// piling up in memory.
-	faults := newHandoff()
+	// through a bounded queue (handoff): a flood slows the server down, or
+	// is shed and counted while intake is stalled, instead of piling up in
+	// memory.
+	faults := newHandoff(HandoffWait)
 	handoffCtx, stopHandoff := context.WithCancel(context.Background())
 	var handoffDone sync.WaitGroup
 	handoffDone.Add(1)
@@ -275,7 +276,7 @@ func (s *Session) connectAndListen(ctx context.Context, onUp func()) (string, er
 	}()
 	defer handoffDone.Wait()
 	defer stopHandoff()
-	rec, httpClient, err := s.httpClient(faults)
+	rec, httpClient, err := s.httpClient(ctx, faults)
 	if err != nil {
 		return ReasonOther, err, nil
 	}
@@ -636,7 +637,7 @@ func (s *Session) handleMessage(p *mcp.LoggingMessageParams) {
 // parts that can hang. The bearer token is read here, on every connect, so
 // a rotated token is picked up; it is sent only to the endpoint's own scheme
 // and host, and redirects elsewhere are refused.
-func (s *Session) httpClient(faults *handoff) (*recorder, *http.Client, error) {
+func (s *Session) httpClient(ctx context.Context, faults *handoff) (*recorder, *http.Client, error) {
 	c := s.bindings[0].cluster
 	base, err := s.transports.get(c.CAFile)
 	if err != nil {
@@ -648,7 +649,7 @@ func (s *Session) httpClient(faults *handoff) (*recorder, *http.Client, error) {
 	}
 	rec := &recorder{next: base, origin: origin(u), stream: func(body io.ReadCloser) io.ReadCloser {
 		return newStreamFilter(body, s.o.MaxEventBytes, s.malformedFrame, func(data json.RawMessage) {
-			if !faults.push(data) {
+			if !faults.push(ctx, data) {
 				s.shed(data)
 			}
 		})
@@ -671,9 +672,8 @@ func (s *Session) malformedFrame(err error) {
 	s.o.Handler.Malformed(s.bindings[0].name, fault.SourceMCP, err)
 }
 
-// shed counts a fault dropped because intake is behind by more than the
-// hand-off bound, under the books' reason for a fault intake had no room
-// for.
+// shed counts a fault dropped because intake stalled with the hand-off
+// full, under the books' reason for a fault intake had no room for.
 func (s *Session) shed(data json.RawMessage) {
 	b := s.route(data)
 	if b == nil {
@@ -682,8 +682,8 @@ func (s *Session) shed(data json.RawMessage) {
 	s.o.Metrics.EventsReceived.WithLabelValues(b.name, fault.SeverityUnknown.String()).Inc()
 	s.o.Metrics.EventsFiltered.WithLabelValues(b.name, string(intake.QueueFull)).Inc()
 	if b.claimShedLog() {
-		s.logger.Warn("Shedding faults: the server sends faster than intake takes them (logged once per session)",
-			"cluster", b.name, "held_faults", HandoffMessages, "held_bytes", HandoffBytes)
+		s.logger.Warn("Shedding faults: intake has not taken any for a while and the session holds all it may (logged once per session)",
+			"cluster", b.name, "held_faults", HandoffMessages, "held_bytes", HandoffBytes, "waited", HandoffWait.String())
 	}
 }
 
