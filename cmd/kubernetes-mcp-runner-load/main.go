@@ -8,6 +8,7 @@
 //
 //	kubernetes-mcp-runner-load [--clusters N] [--faults N] [--shutdown-agents N] [--runner PATH]
 //	kubernetes-mcp-runner-load flood [--faults N] [--submit-delay D]
+//	kubernetes-mcp-runner-load idle [--clusters N] [--keepalive D] [--settle D] [--profile-dir DIR]
 package main
 
 import (
@@ -61,6 +62,8 @@ func main() {
 			os.Exit(runSources(os.Args[2:], os.Stdout, os.Stderr))
 		case floodMode:
 			os.Exit(runFlood(os.Args[2:], os.Stdout, os.Stderr))
+		case idleMode:
+			os.Exit(runIdle(os.Args[2:], os.Stdout, os.Stderr))
 		case floodSourcesMode:
 			os.Exit(runFloodSources(os.Args[2:], os.Stdout, os.Stderr))
 		}

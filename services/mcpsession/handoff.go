@@ -9,10 +9,10 @@ import (
 
 // Bounds of what one session holds of faults that intake has not taken
 // yet: at most HandoffMessages faults and HandoffBytes of them waiting, and
-// as much again in the batch intake is working through. When the queue is
-// full the event stream reader waits up to HandoffWait for room, which
-// slows the server down over TCP; an intake that does not make room in that
-// time is stalled, and what arrives while the queue stays full is dropped
+// the one intake is working on. When the queue is full the event stream
+// reader waits up to HandoffWait for room, which slows the server down over
+// TCP to the pace of intake; an intake that takes no fault in that time is
+// stalled, and what arrives while the queue stays full is dropped
 // and counted (events_filtered_total{reason="queue_full"}). So the runner's
 // memory stays flat under any flood, and faults are lost only while intake
 // is stalled.
@@ -30,7 +30,7 @@ type handoff struct {
 	mu      sync.Mutex
 	q       []json.RawMessage
 	bytes   int
-	stalled bool // a wait for room timed out; shed until intake takes a batch
+	stalled bool // a wait for room timed out; shed until intake takes one
 	wake    chan struct{}
 	room    chan struct{}
 }
@@ -80,35 +80,45 @@ func (h *handoff) push(ctx context.Context, data json.RawMessage) bool {
 	}
 }
 
-// take returns everything queued and empties the queue, giving its memory
-// back.
-func (h *handoff) take() []json.RawMessage {
+// pop takes the oldest fault, and tells a waiting push there is room.
+func (h *handoff) pop() (json.RawMessage, bool) {
 	h.mu.Lock()
-	q := h.q
-	h.q, h.bytes, h.stalled = nil, 0, false
+	if len(h.q) == 0 {
+		h.mu.Unlock()
+		return nil, false
+	}
+	d := h.q[0]
+	h.q[0] = nil
+	h.q = h.q[1:]
+	h.bytes -= len(d)
+	if len(h.q) == 0 {
+		h.q = nil // give the memory of a burst back
+	}
+	h.stalled = false
 	h.mu.Unlock()
 	select {
 	case h.room <- struct{}{}:
 	default:
 	}
-	return q
+	return d, true
 }
 
-// run hands each queued fault to handle until ctx ends; what is still
-// queued then is handled first, so a fault read before the session ended
-// is not lost.
+// run hands each queued fault to handle, one at a time, until ctx ends;
+// what is still queued then is handled first, so a fault read before the
+// session ended is not lost.
 func (h *handoff) run(ctx context.Context, handle func(json.RawMessage)) {
+	drain := func() {
+		for d, ok := h.pop(); ok; d, ok = h.pop() {
+			handle(d)
+		}
+	}
 	for {
 		select {
 		case <-ctx.Done():
-			for _, d := range h.take() {
-				handle(d)
-			}
+			drain()
 			return
 		case <-h.wake:
-			for _, d := range h.take() {
-				handle(d)
-			}
+			drain()
 		}
 	}
 }

@@ -114,9 +114,9 @@ func TestFloodBeyondTheHandoffIsShedAndCounted(t *testing.T) {
 	shed := func() float64 {
 		return testutil.ToFloat64(h.m.EventsFiltered.WithLabelValues("prod", string(intake.QueueFull)))
 	}
-	// At most one batch in the hands of intake and one full queue are
+	// At most a full queue and the fault in the hands of intake are
 	// held; everything past that is dropped and counted.
-	waitFor(t, "the excess shed", func() bool { return shed() >= float64(flood-2*HandoffMessages) })
+	waitFor(t, "the excess shed", func() bool { return shed() >= float64(flood-HandoffMessages-1) })
 	close(g.open)
 	waitFor(t, "every fault accounted for", func() bool { return float64(g.submitted.Load())+shed() == float64(flood) })
 	if got := testutil.ToFloat64(h.m.EventsReceived.WithLabelValues("prod", "unknown")); got != shed() {
@@ -311,5 +311,41 @@ func TestEndpointPasswordIsNeverLogged(t *testing.T) {
 		if !strings.Contains(h.logs.String(), "runner:xxxxx@") {
 			t.Errorf("the endpoint is not named, redacted, in the logs:\n%s", h.logs.String())
 		}
+	}
+}
+
+// slowIntake takes its time over every fault but never stalls.
+type slowIntake struct {
+	next  Handler
+	delay time.Duration
+}
+
+func (s slowIntake) Submit(cluster string, ev fault.Event) intake.Outcome {
+	time.Sleep(s.delay)
+	return s.next.Submit(cluster, ev)
+}
+
+func (s slowIntake) Malformed(cluster, source string, err error) intake.Outcome {
+	return s.next.Malformed(cluster, source, err)
+}
+
+// A server faster than a slow intake is slowed down, not shed: nothing is
+// lost while intake keeps taking faults.
+func TestFloodIntoASlowIntakeLosesNothing(t *testing.T) {
+	src := startSource(t, "prod")
+	flood := 2*HandoffMessages + 100
+	h := newHarness(streamable("prod", src.URL()), flood+1, func(o *Options) {
+		o.Handler = slowIntake{next: o.Handler, delay: 100 * time.Microsecond}
+	})
+	t.Cleanup(func() { h.stop(t) })
+	waitFor(t, "subscription", func() bool { return src.Subscribers() == 1 && h.session.Connected() })
+	for i := range flood {
+		if src.Emit(faultsource.Fault("prod", i, fault.TypeCrashLoop, "critical")) != 1 {
+			t.Fatalf("fault %d not sent", i)
+		}
+	}
+	waitFor(t, "every fault queued", func() bool { return h.queue.Len() == flood })
+	if got := testutil.ToFloat64(h.m.EventsFiltered.WithLabelValues("prod", string(intake.QueueFull))); got != 0 {
+		t.Errorf("%v faults shed from an intake that kept up", got)
 	}
 }

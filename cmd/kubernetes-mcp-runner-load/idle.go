@@ -1,0 +1,235 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/config"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/fault"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/intake"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/metrics"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/queue"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/mcpsession"
+)
+
+// idleMode measures what idle clusters cost: the runner's sessions against
+// the floor, bare go-sdk clients subscribed to the same server, in one run.
+const idleMode = "idle"
+
+// idleFigures is what one side holds with every cluster subscribed.
+type idleFigures struct {
+	connected  time.Duration
+	rss        int64
+	heap       uint64
+	goroutines int
+	fds        int
+}
+
+// runIdle connects N clusters' worth of bare go-sdk sessions (the floor),
+// measures, closes them, then runs the runner's sessions for N clusters
+// (each cluster its own server address, 127.0.x.y, as in a fleet), waits a
+// keepalive interval or more so pings have run, and measures again. With
+// --profile-dir it writes heap and goroutine profiles of the runner side.
+func runIdle(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet(idleMode, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	n := fs.Int("clusters", 5000, "simulated clusters, each with its own server address")
+	keepalive := fs.Duration("keepalive", 30*time.Second, "the runner's --keepalive-interval")
+	settle := fs.Duration("settle", 40*time.Second, "how long the runner's sessions stay idle before measuring")
+	profiles := fs.String("profile-dir", "", "write heap and goroutine profiles of the runner's sessions here")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	endpoint, stop, err := startSourceProcess("0.0.0.0:0")
+	if err != nil {
+		fmt.Fprintf(stderr, "load: %v\n", err)
+		return exitFailure
+	}
+	defer stop()
+	_, port, _ := net.SplitHostPort(strings.TrimSuffix(strings.TrimPrefix(endpoint, "http://"), "/mcp"))
+	endpoints := make([]string, *n)
+	for i := range endpoints {
+		// 127.0.0.0/8 is all loopback: a distinct host per cluster.
+		endpoints[i] = fmt.Sprintf("http://127.%d.%d.%d:%s/mcp", (i+2)>>16&255, (i+2)>>8&255, (i+2)&255, port)
+	}
+
+	floor, err := measureFloor(endpoints)
+	if err != nil {
+		fmt.Fprintf(stderr, "load: floor: %v\n", err)
+		return exitFailure
+	}
+	runner, err := measureRunner(endpoints, *keepalive, *settle, *profiles)
+	if err != nil {
+		fmt.Fprintf(stderr, "load: runner: %v\n", err)
+		return exitFailure
+	}
+	per := func(v float64) float64 { return v / float64(*n) }
+	fmt.Fprintf(stdout, "| %d idle clusters | runner | bare go-sdk floor | ratio |\n|---|---|---|---|\n", *n)
+	fmt.Fprintf(stdout, "| all subscribed after | %s | %s | |\n", runner.connected.Round(time.Millisecond), floor.connected.Round(time.Millisecond))
+	fmt.Fprintf(stdout, "| RSS growth | %.0f MiB (%.1f KiB/cluster) | %.0f MiB (%.1f KiB/cluster) | %.2f |\n",
+		mib(runner.rss), per(float64(runner.rss))/1024, mib(floor.rss), per(float64(floor.rss))/1024, float64(runner.rss)/float64(floor.rss))
+	fmt.Fprintf(stdout, "| Go heap in use | %.0f MiB | %.0f MiB | %.2f |\n", float64(runner.heap)/(1<<20), float64(floor.heap)/(1<<20), float64(runner.heap)/float64(floor.heap))
+	fmt.Fprintf(stdout, "| goroutines per cluster | %.2f | %.2f | %.2f |\n", per(float64(runner.goroutines)), per(float64(floor.goroutines)), float64(runner.goroutines)/float64(floor.goroutines))
+	fmt.Fprintf(stdout, "| open fds per cluster | %.2f | %.2f | %.2f |\n", per(float64(runner.fds)), per(float64(floor.fds)), float64(runner.fds)/float64(floor.fds))
+	return exitOK
+}
+
+type baseline struct {
+	rss        int64
+	heap       uint64
+	goroutines int
+	fds        int
+}
+
+func takeBaseline() baseline {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return baseline{rssBytes(), ms.HeapInuse, runtime.NumGoroutine(), openFDs()}
+}
+
+func (b baseline) since() idleFigures {
+	now := takeBaseline()
+	return idleFigures{rss: now.rss - b.rss, heap: now.heap - b.heap, goroutines: now.goroutines - b.goroutines, fds: now.fds - b.fds}
+}
+
+// measureFloor subscribes a bare go-sdk client to each endpoint the way the
+// SDK's own example does, measures, and closes them all.
+func measureFloor(endpoints []string) (idleFigures, error) {
+	base := takeBaseline()
+	start := time.Now()
+	sessions := make([]*mcp.ClientSession, len(endpoints))
+	errs := make(chan error, len(endpoints))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 64)
+	for i, ep := range endpoints {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			client := mcp.NewClient(&mcp.Implementation{Name: "floor", Version: "0"}, &mcp.ClientOptions{
+				LoggingMessageHandler: func(context.Context, *mcp.LoggingMessageRequest) {},
+			})
+			ctx := context.Background()
+			cs, err := client.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: ep, MaxRetries: -1}, &mcp.ClientSessionOptions{ProtocolVersion: mcpsession.ProtocolVersion})
+			if err != nil {
+				errs <- err
+				return
+			}
+			if err := cs.SetLoggingLevel(ctx, &mcp.SetLoggingLevelParams{Level: "warning"}); err != nil {
+				errs <- err
+				return
+			}
+			if _, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "events_subscribe", Arguments: map[string]any{"mode": "faults"}}); err != nil {
+				errs <- err
+				return
+			}
+			sessions[i] = cs
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return idleFigures{}, err
+	}
+	connected := time.Since(start)
+	time.Sleep(2 * time.Second)
+	f := base.since()
+	f.connected = connected
+	for _, cs := range sessions {
+		_ = cs.Close()
+	}
+	http.DefaultTransport.(*http.Transport).CloseIdleConnections()
+	time.Sleep(2 * time.Second)
+	return f, nil
+}
+
+func measureRunner(endpoints []string, keepalive, settle time.Duration, profiles string) (idleFigures, error) {
+	names := make([]string, len(endpoints))
+	clusters := make([]config.Cluster, len(endpoints))
+	policies := map[string]intake.ClusterPolicy{}
+	for i, ep := range endpoints {
+		names[i] = "c" + strconv.Itoa(i)
+		clusters[i] = config.Cluster{Name: names[i], Endpoint: ep, Transport: config.TransportStreamable, Triage: true}
+		policies[names[i]] = intake.ClusterPolicy{Triage: true}
+	}
+	logger := slog.New(slog.DiscardHandler)
+	base := takeBaseline()
+	m := metrics.New(metrics.NewRegistry(), metrics.BuildInfo{}, names)
+	queues := queue.NewSet(names, 100, m, time.Now)
+	in := intake.New(intake.Options{Logger: logger, Metrics: m, Queues: queues, Breaker: neverOpen{},
+		Clusters: policies, MinSeverity: fault.SeverityInfo, DedupWindow: time.Minute, Now: time.Now})
+	set := mcpsession.NewSet(clusters, mcpsession.Options{
+		Handler: in, Metrics: m, Logger: logger, InitialDelay: time.Second, MaxDelay: 60 * time.Second,
+		Keepalive: keepalive, ConnectTimeout: 60 * time.Second, MaxEventBytes: 1 << 20,
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	start := time.Now()
+	for _, s := range set.Sessions() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = s.Serve(ctx)
+		}()
+	}
+	_, pending := awaitConnected(set.Sessions(), start)
+	if pending > 0 {
+		return idleFigures{}, fmt.Errorf("%d sessions not connected after 5 minutes", pending)
+	}
+	connected := time.Since(start)
+	time.Sleep(settle)
+	f := base.since()
+	f.connected = connected
+	if profiles != "" {
+		if err := writeProfiles(profiles); err != nil {
+			return idleFigures{}, err
+		}
+	}
+	return f, nil
+}
+
+func writeProfiles(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for _, p := range []string{"heap", "goroutine"} {
+		f, err := os.Create(filepath.Join(dir, p+".pprof"))
+		if err != nil {
+			return err
+		}
+		err = pprof.Lookup(p).WriteTo(f, 0)
+		f.Close()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func openFDs() int {
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return 0
+	}
+	return len(entries)
+}
