@@ -23,7 +23,8 @@ const (
 )
 
 // handoff is the bounded queue between a session's event stream reader and
-// the goroutine that hands its faults to intake, in arrival order.
+// the session's own goroutine, which hands its faults to intake in arrival
+// order.
 type handoff struct {
 	wait time.Duration
 
@@ -103,22 +104,10 @@ func (h *handoff) pop() (json.RawMessage, bool) {
 	return d, true
 }
 
-// run hands each queued fault to handle, one at a time, until ctx ends;
-// what is still queued then is handled first, so a fault read before the
-// session ended is not lost.
-func (h *handoff) run(ctx context.Context, handle func(json.RawMessage)) {
-	drain := func() {
-		for d, ok := h.pop(); ok; d, ok = h.pop() {
-			handle(d)
-		}
-	}
-	for {
-		select {
-		case <-ctx.Done():
-			drain()
-			return
-		case <-h.wake:
-			drain()
-		}
+// drain hands each queued fault to handle, oldest first, until the queue
+// is empty.
+func (h *handoff) drain(handle func(json.RawMessage)) {
+	for d, ok := h.pop(); ok; d, ok = h.pop() {
+		handle(d)
 	}
 }

@@ -51,7 +51,7 @@ func (s *Set) Reconcile(clusters []config.Cluster, stop, start func(*Session)) (
 		for j, c := range group {
 			bs[j] = newBinding(c, s.o, now)
 		}
-		next[i] = newSession(bs, s.o, s.transports)
+		next[i] = newSession(bs, s.o, s.transports, s.clock)
 		fresh = append(fresh, next[i])
 	}
 

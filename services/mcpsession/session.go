@@ -133,6 +133,7 @@ type Session struct {
 	bindings   []*binding
 	name       string
 	transports *transports
+	clock      *blindClock
 	// redact hides the endpoint's password in text that quotes it.
 	redact func(string) string
 
@@ -147,10 +148,10 @@ type Session struct {
 // New returns the session service of a single cluster.
 func New(o Options) *Session {
 	o = o.withDefaults()
-	return newSession([]*binding{newBinding(o.Cluster, o, o.Now())}, o, newTransports(o.idleConnTimeout()))
+	return newSession([]*binding{newBinding(o.Cluster, o, o.Now())}, o, newTransports(o.idleConnTimeout()), newBlindClock(o))
 }
 
-func newSession(bs []*binding, o Options, ts *transports) *Session {
+func newSession(bs []*binding, o Options, ts *transports, clock *blindClock) *Session {
 	names := make([]string, len(bs))
 	for i, b := range bs {
 		names[i] = b.name
@@ -158,7 +159,7 @@ func newSession(bs []*binding, o Options, ts *transports) *Session {
 	return &Session{
 		o: o, logger: o.Logger.With("component", "sse"), bindings: bs,
 		name: "sse[" + strings.Join(names, ",") + "]", routes: make(map[string]*binding),
-		transports: ts, redact: redactor(bs[0].cluster.Endpoint),
+		transports: ts, clock: clock, redact: redactor(bs[0].cluster.Endpoint),
 	}
 }
 
@@ -193,14 +194,13 @@ type attemptFailure struct {
 // Serve connects, and reconnects for as long as ctx lasts. It returns only
 // when ctx ends.
 func (s *Session) Serve(ctx context.Context) error {
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	tickCtx, stopTicks := context.WithCancel(ctx)
-	defer stopTicks()
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		s.countBlindTime(tickCtx)
+	s.clock.acquire(s)
+	defer s.clock.release(s)
+	defer func() {
+		now := s.o.Now()
+		for _, b := range s.bindings {
+			b.account(now)
+		}
 	}()
 
 	backoff := NewBackoff(s.o.InitialDelay, s.o.MaxDelay, s.o.Rand)
@@ -262,21 +262,23 @@ func (s *Session) failed(b *binding, f attemptFailure, delay time.Duration) {
 // onUp is called once the first subscription is live.
 func (s *Session) connectAndListen(ctx context.Context, onUp func()) (string, error, map[*binding]attemptFailure) {
 	// Faults are taken off the event stream before the SDK sees them
-	// (streamFilter) and handed to intake, in order, by one goroutine
+	// (streamFilter) and handed to intake, in order, by this goroutine
 	// through a bounded queue (handoff): a flood slows the server down, or
 	// is shed and counted while intake is stalled, instead of piling up in
-	// memory.
+	// memory. What is still queued when the session ends is handed over
+	// then. The end of the event stream ends the session: the SDK's own
+	// retries are off, so the stream does not come back.
 	faults := newHandoff(HandoffWait)
-	handoffCtx, stopHandoff := context.WithCancel(context.Background())
-	var handoffDone sync.WaitGroup
-	handoffDone.Add(1)
-	go func() {
-		defer handoffDone.Done()
-		faults.run(handoffCtx, s.handleFault)
-	}()
-	defer handoffDone.Wait()
-	defer stopHandoff()
-	rec, httpClient, err := s.httpClient(ctx, faults)
+	defer faults.drain(s.handleFault)
+	connCtx, endConn := context.WithCancel(ctx)
+	defer endConn()
+	streamEnded := make(chan error, 1)
+	rec, httpClient, err := s.httpClient(connCtx, faults, func(err error) {
+		select {
+		case streamEnded <- err:
+		default:
+		}
+	})
 	if err != nil {
 		return ReasonOther, err, nil
 	}
@@ -332,6 +334,8 @@ func (s *Session) connectAndListen(ctx context.Context, onUp func()) (string, er
 		return failed(errors.New(s.redact(err.Error())), "connect "+config.RedactURL(c.Endpoint), ReasonProtocol)
 	}
 	defer cs.Close()
+	// Before the close: a reader waiting for room in the hand-off gives up.
+	defer endConn()
 	// Faults are sent at level warning whatever their severity; without
 	// setLevel the server sends nothing at all.
 	if err := cs.SetLoggingLevel(connectCtx, &mcp.SetLoggingLevelParams{Level: "warning"}); err != nil {
@@ -397,8 +401,6 @@ func (s *Session) connectAndListen(ctx context.Context, onUp func()) (string, er
 
 	// Keepalive: our own ping loop rather than ClientOptions.KeepAlive, so
 	// a missed ping is reported as its own reason.
-	ended := make(chan error, 1)
-	go func() { ended <- cs.Wait() }()
 	ticker := time.NewTicker(s.o.Keepalive)
 	defer ticker.Stop()
 	retryTimer := time.NewTimer(time.Hour)
@@ -411,9 +413,10 @@ func (s *Session) connectAndListen(ctx context.Context, onUp func()) (string, er
 		select {
 		case <-ctx.Done():
 			_ = cs.Close()
-			<-ended
 			return "", ctx.Err(), nil
-		case err := <-ended:
+		case <-faults.wake:
+			faults.drain(s.handleFault)
+		case err := <-streamEnded:
 			// Not classify: after the stream ends the SDK's best-effort
 			// DELETE may fail too, and that is not why the session ended.
 			reason := ReasonStreamClosed
@@ -429,7 +432,6 @@ func (s *Session) connectAndListen(ctx context.Context, onUp func()) (string, er
 			cancel()
 			if err != nil && ctx.Err() == nil {
 				_ = cs.Close()
-				<-ended
 				return ReasonKeepaliveTimeout, fmt.Errorf("keepalive ping unanswered within %s: %w", s.o.Keepalive/2, err), nil
 			}
 		case <-retryTimer.C:
@@ -449,7 +451,6 @@ func (s *Session) connectAndListen(ctx context.Context, onUp func()) (string, er
 						return "", ctx.Err(), nil
 					}
 					_ = cs.Close()
-					<-ended
 					reason := classify(sessionErr, rec)
 					if errors.Is(sessionErr, context.DeadlineExceeded) {
 						reason = ReasonTimeout
@@ -553,7 +554,7 @@ func (s *Session) checkClusterName(b *binding, reported string) {
 }
 
 func sessionEnded(err error) error {
-	if err == nil {
+	if err == nil || errors.Is(err, io.EOF) {
 		return errors.New("server closed the session")
 	}
 	return fmt.Errorf("session ended: %w", err)
@@ -637,7 +638,7 @@ func (s *Session) handleMessage(p *mcp.LoggingMessageParams) {
 // parts that can hang. The bearer token is read here, on every connect, so
 // a rotated token is picked up; it is sent only to the endpoint's own scheme
 // and host, and redirects elsewhere are refused.
-func (s *Session) httpClient(ctx context.Context, faults *handoff) (*recorder, *http.Client, error) {
+func (s *Session) httpClient(ctx context.Context, faults *handoff, ended func(error)) (*recorder, *http.Client, error) {
 	c := s.bindings[0].cluster
 	base, err := s.transports.get(c.CAFile)
 	if err != nil {
@@ -652,7 +653,7 @@ func (s *Session) httpClient(ctx context.Context, faults *handoff) (*recorder, *
 			if !faults.push(ctx, data) {
 				s.shed(data)
 			}
-		})
+		}, ended)
 	}}
 	if c.BearerTokenFile != "" {
 		tok, err := os.ReadFile(c.BearerTokenFile)

@@ -19,8 +19,9 @@ type Set struct {
 	o   Options
 	now func() time.Time
 	// transports are shared by every session of the set, one per CA
-	// bundle.
+	// bundle; clock counts the blind time of all of them.
 	transports *transports
+	clock      *blindClock
 
 	// mu guards the lists, which Reconcile replaces (reload.go).
 	mu       sync.RWMutex
@@ -43,7 +44,7 @@ func sessionKey(c config.Cluster) string {
 func NewSet(clusters []config.Cluster, o Options) *Set {
 	o = o.withDefaults()
 	now := o.Now()
-	set := &Set{o: o, byName: make(map[string]*binding, len(clusters)), now: o.Now, transports: newTransports(o.idleConnTimeout())}
+	set := &Set{o: o, byName: make(map[string]*binding, len(clusters)), now: o.Now, transports: newTransports(o.idleConnTimeout()), clock: newBlindClock(o)}
 	for _, group := range groupClusters(clusters, o.MaxSubscriptionsPerSession) {
 		bs := make([]*binding, len(group))
 		for i, c := range group {
@@ -51,7 +52,7 @@ func NewSet(clusters []config.Cluster, o Options) *Set {
 			set.bindings = append(set.bindings, bs[i])
 			set.byName[c.Name] = bs[i]
 		}
-		set.sessions = append(set.sessions, newSession(bs, o, set.transports))
+		set.sessions = append(set.sessions, newSession(bs, o, set.transports, set.clock))
 	}
 	return set
 }
@@ -135,26 +136,75 @@ func (s *Set) BlindWindows() []string {
 	return out
 }
 
-// countBlindTime adds each blind cluster's time to the counter every tick
-// until ctx ends, and once more then.
-func (s *Session) countBlindTime(ctx context.Context) {
-	ticks := s.o.BlindTicks
+// blindClock adds each blind cluster's time to the counter every tick, for
+// every serving session of a set with one goroutine rather than one per
+// session: the first session to serve starts it, the last to stop ends it.
+type blindClock struct {
+	tick  time.Duration
+	ticks <-chan time.Time // injected by tests; replaces the ticker
+	now   func() time.Time
+
+	mu      sync.Mutex
+	serving map[*Session]bool
+	stop    context.CancelFunc
+	done    chan struct{}
+}
+
+func newBlindClock(o Options) *blindClock {
+	return &blindClock{tick: o.BlindTick, ticks: o.BlindTicks, now: o.Now, serving: make(map[*Session]bool)}
+}
+
+// acquire is called by a session starting to serve.
+func (c *blindClock) acquire(s *Session) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.serving[s] = true
+	if len(c.serving) > 1 {
+		return
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	c.stop, c.done = stop, make(chan struct{})
+	go c.run(ctx, c.done)
+}
+
+// release is called by a session that stopped serving; the last one stops
+// the clock and waits for it.
+func (c *blindClock) release(s *Session) {
+	c.mu.Lock()
+	delete(c.serving, s)
+	var stop context.CancelFunc
+	var done chan struct{}
+	if len(c.serving) == 0 {
+		stop, done = c.stop, c.done
+	}
+	c.mu.Unlock()
+	if stop != nil {
+		stop()
+		<-done
+	}
+}
+
+func (c *blindClock) run(ctx context.Context, done chan struct{}) {
+	defer close(done)
+	ticks := c.ticks
 	if ticks == nil {
-		t := time.NewTicker(s.o.BlindTick)
+		t := time.NewTicker(c.tick)
 		defer t.Stop()
 		ticks = t.C
 	}
 	for {
 		select {
 		case <-ctx.Done():
-			now := s.o.Now()
-			for _, b := range s.bindings {
-				b.account(now)
-			}
 			return
 		case <-ticks:
-			now := s.o.Now()
-			for _, b := range s.bindings {
+			now := c.now()
+			c.mu.Lock()
+			var bs []*binding
+			for s := range c.serving {
+				bs = append(bs, s.bindings...)
+			}
+			c.mu.Unlock()
+			for _, b := range bs {
 				b.account(now)
 			}
 		}

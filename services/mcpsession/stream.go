@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/fault"
 )
@@ -33,27 +34,43 @@ type streamFilter struct {
 	bad func(err error)
 	// faults takes each fault notification's data; the SDK never sees it.
 	faults func(data json.RawMessage)
+	// ended is told, once, why the stream ended (io.EOF when the server
+	// closed it, ErrStreamClosed when the SDK did).
+	ended     func(err error)
+	endedOnce sync.Once
 
 	out  bytes.Buffer // re-encoded events waiting for the SDK
 	line []byte
 	err  error
 }
 
-func newStreamFilter(body io.ReadCloser, maxEventBytes int, bad func(error), faults func(json.RawMessage)) *streamFilter {
+func newStreamFilter(body io.ReadCloser, maxEventBytes int, bad func(error), faults func(json.RawMessage), ended func(error)) *streamFilter {
 	if maxEventBytes <= 0 {
 		maxEventBytes = 16 << 20
 	}
-	return &streamFilter{src: bufio.NewReaderSize(body, 4096), body: body, max: maxEventBytes, bad: bad, faults: faults}
+	return &streamFilter{src: bufio.NewReaderSize(body, 4096), body: body, max: maxEventBytes, bad: bad, faults: faults, ended: ended}
 }
 
-func (f *streamFilter) Close() error { return f.body.Close() }
+// errStreamClosed is the end of a stream closed by its reader.
+var errStreamClosed = errors.New("event stream closed by the client")
+
+func (f *streamFilter) Close() error {
+	f.end(errStreamClosed)
+	return f.body.Close()
+}
+
+func (f *streamFilter) end(err error) {
+	f.endedOnce.Do(func() { f.ended(err) })
+}
 
 func (f *streamFilter) Read(p []byte) (int, error) {
 	for f.out.Len() == 0 {
 		if f.err != nil {
 			return 0, f.err
 		}
-		f.err = f.next()
+		if f.err = f.next(); f.err != nil {
+			f.end(f.err)
+		}
 	}
 	n, _ := f.out.Read(p)
 	if f.out.Len() == 0 {
