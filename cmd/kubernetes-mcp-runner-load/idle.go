@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -9,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
@@ -28,16 +31,22 @@ import (
 )
 
 // idleMode measures what idle clusters cost: the runner's sessions against
-// the floor, bare go-sdk clients subscribed to the same server, in one run.
-const idleMode = "idle"
+// the floor, bare go-sdk clients subscribed to the same server, in one run;
+// each side runs in a child process of its own (idleSideMode), so neither
+// inherits the other's heap.
+const (
+	idleMode     = "idle"
+	idleSideMode = "idle-side"
+)
 
 // idleFigures is what one side holds with every cluster subscribed.
 type idleFigures struct {
-	connected  time.Duration
-	rss        int64
-	heap       uint64
-	goroutines int
-	fds        int
+	Connected  time.Duration
+	RSS        int64
+	Heap       uint64
+	Stacks     uint64
+	Goroutines int
+	FDs        int
 }
 
 // runIdle connects N clusters' worth of bare go-sdk sessions (the floor),
@@ -68,49 +77,108 @@ func runIdle(args []string, stdout, stderr io.Writer) int {
 		endpoints[i] = fmt.Sprintf("http://127.%d.%d.%d:%s/mcp", (i+2)>>16&255, (i+2)>>8&255, (i+2)&255, port)
 	}
 
-	floor, err := measureFloor(endpoints)
+	floor, err := idleSide("floor", endpoints, *keepalive, *settle, "")
 	if err != nil {
 		fmt.Fprintf(stderr, "load: floor: %v\n", err)
 		return exitFailure
 	}
-	runner, err := measureRunner(endpoints, *keepalive, *settle, *profiles)
+	runner, err := idleSide("runner", endpoints, *keepalive, *settle, *profiles)
 	if err != nil {
 		fmt.Fprintf(stderr, "load: runner: %v\n", err)
 		return exitFailure
 	}
 	per := func(v float64) float64 { return v / float64(*n) }
 	fmt.Fprintf(stdout, "| %d idle clusters | runner | bare go-sdk floor | ratio |\n|---|---|---|---|\n", *n)
-	fmt.Fprintf(stdout, "| all subscribed after | %s | %s | |\n", runner.connected.Round(time.Millisecond), floor.connected.Round(time.Millisecond))
+	fmt.Fprintf(stdout, "| all subscribed after | %s | %s | |\n", runner.Connected.Round(time.Millisecond), floor.Connected.Round(time.Millisecond))
 	fmt.Fprintf(stdout, "| RSS growth | %.0f MiB (%.1f KiB/cluster) | %.0f MiB (%.1f KiB/cluster) | %.2f |\n",
-		mib(runner.rss), per(float64(runner.rss))/1024, mib(floor.rss), per(float64(floor.rss))/1024, float64(runner.rss)/float64(floor.rss))
-	fmt.Fprintf(stdout, "| Go heap in use | %.0f MiB | %.0f MiB | %.2f |\n", float64(runner.heap)/(1<<20), float64(floor.heap)/(1<<20), float64(runner.heap)/float64(floor.heap))
-	fmt.Fprintf(stdout, "| goroutines per cluster | %.2f | %.2f | %.2f |\n", per(float64(runner.goroutines)), per(float64(floor.goroutines)), float64(runner.goroutines)/float64(floor.goroutines))
-	fmt.Fprintf(stdout, "| open fds per cluster | %.2f | %.2f | %.2f |\n", per(float64(runner.fds)), per(float64(floor.fds)), float64(runner.fds)/float64(floor.fds))
+		mib(runner.RSS), per(float64(runner.RSS))/1024, mib(floor.RSS), per(float64(floor.RSS))/1024, float64(runner.RSS)/float64(floor.RSS))
+	fmt.Fprintf(stdout, "| Go heap in use | %.0f MiB | %.0f MiB | %.2f |\n", float64(runner.Heap)/(1<<20), float64(floor.Heap)/(1<<20), float64(runner.Heap)/float64(floor.Heap))
+	fmt.Fprintf(stdout, "| goroutine stacks | %.0f MiB | %.0f MiB | %.2f |\n", float64(runner.Stacks)/(1<<20), float64(floor.Stacks)/(1<<20), float64(runner.Stacks)/float64(floor.Stacks))
+	fmt.Fprintf(stdout, "| goroutines per cluster | %.2f | %.2f | %.2f |\n", per(float64(runner.Goroutines)), per(float64(floor.Goroutines)), float64(runner.Goroutines)/float64(floor.Goroutines))
+	fmt.Fprintf(stdout, "| open fds per cluster | %.2f | %.2f | %.2f |\n", per(float64(runner.FDs)), per(float64(floor.FDs)), float64(runner.FDs)/float64(floor.FDs))
+	return exitOK
+}
+
+// idleSide runs one side in a child process and reads its figures.
+func idleSide(side string, endpoints []string, keepalive, settle time.Duration, profiles string) (idleFigures, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return idleFigures{}, err
+	}
+	cmd := exec.Command(self, idleSideMode, side, keepalive.String(), settle.String(), profiles)
+	cmd.Stdin = strings.NewReader(strings.Join(endpoints, "\n"))
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return idleFigures{}, err
+	}
+	var f idleFigures
+	return f, json.Unmarshal(out, &f)
+}
+
+// runIdleSide is the child: it reads the endpoints from stdin, measures
+// one side and prints its figures as JSON.
+func runIdleSide(args []string, stdout, stderr io.Writer) int {
+	if len(args) != 4 {
+		fmt.Fprintln(stderr, "usage: idle-side floor|runner KEEPALIVE SETTLE PROFILE-DIR")
+		return exitUsage
+	}
+	keepalive, err1 := time.ParseDuration(args[1])
+	settle, err2 := time.ParseDuration(args[2])
+	data, err3 := io.ReadAll(os.Stdin)
+	if err := errors.Join(err1, err2, err3); err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitUsage
+	}
+	endpoints := strings.Fields(string(data))
+	if args[3] != "" {
+		// Every allocation in the heap profile, not a sample.
+		runtime.MemProfileRate = 1
+	}
+	var f idleFigures
+	var err error
+	if args[0] == "floor" {
+		f, err = measureFloor(endpoints, settle)
+	} else {
+		f, err = measureRunner(endpoints, keepalive, settle, args[3])
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitFailure
+	}
+	_ = json.NewEncoder(stdout).Encode(f)
 	return exitOK
 }
 
 type baseline struct {
 	rss        int64
 	heap       uint64
+	stacks     uint64
 	goroutines int
 	fds        int
 }
 
 func takeBaseline() baseline {
-	runtime.GC()
+	// Three collections, as the runtime's own forced collections (one
+	// every two minutes) would do to an idle process in six: each halves
+	// the goroutine stacks that use less than a quarter of theirs.
+	for range 3 {
+		runtime.GC()
+	}
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	return baseline{rssBytes(), ms.HeapInuse, runtime.NumGoroutine(), openFDs()}
+	return baseline{rssBytes(), ms.HeapInuse, ms.StackInuse, runtime.NumGoroutine(), openFDs()}
 }
 
 func (b baseline) since() idleFigures {
 	now := takeBaseline()
-	return idleFigures{rss: now.rss - b.rss, heap: now.heap - b.heap, goroutines: now.goroutines - b.goroutines, fds: now.fds - b.fds}
+	return idleFigures{RSS: now.rss - b.rss, Heap: now.heap - b.heap, Stacks: now.stacks - b.stacks, Goroutines: now.goroutines - b.goroutines, FDs: now.fds - b.fds}
 }
 
 // measureFloor subscribes a bare go-sdk client to each endpoint the way the
-// SDK's own example does, measures, and closes them all.
-func measureFloor(endpoints []string) (idleFigures, error) {
+// SDK's own example does (no keepalive), lets the idle connections the
+// handshake used close, and measures.
+func measureFloor(endpoints []string, settle time.Duration) (idleFigures, error) {
 	base := takeBaseline()
 	start := time.Now()
 	sessions := make([]*mcp.ClientSession, len(endpoints))
@@ -149,14 +217,11 @@ func measureFloor(endpoints []string) (idleFigures, error) {
 		return idleFigures{}, err
 	}
 	connected := time.Since(start)
-	time.Sleep(2 * time.Second)
-	f := base.since()
-	f.connected = connected
-	for _, cs := range sessions {
-		_ = cs.Close()
-	}
+	// What the default transport's 90 s idle timeout would do in time.
 	http.DefaultTransport.(*http.Transport).CloseIdleConnections()
-	time.Sleep(2 * time.Second)
+	time.Sleep(settle)
+	f := base.since()
+	f.Connected = connected
 	return f, nil
 }
 
@@ -199,7 +264,7 @@ func measureRunner(endpoints []string, keepalive, settle time.Duration, profiles
 	connected := time.Since(start)
 	time.Sleep(settle)
 	f := base.since()
-	f.connected = connected
+	f.Connected = connected
 	if profiles != "" {
 		if err := writeProfiles(profiles); err != nil {
 			return idleFigures{}, err

@@ -64,6 +64,8 @@ func main() {
 			os.Exit(runFlood(os.Args[2:], os.Stdout, os.Stderr))
 		case idleMode:
 			os.Exit(runIdle(os.Args[2:], os.Stdout, os.Stderr))
+		case idleSideMode:
+			os.Exit(runIdleSide(os.Args[2:], os.Stdout, os.Stderr))
 		case floodSourcesMode:
 			os.Exit(runFloodSources(os.Args[2:], os.Stdout, os.Stderr))
 		}

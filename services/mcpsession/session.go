@@ -115,14 +115,16 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-// idleConnTimeout closes the connection a keepalive ping used well before
-// the next ping, so an idle session holds one connection (its event
-// stream) rather than two.
+// idleConnTimeout closes the connection a keepalive ping used a second
+// after the ping, so an idle session holds one connection (its event
+// stream) rather than two. Each ping then opens a connection of its own
+// (one TCP, and with https one TLS, handshake per keepalive interval); the
+// handshake's requests follow each other closely enough to share one.
 func (o Options) idleConnTimeout() time.Duration {
 	if o.Keepalive <= 0 {
 		return 0
 	}
-	return min(o.Keepalive/2, 5*time.Second)
+	return min(o.Keepalive/2, time.Second)
 }
 
 // Session is the suture service for one MCP session, which serves one or

@@ -48,7 +48,9 @@ func newStreamFilter(body io.ReadCloser, maxEventBytes int, bad func(error), fau
 	if maxEventBytes <= 0 {
 		maxEventBytes = 16 << 20
 	}
-	return &streamFilter{src: bufio.NewReaderSize(body, 4096), body: body, max: maxEventBytes, bad: bad, faults: faults, ended: ended}
+	// A small buffer: lines longer than it are read in pieces, and an idle
+	// session holds it for as long as it lives.
+	return &streamFilter{src: bufio.NewReaderSize(body, 1024), body: body, max: maxEventBytes, bad: bad, faults: faults, ended: ended}
 }
 
 // errStreamClosed is the end of a stream closed by its reader.
