@@ -5,7 +5,10 @@
 // into a fault and hands it to intake under the configured cluster's name,
 // and reconnects with backoff and jitter when the session fails. The runner
 // owns reconnection (its backoff, metrics, logs and readiness), so the SDK's
-// own stream retries are turned off.
+// own stream retries are turned off. Fault notifications are taken off the
+// event stream before the SDK reads it (stream.go): a bad frame is dropped
+// on its own instead of ending the session, and a flood waits in a bounded
+// queue (handoff.go) instead of the SDK's unbounded one.
 //
 // Everything MCP-specific stays here: the wire format, the subscription
 // ids, the server's own cluster names. Intake sees only fault.Event.
