@@ -29,11 +29,13 @@ type binding struct {
 	attempt  int
 	mismatch bool // the server's name for the cluster was logged this session
 	shedLog  bool // shedding was logged this session
-	// flapping: the last subscription ended before it was healthy. Until
-	// the current one has lasted healthyAfter, readiness does not count
-	// the cluster as connected, so a server that drops every session
-	// within a second shows as down once, not up and down every second.
-	flapping bool
+	// shortRuns counts the subscriptions in a row that ended before they
+	// were healthy (lasted healthyAfter). From two on the cluster is
+	// flapping: readiness does not count it as connected until the
+	// current subscription has lasted healthyAfter, so a server that drops
+	// every session within a second shows as down, not up and down every
+	// second. One early drop (a server restart) does not hold readiness.
+	shortRuns int
 }
 
 func newBinding(c config.Cluster, o Options, now time.Time) *binding {
@@ -42,19 +44,14 @@ func newBinding(c config.Cluster, o Options, now time.Time) *binding {
 }
 
 // isLive reports whether the cluster counts as connected: subscribed, and,
-// if its previous subscription ended before it was healthy, subscribed
-// for healthyAfter already.
+// if it is flapping, subscribed for healthyAfter already.
 func (b *binding) isLive() bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if !b.live {
 		return false
 	}
-	if b.flapping && b.now().Sub(b.upSince) < b.healthyAfter {
-		return false
-	}
-	b.flapping = false
-	return true
+	return b.shortRuns < 2 || b.now().Sub(b.upSince) >= b.healthyAfter
 }
 
 // up ends the blind window and returns its start, and whether it was an
@@ -78,7 +75,11 @@ func (b *binding) down(now time.Time) {
 		return
 	}
 	b.live = false
-	b.flapping = now.Sub(b.upSince) < b.healthyAfter
+	if now.Sub(b.upSince) < b.healthyAfter {
+		b.shortRuns++
+	} else {
+		b.shortRuns = 0
+	}
 	b.blindAt, b.counted = now, now
 	b.m.SSEConnectionsActive.WithLabelValues(b.name).Set(0)
 	b.m.SSEConnectionDuration.WithLabelValues(b.name).Observe(now.Sub(b.upSince).Seconds())

@@ -68,8 +68,8 @@ type Options struct {
 	Keepalive time.Duration
 	// HealthyAfter is how long a session must stay subscribed before it
 	// counts as healthy: only then does the reconnect backoff start again
-	// from InitialDelay, and only then does a cluster whose previous
-	// session ended sooner count as connected for readiness. 0 means
+	// from InitialDelay, and only then does a cluster whose previous two
+	// sessions ended sooner count as connected for readiness. 0 means
 	// Keepalive.
 	HealthyAfter time.Duration
 	// ConnectTimeout bounds connect, setLevel and the first subscribes
