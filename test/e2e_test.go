@@ -252,7 +252,13 @@ func TestE2ESIGTERMWithFullQueue(t *testing.T) {
 		"--shutdown-timeout", "2", "--agent-kill-grace", "1")
 	r := startRunner(t, args...)
 	poll.Until(t, 15*time.Second, "subscription", func() bool { return srcs["a"].Subscribers() == 1 })
-	for i := range 10 {
+	// The first fault's agent starts before the rest arrive, so exactly
+	// three wait in the queue and six are shed.
+	emit(srcs["a"], "a", 0, "hang-0")
+	poll.Until(t, 10*time.Second, "the first agent", func() bool {
+		return scrape.Sum(r.scrape(), "kubernetes_mcp_runner_agents_active") == 1
+	})
+	for i := 1; i < 10; i++ {
 		emit(srcs["a"], "a", i, "hang-"+strconv.Itoa(i))
 	}
 	poll.Until(t, 10*time.Second, "queue full", func() bool {
