@@ -122,7 +122,9 @@ func ParseFile(data []byte) (File, error) {
 	return f, nil
 }
 
-// Validate reports every problem at once, each naming where it is.
+// Validate reports every problem at once, each naming where it is. It is a
+// flat list of independent checks, one per key, kept in the order the
+// keys appear in docs/notifications.md; its length is that list's.
 func (f File) Validate() error {
 	var errs []error
 	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }

@@ -265,6 +265,14 @@ func (s *Session) failed(b *binding, f attemptFailure, delay time.Duration) {
 // connectAndListen runs one session from connect to its end and returns
 // why it ended; perCluster holds the clusters whose own subscribe failed.
 // onUp is called once the first subscription is live.
+//
+// It stays one function, longer than the rest of the package, because the
+// session's lifetime is a stack of defers whose order matters: the hand-off
+// drains last, the connection context ends before the client session
+// closes (so a reader waiting for room gives up), the legacy transport's
+// session context outlives the handshake, and every cluster's blind window
+// opens when the whole session ends. Split across functions, that order
+// would no longer be readable in one place.
 func (s *Session) connectAndListen(ctx context.Context, onUp func()) (string, error, map[*binding]attemptFailure) {
 	// Faults are taken off the event stream before the SDK sees them
 	// (streamFilter) and handed to intake, in order, by this goroutine
