@@ -51,8 +51,16 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 	defer hook.Close()
 	pageURL := fmt.Sprintf("http://127.0.0.1:%d", *uiPort)
 
-	names := []string{"demo-eu", "demo-us", "demo-ap", "demo-sa", "demo-af"}
-	sources := make([]*faultsource.Server, 0, *clusters)
+	sources, clusterNames, err := startDemoClusters(*clusters)
+	defer func() {
+		for _, src := range sources {
+			src.Stop()
+		}
+	}()
+	if err != nil {
+		fmt.Fprintf(stderr, "demo: %v\n", err)
+		return exitFailure
+	}
 	cfgArgs := []string{
 		"--agent-command", self, "--agent-arg", "sample-agent", "--agent-arg", "--delay=2s",
 		"--workspace-root", *workspace, "--state-dir", filepath.Join(*workspace, ".state"),
@@ -62,19 +70,8 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 		"--log-format", "text", "--queue-sweep-interval", "5", "--max-queue-age", "60",
 		"--ui-address", fmt.Sprintf("127.0.0.1:%d", *uiPort), "--external-url", pageURL, "--notify-file", notifyFile,
 	}
-	for i := range *clusters {
-		name := fmt.Sprintf("demo-%d", i)
-		if i < len(names) {
-			name = names[i]
-		}
-		src := faultsource.New(name)
-		if err := src.Start("127.0.0.1:0"); err != nil {
-			fmt.Fprintf(stderr, "demo: %v\n", err)
-			return exitFailure
-		}
-		defer src.Stop()
-		sources = append(sources, src)
-		cfgArgs = append(cfgArgs, "--cluster", name+"="+src.URL())
+	for i, src := range sources {
+		cfgArgs = append(cfgArgs, "--cluster", clusterNames[i]+"="+src.URL())
 	}
 	cfg, err := config.Parse(cfgArgs, func(string) string { return "" })
 	if err != nil {
@@ -114,6 +111,25 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 	reports, _ := filepath.Glob(filepath.Join(*workspace, "*", "*", cfg.AgentReportFile))
 	fmt.Fprintf(stdout, "Demo finished: %d investigation reports under %s\n", len(reports), *workspace)
 	return exitOK
+}
+
+// startDemoClusters starts n simulated clusters on loopback. On error the
+// ones already started are returned too, for the caller to stop.
+func startDemoClusters(n int) (sources []*faultsource.Server, clusters []string, err error) {
+	names := []string{"demo-eu", "demo-us", "demo-ap", "demo-sa", "demo-af"}
+	for i := range n {
+		name := fmt.Sprintf("demo-%d", i)
+		if i < len(names) {
+			name = names[i]
+		}
+		src := faultsource.New(name)
+		if err := src.Start("127.0.0.1:0"); err != nil {
+			return sources, clusters, err
+		}
+		sources = append(sources, src)
+		clusters = append(clusters, name)
+	}
+	return sources, clusters, nil
 }
 
 // emitDemoFaults sends a mix of fault types and severities, with some
