@@ -137,7 +137,9 @@ func runDaemon(ctx context.Context, cfg config.Config, deps daemonDeps) error {
 	if err != nil {
 		return configError{err}
 	}
-	sessions := buildSessions(cfg, in, m, logger, b.Version)
+	// Sessions do not wait for the fsync of each fault: the queue counts
+	// and shows a fault once its group commit is synced.
+	sessions := buildSessions(cfg, intake.Deferred{Intake: in}, m, logger, b.Version)
 	tree := newSessionTree(sessions, supervisor.EventHook(logger, m))
 	hangup := deps.hangup
 	if hangup == nil {
@@ -211,7 +213,7 @@ func runDaemon(ctx context.Context, cfg config.Config, deps daemonDeps) error {
 // buildSessions makes one MCP session per server endpoint (and
 // credentials), with one subscription per configured cluster in it, each
 // handing what it hears to intake. Alert-only clusters have none.
-func buildSessions(cfg config.Config, in *intake.Intake, m *metrics.Metrics, logger *slog.Logger, version string) *mcpsession.Set {
+func buildSessions(cfg config.Config, in mcpsession.Handler, m *metrics.Metrics, logger *slog.Logger, version string) *mcpsession.Set {
 	return mcpsession.NewSet(cfg.MCPClusters(), mcpsession.Options{
 		Handler: in, Metrics: m, Logger: logger,
 		InitialDelay: cfg.SSEReconnectInitialDelay, MaxDelay: cfg.SSEReconnectMaxDelay,

@@ -38,6 +38,9 @@ const (
 	PersistFailed  Outcome = "persist_failed"
 	UnknownCluster Outcome = "unknown_cluster"
 	BreakerOpen    Outcome = "breaker_open"
+	// Accepted: handed over with Accept; the final outcome is counted
+	// (and told to done) once known.
+	Accepted Outcome = "accepted"
 )
 
 // FilterReasons lists the outcomes that are events_filtered_total reasons,
@@ -121,13 +124,35 @@ func New(o Options) *Intake {
 	return in
 }
 
-// Submit processes one fault a source decoded for a configured cluster.
-// cluster is the configured name, the only one used in labels.
+// Submit processes one fault a source decoded for a configured cluster and
+// returns where it went, waiting, for a durable queue, until the fault is
+// on disk. cluster is the configured name, the only one used in labels.
 func (in *Intake) Submit(cluster string, ev fault.Event) Outcome {
 	return in.submit(cluster, ev, false)
 }
 
+// submit waits for accept's outcome; untilEnded is SubmitUntilEnded's.
 func (in *Intake) submit(cluster string, ev fault.Event, untilEnded bool) Outcome {
+	ch := make(chan Outcome, 1)
+	in.accept(cluster, ev, untilEnded, func(o Outcome) { ch <- o })
+	return <-ch
+}
+
+// Accept processes one fault like Submit without waiting for the disk: a
+// fault that passes the filters is handed to its queue's journal at once,
+// and counted as queued (and remembered for dedup) only once its write is
+// synced, by the queue's completer, in arrival order. A source that does
+// not acknowledge faults to anyone (an MCP notification) uses it so it
+// never waits for an fsync per fault. done, if not nil, is told the
+// outcome once it is known.
+func (in *Intake) Accept(cluster string, ev fault.Event, done func(Outcome)) {
+	in.accept(cluster, ev, false, done)
+}
+
+func (in *Intake) accept(cluster string, ev fault.Event, untilEnded bool, done func(Outcome)) {
+	if done == nil {
+		done = func(Outcome) {}
+	}
 	m := in.o.Metrics
 	q := in.o.Queues.Get(cluster)
 	in.mu.RLock()
@@ -138,10 +163,12 @@ func (in *Intake) submit(cluster string, ev fault.Event, untilEnded bool) Outcom
 		// Sources submit only for configured clusters; a fault here
 		// means a wiring bug, and the name must not become a label.
 		in.logger.Error("Fault for a cluster that is not configured", "cluster", truncate(cluster, 64), "source", truncate(ev.Source, 32))
-		return UnknownCluster
+		done(UnknownCluster)
+		return
 	}
 	if err := ev.Validate(); err != nil {
-		return in.malformed(cluster, ev.Source, err)
+		done(in.malformed(cluster, ev.Source, err))
+		return
 	}
 	sev := ev.Level()
 	m.Received(cluster, sev.String()).Inc()
@@ -153,41 +180,58 @@ func (in *Intake) submit(cluster string, ev fault.Event, untilEnded bool) Outcom
 	now := in.o.Now()
 	switch {
 	case !policy.Triage:
-		return filtered(TriageDisabled)
+		done(filtered(TriageDisabled))
+		return
 	case sev < in.o.MinSeverity:
-		return filtered(SeverityLow)
+		done(filtered(SeverityLow))
+		return
 	case q.Holds(ev.FaultID) || dedup.seen(ev.FaultID, now) || ongoing.seen(ev.FaultID, now):
 		if untilEnded && !ongoing.seen(ev.FaultID, now) {
 			ongoing.remember(ev.FaultID, now)
 		}
-		return filtered(Duplicate)
+		done(filtered(Duplicate))
+		return
 	}
 	if in.o.Breaker.IsOpen() {
 		m.DroppedByBreaker(cluster).Inc()
 		in.logger.Warn("Dropped fault: circuit breaker is open", "cluster", cluster, "fault_id", ev.FaultID, "fault_type", ev.FaultType)
-		return BreakerOpen
+		done(BreakerOpen)
+		return
 	}
-	res, displaced, err := q.Push(ev)
-	switch res {
-	case queue.NotPersisted:
-		in.logger.Error("Dropped fault: it could not be written to the state store",
-			"cluster", cluster, "fault_id", ev.FaultID, "error", err.Error())
-		return filtered(PersistFailed)
-	case queue.Full:
-		in.logger.Warn("Dropped fault: queue full", "cluster", cluster, "fault_id", ev.FaultID, "severity", sev.String())
-		return filtered(QueueFull)
-	case queue.QueuedDisplacing:
-		m.Filtered(cluster, string(QueueFull)).Inc()
-		m.Displaced(cluster).Inc()
-		in.logger.Warn("Queue full: dropped a less severe queued fault to make room",
-			"cluster", cluster, "fault_id", ev.FaultID, "severity", sev.String(),
-			"dropped_fault_id", displaced.Event.FaultID, "dropped_severity", displaced.Severity().String())
-	}
-	dedup.remember(ev.FaultID, now)
-	if untilEnded {
-		ongoing.remember(ev.FaultID, now)
-	}
-	return Queued
+	q.PushAsync(ev, func(res queue.PushResult, displaced queue.Item, err error) {
+		switch res {
+		case queue.NotPersisted:
+			in.logger.Error("Dropped fault: it could not be written to the state store",
+				"cluster", cluster, "fault_id", ev.FaultID, "error", err.Error())
+			done(filtered(PersistFailed))
+			return
+		case queue.Full:
+			in.logger.Warn("Dropped fault: queue full", "cluster", cluster, "fault_id", ev.FaultID, "severity", sev.String())
+			done(filtered(QueueFull))
+			return
+		case queue.QueuedDisplacing:
+			m.Filtered(cluster, string(QueueFull)).Inc()
+			m.Displaced(cluster).Inc()
+			in.logger.Warn("Queue full: dropped a less severe queued fault to make room",
+				"cluster", cluster, "fault_id", ev.FaultID, "severity", sev.String(),
+				"dropped_fault_id", displaced.Event.FaultID, "dropped_severity", displaced.Severity().String())
+		}
+		dedup.remember(ev.FaultID, now)
+		if untilEnded {
+			ongoing.remember(ev.FaultID, now)
+		}
+		done(Queued)
+	})
+}
+
+// Deferred is the Intake as a source that does not wait for the disk sees
+// it: its Submit is Accept and answers Accepted.
+type Deferred struct{ *Intake }
+
+// Submit hands ev to Accept and returns at once.
+func (d Deferred) Submit(cluster string, ev fault.Event) Outcome {
+	d.Accept(cluster, ev, nil)
+	return Accepted
 }
 
 // Malformed counts a payload a source received for cluster but could not

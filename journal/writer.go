@@ -162,3 +162,21 @@ func (w Writer) Recover(queues *queue.Set, maxAttempts int, dedupWindow time.Dur
 		"interrupted_incidents", interrupted)
 	return dedup, nil
 }
+
+// EnqueueAsync implements queue.AsyncJournal: the fault's write joins the
+// next group commit and the queue settles it once synced.
+func (w Writer) EnqueueAsync(it queue.Item) queue.Write {
+	return countedWrite{en: w.Store.EnqueueAsync(it), w: w}
+}
+
+// countedWrite counts a failed asynchronous enqueue, like Enqueue does. The
+// queue waits for each write once.
+type countedWrite struct {
+	en *Enqueued
+	w  Writer
+}
+
+func (c countedWrite) Wait() (uint64, error) {
+	seq, err := c.en.Wait()
+	return seq, c.w.failed(OpEnqueue, err)
+}

@@ -80,6 +80,12 @@ type Queue struct {
 	// held counts fault ids that are queued or being worked on, for
 	// duplicate detection; Release ends the hold.
 	held map[string]int
+	// pending are faults whose journal write is not synced yet, in
+	// submission order (async.go); completing is set while a completer
+	// runs for them.
+	pending    []*pendingItem
+	live       int // pending items not displaced: they hold a place
+	completing bool
 	// ready has a token while items may be waiting; consumers that take an
 	// item re-arm it if more remain, so no wake-up is lost.
 	ready chan struct{}
@@ -137,7 +143,7 @@ func (q *Queue) push(it Item, fresh bool) (PushResult, Item, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	victim := -1
-	if len(q.items) >= q.capacity {
+	if len(q.items)+q.live >= q.capacity {
 		sev := it.Severity()
 		for i, old := range q.items {
 			if old.Severity() < sev {
