@@ -98,7 +98,13 @@ func runDaemon(ctx context.Context, cfg config.Config, deps daemonDeps) error {
 	if reg == nil {
 		reg = metrics.NewRegistry()
 	}
+	// A sharded runner connects to, queues, triages and labels only the
+	// clusters of its shard (docs/scaling.md); the others are known only
+	// so that state left by an earlier sharding is handed over.
+	ownedBy := shardOwners(cfg)
+	cfg.Clusters = cfg.OwnClusters()
 	m := metrics.New(reg, metrics.BuildInfo(b), cfg.ClusterNames())
+	m.ShardInfo.WithLabelValues(strconv.Itoa(cfg.Shard), strconv.Itoa(max(cfg.TotalShards, 1))).Set(1)
 	state := &supervisor.State{}
 
 	// Configuration errors first: nothing is opened or restored for a
@@ -119,7 +125,7 @@ func runDaemon(ctx context.Context, cfg config.Config, deps daemonDeps) error {
 	brk := breaker.New(cfg.BreakerThreshold, cfg.BreakerCooldown, brkGauge, logger)
 	defer brk.Stop()
 	retention := newRetention(cfg, m, logger)
-	durable, err := openState(cfg, notes, m, logger, retention)
+	durable, err := openState(cfg, notes, m, logger, retention, ownedBy)
 	if err != nil {
 		return err
 	}
@@ -236,7 +242,7 @@ type durableState struct {
 
 // openState opens (or quarantines and recreates) the state store, then
 // brings back queued faults, interrupted incidents and dedup marks.
-func openState(cfg config.Config, notes *notifier, m *metrics.Metrics, logger *slog.Logger, retention *workspace.Retention) (durableState, error) {
+func openState(cfg config.Config, notes *notifier, m *metrics.Metrics, logger *slog.Logger, retention *workspace.Retention, ownedBy func(string) (int, bool)) (durableState, error) {
 	names := cfg.ClusterNames()
 	if cfg.StateDir == "" {
 		sweepWorkspaces(retention, nil, logger)
@@ -253,7 +259,7 @@ func openState(cfg config.Config, notes *notifier, m *metrics.Metrics, logger *s
 		return durableState{}, fmt.Errorf("--state-dir (STATE_DIR): %w", err)
 	}
 	sweepWorkspaces(retention, store, logger)
-	writer := journal.Writer{Store: store, Metrics: m, Logger: logger}
+	writer := journal.Writer{Store: store, Metrics: m, Logger: logger, OwnedBy: ownedBy}
 	var ob *outbox
 	if notes.enabled() {
 		if ob, err = newOutbox(notes, store, m, logger, cfg.HistoryMaxAge, cfg.HistoryMaxEntries); err != nil {
@@ -269,6 +275,19 @@ func openState(cfg config.Config, notes *notifier, m *metrics.Metrics, logger *s
 		return durableState{}, fmt.Errorf("restore state from %s: %w", store.Path(), err)
 	}
 	return durableState{queues: queues, recorder: writer, store: store, outbox: ob, dedupSeed: dedupSeed, close: func() { store.Close() }}, nil
+}
+
+// shardOwners maps every configured cluster to its shard, before the
+// configuration is narrowed to this runner's own.
+func shardOwners(cfg config.Config) func(cluster string) (int, bool) {
+	owner := make(map[string]int, len(cfg.Clusters))
+	for _, c := range cfg.Clusters {
+		owner[c.Name] = config.ShardOf(c.Name, cfg.TotalShards)
+	}
+	return func(cluster string) (int, bool) {
+		s, ok := owner[cluster]
+		return s, ok
+	}
 }
 
 func agentOf(cfg config.Config) dispatch.Agent {
@@ -316,6 +335,7 @@ func logStart(logger *slog.Logger, cfg config.Config, b build) {
 	}
 	logger.Info("Starting kubernetes-mcp-runner",
 		"version", b.Version, "git_commit", b.GitCommit, "clusters", len(cfg.Clusters),
+		"shard", cfg.Shard, "total_shards", cfg.TotalShards,
 		"agent_timeout", cfg.AgentTimeout.String(), "max_queue_age", cfg.MaxQueueAge.String(),
 		"shutdown_timeout", cfg.ShutdownTimeout.String(), "workspace_root", cfg.WorkspaceRoot)
 }

@@ -112,6 +112,12 @@ func (r *reloader) Serve(ctx context.Context) error {
 
 // apply makes the running runner serve next's clusters.
 func (r *reloader) apply(next config.Config) error {
+	// A sharded runner keeps its own clusters of the new list, by the
+	// shard it started with (changing the shards needs a restart, and
+	// restartOnly says so).
+	shard := next
+	shard.Shard, shard.TotalShards = r.current.Shard, r.current.TotalShards
+	next.Clusters = shard.OwnClusters()
 	oldNames, newNames := r.current.ClusterNames(), next.ClusterNames()
 	var added, removed []string
 	for _, n := range newNames {

@@ -133,6 +133,13 @@ type Config struct {
 	IntakeBasicAuthPasswordFile string
 	IntakeMaxBodyBytes          int
 	AlertmanagerMappingFile     string
+	// Scale: sharding over replicas (shard.go) and the profiling
+	// endpoint. shardSet records an explicit --shard; without one Parse
+	// takes the shard from the StatefulSet pod name.
+	Shard        int
+	TotalShards  int
+	DebugAddress string
+	shardSet     bool
 }
 
 // Option describes one configuration option for --help and the docs.
@@ -182,6 +189,7 @@ func Defaults() Config {
 		HistoryMaxEntries:          10000,
 		UIAddress:                  "127.0.0.1:8081",
 		IntakeMaxBodyBytes:         4 << 20,
+		TotalShards:                1,
 	}
 }
 
@@ -263,6 +271,10 @@ func options(c *Config) []option {
 		o("intake-basic-auth-password-file", "file holding the basic auth password Alertmanager must send", str(&c.IntakeBasicAuthPasswordFile)),
 		o("intake-max-body-bytes", "largest notification body the intake endpoint reads (413 above it)", n(&c.IntakeMaxBodyBytes)),
 		o("alertmanager-mapping-file", "YAML file mapping alert labels to fault fields (cluster label, severities, resources); empty: the defaults", str(&c.AlertmanagerMappingFile)),
+		// Scale: sharding over replicas (docs/scaling.md) and profiling.
+		o("shard", "this runner's shard, 0 to --total-shards minus 1; empty with --total-shards over 1: the ordinal of the StatefulSet pod name (POD_NAME, else HOSTNAME)", shardValue{&c.Shard, &c.shardSet}),
+		o("total-shards", "replicas the clusters are split over, each cluster to one shard by an FNV-1a hash of its name", totalShardsValue{&c.TotalShards}),
+		o("debug-address", "host:port of the /debug/pprof profiling server (off when empty; keep it on loopback)", str(&c.DebugAddress)),
 	}
 }
 
@@ -358,6 +370,13 @@ func Parse(args []string, getenv func(string) string) (Config, error) {
 		}
 		c.Clusters = append(c.Clusters, fileClusters...)
 	}
+	if !c.shardSet && c.TotalShards > 1 {
+		n, err := shardFromPodName(getenv)
+		if err != nil {
+			return c, err
+		}
+		c.Shard = n
+	}
 	if err := c.Validate(); err != nil {
 		return c, err
 	}
@@ -424,6 +443,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxConcurrentAgents < c.AgentsPerCluster {
 		return fmt.Errorf("invalid --max-concurrent-agents (MAX_CONCURRENT_AGENTS): %d is less than --agents-per-cluster (AGENTS_PER_CLUSTER) %d", c.MaxConcurrentAgents, c.AgentsPerCluster)
+	}
+	if err := c.validateShard(); err != nil {
+		return err
 	}
 	if len(c.Clusters) == 0 {
 		return errors.New("no clusters configured: give --cluster NAME=URL (CLUSTER) or --clusters-file (CLUSTERS_FILE)")

@@ -23,6 +23,10 @@ type Writer struct {
 	// Written is called after that commit (to wake the delivery pump).
 	Outbox  func(queue.Item, incident.Record) []notify.OutboxRecord
 	Written func()
+	// OwnedBy, when set, names the shard that owns a configured cluster
+	// this runner does not queue (ok false: not configured at all), so
+	// Recover can tell a reshard from a removed cluster.
+	OwnedBy func(cluster string) (shard int, ok bool)
 }
 
 func (w Writer) failed(op string, err error) error {
@@ -85,6 +89,13 @@ func (w Writer) finish(it queue.Item, rec incident.Record) error {
 	return nil
 }
 
+func (w Writer) ownedBy(cluster string) (int, bool) {
+	if w.OwnedBy == nil {
+		return 0, false
+	}
+	return w.OwnedBy(cluster)
+}
+
 // Recover brings the stored state back at start: incidents a shutdown or
 // crash interrupted go back to their queue with their attempt count, or
 // are recorded as failed once they reach maxAttempts; queued faults return
@@ -102,6 +113,9 @@ func (w Writer) Recover(queues *queue.Set, maxAttempts int, dedupWindow time.Dur
 			reason := "interrupted " + strconv.Itoa(f.Item.Attempts) + " times; gave up (--max-attempts)"
 			if queues.Get(cluster) == nil {
 				reason = "cluster no longer configured"
+				if shard, ok := w.ownedBy(cluster); ok {
+					reason = "handed over: shard " + strconv.Itoa(shard) + " owns the cluster now"
+				}
 			} else {
 				w.Metrics.IncidentsAbandoned.WithLabelValues(cluster).Inc()
 			}
@@ -146,7 +160,14 @@ func (w Writer) Recover(queues *queue.Set, maxAttempts int, dedupWindow time.Dur
 			w.Metrics.EventsRestored.WithLabelValues(cluster).Inc()
 			restored++
 		}
-		if len(drop) > 0 {
+		if shard, ok := w.ownedBy(cluster); ok && q == nil && len(drop) > 0 {
+			// Resharded: the new owner starts clean and hears the
+			// cluster's faults from now on (docs/scaling.md).
+			w.Metrics.EventsHandedOver.Add(float64(len(drop)))
+			w.Logger.Warn("Dropped stored faults of a cluster another shard owns now",
+				"cluster", cluster, "owner_shard", shard, "dropped", len(drop))
+			_ = w.failed(OpRemove, w.Store.Remove(cluster, drop...))
+		} else if len(drop) > 0 {
 			w.Logger.Warn("Dropped stored faults that no longer fit: cluster removed or queue capacity lowered",
 				"cluster", cluster, "dropped", len(drop))
 			_ = w.failed(OpRemove, w.Store.Remove(cluster, drop...))

@@ -126,6 +126,11 @@ type Metrics struct {
 	// EventsResolved counts queued faults taken out of the queue because
 	// their source reported them over (an alert resolved).
 	EventsResolved *prometheus.CounterVec // cluster
+
+	// Scale: which shard of the clusters this runner owns, and the queued
+	// faults it let go of because another shard owns their cluster now.
+	ShardInfo        *prometheus.GaugeVec // shard, total_shards
+	EventsHandedOver prometheus.Counter
 }
 
 // New registers every collector on reg and initialises the per-cluster
@@ -210,6 +215,12 @@ func New(reg prometheus.Registerer, build BuildInfo, clusters []string) *Metrics
 		AlertmanagerAlertsReceived: counter("alertmanager_alerts_received_total", "Alerts of accepted Alertmanager notifications, by severity; cluster is empty for alerts naming no configured cluster.", "cluster", "severity"),
 		AlertmanagerAlerts:         counter("alertmanager_alerts_total", "Alerts of accepted Alertmanager notifications, by where they ended.", "cluster", "outcome"),
 		EventsResolved:             counter("events_resolved_total", "Queued faults taken out of the queue, without an agent, because their source reported them over.", "cluster"),
+
+		ShardInfo: gauge("shard_info", "The shard of the configured clusters this runner owns (--shard of --total-shards); always 1.", "shard", "total_shards"),
+		EventsHandedOver: f.NewCounter(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "events_handed_over_total",
+			Help: "Queued faults found in the state store at start for clusters another shard now owns, dropped and logged.",
+		}),
 	}
 	m.BuildInfo.WithLabelValues(build.Version, build.GitCommit, build.BuildDate).Set(1)
 	m.Up.Set(1)
@@ -283,6 +294,7 @@ func Catalog() map[string][]string {
 	m.InitSinks([]string{"s"})
 	m.AlertmanagerAlertsReceived.WithLabelValues("c", Severities[0])
 	m.AlertmanagerAlerts.WithLabelValues("c", AlertmanagerOutcomes[0])
+	m.ShardInfo.WithLabelValues("0", "1")
 	families, err := reg.Gather()
 	if err != nil {
 		panic(err) // a registry of our own collectors cannot fail

@@ -55,6 +55,8 @@ var seedMetrics = map[string][]string{
 	"alertmanager_alerts_received_total": {"cluster", "severity"},
 	"alertmanager_alerts_total":          {"cluster", "outcome"},
 	"events_resolved_total":              {"cluster"},
+	"events_handed_over_total":           nil,
+	"shard_info":                         {"shard", "total_shards"},
 }
 
 // populated returns metrics with one series of every vector.
@@ -72,6 +74,7 @@ func populated(t *testing.T) (*prometheus.Registry, *Metrics) {
 	m.AgentCleanups.WithLabelValues("success").Inc()
 	m.AlertmanagerAlertsReceived.WithLabelValues("prod", "warning").Inc()
 	m.AlertmanagerAlerts.WithLabelValues("prod", "queued").Inc()
+	m.ShardInfo.WithLabelValues("0", "1").Set(1)
 	return reg, m
 }
 

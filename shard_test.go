@@ -1,0 +1,185 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/config"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/fault"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/faultsource"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/poll"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/testagent"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/testlog"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/metrics"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/httpserver"
+)
+
+// TestThreeShardsOwnEveryClusterOnce runs three runners on one
+// configuration of nine clusters, as three StatefulSet replicas would:
+// each server is subscribed to exactly once, each fault is queued and
+// triaged by exactly one runner, the one its cluster hashes to, and each
+// runner's metrics hold its own clusters only and its shard.
+func TestThreeShardsOwnEveryClusterOnce(t *testing.T) {
+	const clusters, shards = 9, 3
+	var args []string
+	srcs := map[string]*faultsource.Server{}
+	for i := range clusters {
+		name := "cluster-" + strconv.Itoa(i)
+		src := faultsource.New(name)
+		if err := src.Start("127.0.0.1:0"); err != nil {
+			t.Fatal(err)
+		}
+		defer src.Stop()
+		srcs[name] = src
+		args = append(args, "--cluster", name+"="+src.URL())
+	}
+	dir := t.TempDir()
+	regs := make([]*prometheus.Registry, shards)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, shards)
+	for shard := range shards {
+		cfg, err := config.Parse(append(append([]string{}, args...),
+			"--agent-command", os.Args[0], "--agent-arg", testagent.Arg,
+			"--workspace-root", filepath.Join(dir, "ws"), "--state-dir", filepath.Join(dir, "state-"+strconv.Itoa(shard)),
+			"--health-address", "127.0.0.1", "--metrics-address", "127.0.0.1",
+			"--total-shards", strconv.Itoa(shards),
+		), func(env string) string {
+			if env == "POD_NAME" { // the StatefulSet ordinal gives the shard
+				return "kubernetes-mcp-runner-" + strconv.Itoa(shard)
+			}
+			return ""
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.HealthPort, cfg.MetricsPort = 0, 0
+		regs[shard] = metrics.NewRegistry()
+		started := make(chan struct{})
+		go func() {
+			var logs testlog.Buffer
+			done <- runDaemon(ctx, cfg, daemonDeps{
+				logger: slog.New(slog.NewJSONHandler(&logs, nil)), notify: func(string) {}, registry: regs[shard],
+				started: func(_, _, _ *httpserver.Server) { close(started) },
+			})
+		}()
+		<-started
+	}
+
+	poll.Until(t, 30*time.Second, "every server to be subscribed to", func() bool {
+		for _, src := range srcs {
+			if src.Subscribers() == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	owned := map[string][]int{}
+	for name, src := range srcs {
+		if n := src.Subscribers(); n != 1 {
+			t.Errorf("%s has %d subscribers, want exactly 1", name, n)
+		}
+		ev := faultsource.Fault(name, 1, fault.TypeCrashLoop, "critical")
+		src.Emit(ev)
+	}
+	poll.Until(t, 60*time.Second, "every fault to be triaged", func() bool {
+		n := 0.0
+		for _, reg := range regs {
+			n += sumOf(t, reg, "kubernetes_mcp_runner_agents_completed_total")
+		}
+		return n == clusters
+	})
+	for shard, reg := range regs {
+		families, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range families {
+			switch mf.GetName() {
+			case "kubernetes_mcp_runner_sse_connections_active":
+				for _, m := range mf.GetMetric() {
+					name := m.GetLabel()[0].GetValue()
+					owned[name] = append(owned[name], shard)
+					if want := config.ShardOf(name, shards); want != shard {
+						t.Errorf("shard %d exports %s, which hashes to shard %d", shard, name, want)
+					}
+				}
+			case "kubernetes_mcp_runner_shard_info":
+				l := fmt.Sprint(mf.GetMetric()[0].GetLabel())
+				if want := fmt.Sprintf(`[name:"shard" value:"%d" name:"total_shards" value:"3"]`, shard); l != want {
+					t.Errorf("shard %d exports shard_info %s", shard, l)
+				}
+			}
+		}
+		for name := range srcs {
+			q := testutil.ToFloat64(metricsOf(t, reg, "kubernetes_mcp_runner_events_queued_total", name))
+			if mine := config.ShardOf(name, shards) == shard; (q == 1) != mine {
+				t.Errorf("shard %d queued %v faults of %s (owner: shard %d)", shard, q, name, config.ShardOf(name, shards))
+			}
+		}
+	}
+	for name := range srcs {
+		if len(owned[name]) != 1 {
+			t.Errorf("%s is owned by shards %v, want exactly one", name, owned[name])
+		}
+	}
+	cancel()
+	for range shards {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("runDaemon: %v", err)
+			}
+		case <-time.After(time.Minute):
+			t.Fatal("a runner did not stop")
+		}
+	}
+}
+
+// sumOf adds every sample of a counter family.
+func sumOf(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0.0
+	for _, mf := range families {
+		if mf.GetName() == name {
+			for _, m := range mf.GetMetric() {
+				n += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return n
+}
+
+// metricsOf is a counter of one cluster as a collector, 0 when absent.
+func metricsOf(t *testing.T, reg *prometheus.Registry, name, cluster string) prometheus.Collector {
+	t.Helper()
+	c := prometheus.NewCounter(prometheus.CounterOpts{Name: "absent"})
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range families {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			if m.GetLabel()[0].GetValue() == cluster {
+				c.Add(m.GetCounter().GetValue())
+			}
+		}
+	}
+	return c
+}
