@@ -3,6 +3,7 @@ package journal
 import (
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -85,4 +86,59 @@ func TestAcceptedFaultsAreQueuedOnceOnDiskInOrder(t *testing.T) {
 			t.Fatalf("%s: %d stored after reopen, want %d in order", cluster, len(st.Queued[cluster]), n)
 		}
 	}
+}
+
+// TestRecoverHandsOverAReshardedCluster: at start, queued faults of a
+// cluster another shard owns now leave the store, counted and logged;
+// those of a cluster this shard owns come back.
+func TestRecoverHandsOverAReshardedCluster(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir, Options{})
+	now := time.Now()
+	for i, c := range []string{"mine", "moved", "moved"} {
+		if _, err := s.Enqueue(entry(c, "f"+strconv.Itoa(i), now)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m := metrics.New(prometheus.NewRegistry(), metrics.BuildInfo{}, []string{"mine"})
+	var logs testlogBuffer
+	w := Writer{Store: s, Metrics: m, Logger: slog.New(slog.NewJSONHandler(&logs, nil)),
+		OwnedBy: func(c string) (int, bool) {
+			return map[string]int{"mine": 0, "moved": 2}[c], c == "mine" || c == "moved"
+		}}
+	queues := queue.NewDurableSet([]string{"mine"}, 10, m, time.Now, w, nil)
+	if _, err := w.Recover(queues, 3, time.Hour, now); err != nil {
+		t.Fatal(err)
+	}
+	if got := testutil.ToFloat64(m.EventsHandedOver); got != 2 {
+		t.Errorf("events_handed_over_total %v, want 2", got)
+	}
+	if queues.Get("mine").Len() != 1 {
+		t.Errorf("own cluster's queue holds %d, want 1", queues.Get("mine").Len())
+	}
+	if !strings.Contains(logs.String(), `"owner_shard":2`) {
+		t.Errorf("hand-over not logged with its new owner: %s", logs.String())
+	}
+	st, _ := s.Load()
+	if len(st.Queued["moved"]) != 0 {
+		t.Errorf("the old owner's store still holds %d faults of the moved cluster", len(st.Queued["moved"]))
+	}
+	s.Close()
+}
+
+type testlogBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (b *testlogBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *testlogBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }

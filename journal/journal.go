@@ -41,6 +41,9 @@ var (
 	bucketInFlight = []byte("inflight") // incident id → InFlight
 	bucketDedup    = []byte("dedup")    // cluster → fault id → unix nanos
 	bucketHistory  = []byte("history")  // ended-at nanos + incident id → incident.Record
+	// bucketDedupTime indexes the dedup marks by time, so pruning reads
+	// only the marks it removes (dedup_index.go).
+	bucketDedupTime = []byte("dedup-by-time") // seen-at nanos + cluster + 0 + fault id → ""
 )
 
 // InFlight is an incident whose agent was started and has not finished.
@@ -56,7 +59,8 @@ type Options struct {
 	HistoryMaxAge     time.Duration
 	HistoryMaxEntries int
 	// DedupWindow is how long dedup marks are kept; older ones are pruned
-	// every pruneEvery enqueues so the store does not grow for months.
+	// every pruneEvery enqueues (at most pruneBatch marks at a time, read
+	// from the time index) so the store does not grow for months.
 	DedupWindow time.Duration
 	Logger      *slog.Logger
 	// OnCorrupt is told about a state file that was moved aside.
@@ -130,7 +134,7 @@ func openChecked(path string) (db *bolt.DB, err error) {
 		return nil, err
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketQueue, bucketInFlight, bucketDedup, bucketHistory, bucketOutbox} {
+		for _, b := range [][]byte{bucketQueue, bucketInFlight, bucketDedup, bucketHistory, bucketOutbox, bucketDedupTime} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -213,7 +217,10 @@ func enqueueOp(e queue.Item, seq *uint64) func(*bolt.Tx) error {
 		}
 		ts := make([]byte, 8)
 		binary.BigEndian.PutUint64(ts, uint64(e.EnqueuedAt.UnixNano()))
-		return d.Put([]byte(e.Event.FaultID), ts)
+		if err := d.Put([]byte(e.Event.FaultID), ts); err != nil {
+			return err
+		}
+		return indexMark(tx, ts, e.Cluster, e.Event.FaultID)
 	}
 }
 
@@ -391,25 +398,6 @@ func (s *Store) Requeue(f InFlight) (queue.Item, error) {
 		return e, fmt.Errorf("journal requeue %s: %w", f.IncidentID, err)
 	}
 	return e, nil
-}
-
-// PruneDedup forgets dedup marks older than window.
-func (s *Store) PruneDedup(window time.Duration, now time.Time) error {
-	cutoff := uint64(now.Add(-window).UnixNano())
-	return s.w.update(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketDedup).ForEachBucket(func(cluster []byte) error {
-			b := tx.Bucket(bucketDedup).Bucket(cluster)
-			c := b.Cursor()
-			for k, v := c.First(); k != nil; k, v = c.Next() {
-				if len(v) != 8 || binary.BigEndian.Uint64(v) < cutoff {
-					if err := c.Delete(); err != nil {
-						return err
-					}
-				}
-			}
-			return nil
-		})
-	})
 }
 
 // History lists finished incidents, newest first, at most limit (0: all).

@@ -138,7 +138,7 @@ func (w Writer) Recover(queues *queue.Set, maxAttempts int, dedupWindow time.Dur
 			"incident_id", f.IncidentID, "fault_id", f.Item.Event.FaultID, "attempts_so_far", f.Item.Attempts)
 	}
 	// One read after the requeues and the prune serves queue and dedup.
-	if err := w.Store.PruneDedup(dedupWindow, now); err != nil {
+	if err := w.Store.PruneAllDedup(dedupWindow, now); err != nil {
 		return nil, err
 	}
 	if st, err = w.Store.Load(); err != nil {
