@@ -17,6 +17,7 @@ package main
 //	      ├─ ui-server       incidents page, /api/incidents (journal; --ui-address)
 //	      ├─ outbox pump     notifications ──► sinks (--notify-file; notifications.go)
 //	      ├─ notices         breaker and blind-cluster notices ──► outbox
+//	      ├─ debug-server    /debug/pprof (only with --debug-address)
 //	      └─ watchdog        (only under systemd with WatchdogSec)
 //
 // Shutdown runs down that list, one step at a time (supervisor/supervisor.go
@@ -81,6 +82,9 @@ type daemonDeps struct {
 	// startedAlerts, when set, receives the Alertmanager endpoint once it
 	// is built (only with --intake-address).
 	startedAlerts func(*alertmanager.Service)
+	// debugStarted, when set, receives the profiling server (nil when
+	// --debug-address is not set).
+	debugStarted func(debug *httpserver.Server)
 }
 
 // configError marks an error in the configuration found only while
@@ -189,6 +193,13 @@ func runDaemon(ctx context.Context, cfg config.Config, deps daemonDeps) error {
 			return err
 		}
 		listeners = append(listeners, page)
+	}
+	debug := debugServer(cfg, logger)
+	if debug != nil {
+		listeners = append(listeners, debug)
+	}
+	if deps.debugStarted != nil {
+		deps.debugStarted(debug)
 	}
 	if deps.started != nil {
 		deps.started(metricsServer, healthServer, page)
