@@ -44,6 +44,7 @@ var kinds = map[string]func() any{
 	"v1/ServiceAccount":                        func() any { return &corev1.ServiceAccount{} },
 	"v1/PersistentVolumeClaim":                 func() any { return &corev1.PersistentVolumeClaim{} },
 	"apps/v1/Deployment":                       func() any { return &appsv1.Deployment{} },
+	"apps/v1/StatefulSet":                      func() any { return &appsv1.StatefulSet{} },
 	"networking.k8s.io/v1/NetworkPolicy":       func() any { return &networkingv1.NetworkPolicy{} },
 	"rbac.authorization.k8s.io/v1/ClusterRole": func() any { return &rbacv1.ClusterRole{} },
 	"rbac.authorization.k8s.io/v1/ClusterRoleBinding": func() any { return &rbacv1.ClusterRoleBinding{} },
