@@ -68,6 +68,10 @@ func main() {
 			os.Exit(runIdleSide(os.Args[2:], os.Stdout, os.Stderr))
 		case floodSourcesMode:
 			os.Exit(runFloodSources(os.Args[2:], os.Stdout, os.Stderr))
+		case floorMode:
+			os.Exit(runFloor(os.Args[2:], os.Stdout, os.Stderr))
+		case compareMode:
+			os.Exit(runCompare(os.Args[2:], os.Stdout, os.Stderr))
 		}
 	}
 	os.Exit(runLoad(os.Args[1:], os.Stdout, os.Stderr))
@@ -352,36 +356,82 @@ func rssBytes() int64 {
 // startSourceProcess runs this command in its sources mode as a child and returns its MCP
 // endpoint. The child exits when its stdin closes, so it cannot outlive us.
 func startSourceProcess(listen string) (string, func(), error) {
-	self, err := os.Executable()
+	c, err := startChild(sourcesMode, listen)
 	if err != nil {
 		return "", nil, err
 	}
-	cmd := exec.Command(self, sourcesMode, listen)
+	return c.first, c.stop, nil
+}
+
+// child is this command run in one of its hidden modes: it prints one
+// line when ready, then answers one line per line asked on its stdin, and
+// exits when stdin closes.
+type child struct {
+	cmd   *exec.Cmd
+	in    io.WriteCloser
+	out   *bufio.Reader
+	first string
+	mu    sync.Mutex
+}
+
+func startChild(args ...string) (*child, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(self, args...)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
-		return "", nil, err
+		return nil, err
 	}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
-		return "", nil, err
+		return nil, err
 	}
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
-		return "", nil, err
+		return nil, err
 	}
-	line, err := bufio.NewReader(stdout).ReadString('\n')
+	c := &child{cmd: cmd, in: stdin, out: bufio.NewReader(stdout)}
+	line, err := c.out.ReadString('\n')
 	if err != nil {
 		_ = cmd.Process.Kill()
-		return "", nil, fmt.Errorf("%s: %w", sourcesMode, err)
-	}
-	return strings.TrimSpace(line), func() {
-		stdin.Close()
 		_ = cmd.Wait()
-	}, nil
+		return nil, fmt.Errorf("%s: %w", args[0], err)
+	}
+	c.first = strings.TrimSpace(line)
+	return c, nil
+}
+
+// ask sends one request line and returns the answer line.
+func (c *child) ask(format string, args ...any) (string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, err := fmt.Fprintf(c.in, format+"\n", args...); err != nil {
+		return "", err
+	}
+	line, err := c.out.ReadString('\n')
+	return strings.TrimSpace(line), err
+}
+
+// askInt asks for a number.
+func (c *child) askInt(format string, args ...any) (int64, error) {
+	line, err := c.ask(format, args...)
+	if err != nil {
+		return 0, err
+	}
+	return strconv.ParseInt(line, 10, 64)
+}
+
+func (c *child) stop() {
+	c.in.Close()
+	_ = c.cmd.Wait()
 }
 
 // runSources serves one simulated kubernetes-mcp-server until stdin
-// closes.
+// closes. It answers "subs" (sessions subscribed) and "emit N PREFIX"
+// (send N faults, ids PREFIX0..., to every subscription, as fast as the
+// server sends; answered once all are sent).
 func runSources(args []string, stdout, stderr io.Writer) int {
 	listen := "127.0.0.1:0"
 	if len(args) > 0 {
@@ -394,7 +444,24 @@ func runSources(args []string, stdout, stderr io.Writer) int {
 	}
 	defer src.Stop()
 	fmt.Fprintln(stdout, src.URL())
-	_, _ = io.Copy(io.Discard, os.Stdin)
+	sc := bufio.NewScanner(os.Stdin)
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		switch {
+		case len(f) == 1 && f[0] == "subs":
+			fmt.Fprintln(stdout, src.Subscribers())
+		case len(f) == 3 && f[0] == "emit":
+			n, _ := strconv.Atoi(f[1])
+			for i := range n {
+				ev := faultsource.Fault("", i, fault.TypeCrashLoop, "critical")
+				ev.FaultID = f[2] + strconv.Itoa(i)
+				src.Emit(ev)
+			}
+			fmt.Fprintln(stdout, "ok")
+		default:
+			fmt.Fprintln(stdout, "?")
+		}
+	}
 	return exitOK
 }
 
