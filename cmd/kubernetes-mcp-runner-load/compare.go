@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -37,6 +38,12 @@ func runCompare(args []string, stdout, stderr io.Writer) int {
 	perCluster := fs.Int("faults-per-cluster", 1000, "faults sent to each of 50 clusters for the 50-cluster intake figures")
 	idle := fs.Duration("idle", 60*time.Second, "how long idle CPU is measured")
 	runner := fs.String("runner", defaultRunner(), "the built kubernetes-mcp-runner")
+	var runnerArgs []string
+	fs.Func("runner-arg", "an extra flag for every runner started (repeatable), e.g. --runner-arg=--debug-address=127.0.0.1:6060 to profile it", func(v string) error {
+		runnerArgs = append(runnerArgs, v)
+		return nil
+	})
+	runs := fs.Int("runs", 3, "repetitions of each intake figure (printed as a range)")
 	stateRoot := fs.String("state-root", os.TempDir(), "directory the durable runs keep their state under: a real disk, not a tmpfs")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
@@ -56,7 +63,7 @@ func runCompare(args []string, stdout, stderr io.Writer) int {
 	}
 	defer src.stop()
 	endpoint := src.first
-	r := &compare{src: src, endpoint: endpoint, runner: *runner, root: root}
+	r := &compare{src: src, endpoint: endpoint, runner: *runner, root: root, extra: runnerArgs}
 
 	var rows []row
 	for _, c := range []struct {
@@ -64,22 +71,27 @@ func runCompare(args []string, stdout, stderr io.Writer) int {
 		clusters int
 		faults   int
 	}{{"one cluster", 1, *faults}, {"50 clusters (summed)", 50, *perCluster}} {
-		floor, err := r.floorIntake(c.clusters, c.faults)
-		if err != nil {
-			return fail(fmt.Errorf("floor intake, %d clusters: %w", c.clusters, err))
-		}
-		for _, durable := range []bool{false, true} {
-			rate, err := r.runnerIntake(c.clusters, c.faults, durable)
+		// Runs alternate floor, in memory, durable, so that a change in
+		// the machine's load touches all three alike.
+		var floor, mem, disk []float64
+		for range max(*runs, 1) {
+			f, err := r.floorIntake(c.clusters, c.faults)
 			if err != nil {
-				return fail(fmt.Errorf("runner intake, %d clusters: %w", c.clusters, err))
+				return fail(fmt.Errorf("floor intake, %d clusters: %w", c.clusters, err))
 			}
-			how := `in memory (--state-dir "")`
-			if durable {
-				how = "durable (state dir on disk)"
+			m, err := r.runnerIntake(c.clusters, c.faults, false)
+			if err != nil {
+				return fail(fmt.Errorf("runner intake in memory, %d clusters: %w", c.clusters, err))
 			}
-			rows = append(rows, row{"intake, " + c.name + ", " + how,
-				fmt.Sprintf("%.0f faults/s", rate), fmt.Sprintf("%.0f/s", floor), fmt.Sprintf("%.2f", rate/floor)})
+			d, err := r.runnerIntake(c.clusters, c.faults, true)
+			if err != nil {
+				return fail(fmt.Errorf("runner intake durable, %d clusters: %w", c.clusters, err))
+			}
+			floor, mem, disk = append(floor, f), append(mem, m), append(disk, d)
 		}
+		rows = append(rows,
+			row{"intake, " + c.name + `, in memory (--state-dir "")`, span(mem, "faults/s"), span(floor, "/s"), ratios(mem, floor)},
+			row{"intake, " + c.name + ", durable (state dir on disk)", span(disk, "faults/s"), span(floor, "/s"), ratios(disk, floor)})
 	}
 
 	n := *idleClusters
@@ -123,7 +135,33 @@ func runCompare(args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
+// scrapeEvery is how often the runner's /metrics is read while waiting.
+const scrapeEvery = 25 * time.Millisecond
+
 type row struct{ measure, runner, floor, ratio string }
+
+// span prints the range of xs.
+func span(xs []float64, unit string) string {
+	lo, hi := slices.Min(xs), slices.Max(xs)
+	if len(xs) == 1 || int(lo) == int(hi) {
+		return fmt.Sprintf("%.0f %s", lo, unit)
+	}
+	return fmt.Sprintf("%.0f–%.0f %s", lo, hi, unit)
+}
+
+// ratios prints the range of a[i]/b[i], each run against the floor of the
+// same round.
+func ratios(a, b []float64) string {
+	r := make([]float64, len(a))
+	for i := range a {
+		r[i] = a[i] / b[i]
+	}
+	lo, hi := slices.Min(r), slices.Max(r)
+	if fmt.Sprintf("%.2f", lo) == fmt.Sprintf("%.2f", hi) {
+		return fmt.Sprintf("%.2f", lo)
+	}
+	return fmt.Sprintf("%.2f–%.2f", lo, hi)
+}
 
 func pctOfCore(ticks int64, d time.Duration) float64 {
 	return float64(ticks) / float64(clockTicks) / d.Seconds() * 100
@@ -138,6 +176,7 @@ type compare struct {
 	endpoint string
 	runner   string
 	root     string
+	extra    []string // flags for every runner
 	runs     int
 }
 
@@ -218,7 +257,9 @@ func (c *compare) runnerIntake(clusters, faults int, durable bool) (float64, err
 		if time.Since(start) > 5*time.Minute {
 			return 0, fmt.Errorf("%.0f of %.0f faults queued", got, total)
 		}
-		time.Sleep(5 * time.Millisecond)
+		// A scrape costs the runner CPU: poll gently (the error is at
+		// most this interval over a run of seconds).
+		time.Sleep(scrapeEvery)
 	}
 }
 
@@ -316,7 +357,7 @@ func (c *compare) storm(n int) (time.Duration, time.Duration, error) {
 		if time.Since(start) > time.Minute {
 			return 0, 0, errors.New("the agents did not finish within a minute")
 		}
-		time.Sleep(5 * time.Millisecond)
+		time.Sleep(scrapeEvery)
 	}
 	took := time.Since(start)
 
@@ -382,6 +423,7 @@ func (c *compare) startRunner(n int, durable bool, agent []string, extra ...stri
 		"--health-port", strconv.Itoa(ports[0]), "--metrics-port", strconv.Itoa(ports[1]),
 		"--shutdown-timeout", "2", "--agent-kill-grace", "1",
 	}, extra...)
+	args = append(args, c.extra...)
 	for _, a := range agent[1:] {
 		args = append(args, "--agent-arg", a)
 	}
