@@ -162,6 +162,9 @@ func alertIntake(cfg config.Config, s alertSubmitter, m *metrics.Metrics, logger
 func sourcesCheck(sessions *mcpsession.Set, alerts *alertmanager.Service, alertOnly *atomic.Int32) health.Check {
 	ready := func() error {
 		err := sessions.Ready()
+		if err != nil && len(sessions.Sessions()) == 0 && alertOnly.Load() == 0 {
+			return nil // no cluster at all (a shard that owns none): nothing to wait for
+		}
 		if err == nil || alerts == nil || alertOnly.Load() == 0 {
 			return err
 		}

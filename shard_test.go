@@ -183,3 +183,43 @@ func metricsOf(t *testing.T, reg *prometheus.Registry, name, cluster string) pro
 	}
 	return c
 }
+
+// TestAShardWithoutClustersIsReady: a shard that owns none of the
+// configured clusters connects to nothing and is ready, so a StatefulSet
+// with more replicas than clusters rolls out.
+func TestAShardWithoutClustersIsReady(t *testing.T) {
+	src := faultsource.New("prod")
+	if err := src.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	defer src.Stop()
+	other := 1 - config.ShardOf("prod", 2) // the shard that does not own prod
+	dir := t.TempDir()
+	cfg, err := config.Parse([]string{
+		"--cluster", "prod=" + src.URL(), "--agent-command", os.Args[0], "--agent-arg", testagent.Arg,
+		"--workspace-root", filepath.Join(dir, "ws"), "--state-dir", filepath.Join(dir, "state"),
+		"--health-address", "127.0.0.1", "--metrics-address", "127.0.0.1",
+		"--shard", strconv.Itoa(other), "--total-shards", "2",
+	}, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.HealthPort, cfg.MetricsPort = 0, 0
+	ctx, cancel := context.WithCancel(context.Background())
+	servers := make(chan *httpserver.Server, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- runDaemon(ctx, cfg, daemonDeps{logger: slog.New(slog.DiscardHandler), notify: func(string) {},
+			started: func(_, h, _ *httpserver.Server) { servers <- h }})
+	}()
+	h := <-servers
+	<-h.Listening()
+	poll.Until(t, 10*time.Second, "/readyz to answer 200", func() bool { return statusOf("http://"+h.Addr()+"/readyz") == 200 })
+	if n := src.Sessions(); n != 0 {
+		t.Errorf("the shard without clusters opened %d sessions", n)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
