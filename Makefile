@@ -6,7 +6,7 @@ COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 DATE    ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 LDFLAGS := -s -w -X main.version=$(VERSION) -X main.gitCommit=$(COMMIT) -X main.buildDate=$(DATE)
 
-.PHONY: all build test lint run demo bench load e2e fuzz clean release-check release-snapshot soak browser helm chart-check conformance
+.PHONY: all build test lint run demo bench load load-compare e2e fuzz clean release-check release-snapshot soak browser helm chart-check conformance
 
 all: lint test build
 
@@ -34,6 +34,11 @@ LOAD_ARGS ?= --clusters 1000 --faults 20000
 load: build ## Measure intake, reconnection and shutdown on this machine (docs/benchmarks.md).
 	go build -o $(BINARY)-load ./cmd/$(BINARY)-load
 	./$(BINARY)-load $(LOAD_ARGS)
+
+COMPARE_ARGS ?= --clusters 5000
+load-compare: build ## The scale table: the built runner beside bare go-sdk sessions, with ratios (docs/benchmarks.md).
+	go build -o $(BINARY)-load ./cmd/$(BINARY)-load
+	./$(BINARY)-load compare --runner ./$(BINARY) $(COMPARE_ARGS)
 
 FUZZTIME ?= 20s
 fuzz: ## Run each fuzz target for FUZZTIME (corpora in */testdata/fuzz run in every go test).

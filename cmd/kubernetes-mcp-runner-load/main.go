@@ -3,12 +3,16 @@
 // memory for many simulated clusters in one process, faults per second and
 // notification-to-queue latency through one session, the reconnection storm
 // after every server restarts at once, and the time the built runner takes
-// to shut down with many agents in flight. It is operator tooling, shipped
-// apart from the daemon (as promtool is apart from Prometheus).
+// to shut down with many agents in flight. Its compare mode (compare.go)
+// puts the built runner beside bare go-sdk sessions on the same simulated
+// server and prints every scale figure with the floor and the ratio. It is
+// operator tooling, shipped apart from the daemon (as promtool is apart
+// from Prometheus).
 //
 //	kubernetes-mcp-runner-load [--clusters N] [--faults N] [--shutdown-agents N] [--runner PATH]
 //	kubernetes-mcp-runner-load flood [--faults N] [--submit-delay D]
 //	kubernetes-mcp-runner-load idle [--clusters N] [--keepalive D] [--settle D] [--profile-dir DIR]
+//	kubernetes-mcp-runner-load compare [--clusters N] [--faults N] [--faults-per-cluster N] [--idle D] [--runs N] [--runner PATH]
 package main
 
 import (
