@@ -194,18 +194,19 @@ func (s *Store) Enqueue(e queue.Item) (uint64, error) {
 }
 
 // enqueueOp stores a queued fault and its dedup mark and sets *seq to the
-// sequence number that orders it.
+// sequence number that orders it. The fault is encoded here, by the
+// caller, so that the one writer goroutine only does the puts.
 func enqueueOp(e queue.Item, seq *uint64) func(*bolt.Tx) error {
+	data, encodeErr := json.Marshal(e)
 	return func(tx *bolt.Tx) error {
+		if encodeErr != nil {
+			return encodeErr
+		}
 		q, err := clusterBucket(tx, bucketQueue, e.Cluster)
 		if err != nil {
 			return err
 		}
 		if *seq, err = q.NextSequence(); err != nil {
-			return err
-		}
-		data, err := json.Marshal(e)
-		if err != nil {
 			return err
 		}
 		if err := q.Put(seqKey(*seq), data); err != nil {
