@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -114,9 +115,12 @@ func TestThreeShardsOwnEveryClusterOnce(t *testing.T) {
 					}
 				}
 			case "kubernetes_mcp_runner_shard_info":
-				l := fmt.Sprint(mf.GetMetric()[0].GetLabel())
-				if want := fmt.Sprintf(`[name:"shard" value:"%d" name:"total_shards" value:"3"]`, shard); l != want {
-					t.Errorf("shard %d exports shard_info %s", shard, l)
+				var got []string
+				for _, lp := range mf.GetMetric()[0].GetLabel() {
+					got = append(got, lp.GetName()+"="+lp.GetValue())
+				}
+				if want := fmt.Sprintf("shard=%d total_shards=3", shard); strings.Join(got, " ") != want {
+					t.Errorf("shard %d exports shard_info %v, want %s", shard, got, want)
 				}
 			}
 		}
