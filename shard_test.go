@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/fault"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/faultsource"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/poll"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/scrape"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/testagent"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/testlog"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/metrics"
@@ -225,5 +227,50 @@ func TestAShardWithoutClustersIsReady(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestReloadKeepsItsShard: a SIGHUP that adds clusters gives a sharded
+// runner only those of its own shard: it subscribes to its new cluster
+// and neither connects to nor labels the other.
+func TestReloadKeepsItsShard(t *testing.T) {
+	var own, foreign []string
+	for i := 0; len(own) < 2 || len(foreign) < 1; i++ {
+		name := "cluster-" + strconv.Itoa(i)
+		if config.ShardOf(name, 2) == 0 {
+			own = append(own, name)
+		} else {
+			foreign = append(foreign, name)
+		}
+	}
+	srcs := map[string]*faultsource.Server{}
+	for _, n := range append(append([]string{}, own...), foreign[0]) {
+		srcs[n] = startSource(t, n)
+	}
+	dir := t.TempDir()
+	clustersFile := filepath.Join(dir, "clusters.yaml")
+	writeClusters(t, clustersFile, srcs, own[0])
+	args := []string{
+		"--clusters-file", clustersFile, "--agent-command", os.Args[0], "--agent-arg", testagent.Arg,
+		"--workspace-root", filepath.Join(dir, "ws"), "--state-dir", filepath.Join(dir, "state"),
+		"--shard", "0", "--total-shards", "2",
+	}
+	load := func() (config.Config, error) { return config.Parse(args, func(string) string { return "" }) }
+	cfg, err := load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	hangup := make(chan os.Signal, 1)
+	d := startInProcessWith(t, cfg, load, hangup)
+	poll.Until(t, 30*time.Second, own[0]+" to subscribe", func() bool { return srcs[own[0]].Subscribers() == 1 })
+
+	writeClusters(t, clustersFile, srcs, own[0], own[1], foreign[0])
+	hangup <- syscall.SIGHUP
+	poll.Until(t, 30*time.Second, own[1]+" to subscribe", func() bool { return srcs[own[1]].Subscribers() == 1 })
+	if n := srcs[foreign[0]].Sessions(); n != 0 {
+		t.Errorf("shard 0 opened %d sessions to %s, which shard 1 owns", n, foreign[0])
+	}
+	if exp := scrape.Get(d.metricsURL); strings.Contains(exp, `cluster="`+foreign[0]+`"`) {
+		t.Errorf("shard 0 exports series of %s, which shard 1 owns", foreign[0])
 	}
 }
