@@ -84,72 +84,109 @@ type Store struct {
 const pruneEvery = 1000
 
 // Open opens (or creates) the store in dir, created 0700. A file that is
-// not a valid store is moved aside as state.db.corrupt-<time>, reported
-// through logger at ERROR and OnCorrupt, and replaced by an empty store: a
-// bad file must never put the runner in a crash loop.
+// not a valid store (inconsistent, truncated, or holding records that do
+// not decode) is moved aside as state.db.corrupt-<time>, reported through
+// logger at ERROR and OnCorrupt, and replaced by an empty store: a bad file
+// must never put the runner in a crash loop. Everything Load and History
+// return is read once here, with memory faults turned into errors (see
+// guard), so a damaged page is found while it can still be quarantined.
+//
+// A directory that cannot be created or written, or a state file the
+// runner may not open, is ErrUnusableDir: nothing is moved aside and
+// nothing is counted as corrupt. Another process holding the store is
+// ErrLocked.
 func Open(dir string, o Options) (*Store, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("state directory %s: %w", dir, err)
-	}
-	path := filepath.Join(dir, FileName)
-	db, err := openChecked(path)
-	if errors.Is(err, ErrLocked) {
+	if err := usableDir(dir); err != nil {
 		return nil, err
 	}
-	if err != nil {
-		aside := fmt.Sprintf("%s.corrupt-%s", path, time.Now().UTC().Format("20060102T150405Z"))
-		if mvErr := os.Rename(path, aside); mvErr != nil {
-			return nil, fmt.Errorf("state file %s is unreadable (%v) and could not be moved aside: %w", path, err, mvErr)
-		}
-		o.Logger.Error("State file is corrupt or unreadable; moved it aside and starting with an empty state",
-			"file", path, "moved_to", aside, "error", err.Error())
-		if o.OnCorrupt != nil {
-			o.OnCorrupt()
-		}
-		if db, err = openChecked(path); err != nil {
-			return nil, fmt.Errorf("new state file %s: %w", path, err)
+	path := filepath.Join(dir, FileName)
+	if err := usableFile(path); err != nil {
+		return nil, err
+	}
+	db, err := openChecked(path)
+	switch {
+	case errors.Is(err, ErrLocked):
+		return nil, err
+	case err != nil && isIOError(err):
+		return nil, fmt.Errorf("%w: %s: %w", ErrUnusableDir, dir, err)
+	case err != nil:
+		if db, err = quarantine(path, err, o); err != nil {
+			return nil, err
 		}
 	}
 	s := &Store{db: db, w: newWriter(db, writerOptions{}), path: path, o: o}
+	if err := s.readAll(); err != nil {
+		if qerr := s.Quarantine(err); qerr != nil {
+			return nil, qerr
+		}
+	}
 	return s, nil
 }
 
-// openChecked opens the file and walks every bucket once, so corruption
-// shows up here rather than as a panic later. bbolt panics on some
-// corrupt pages; that is turned into an error.
-func openChecked(path string) (db *bolt.DB, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			if db != nil {
-				db.Close()
-			}
-			db, err = nil, fmt.Errorf("state file %s is corrupt: %v", path, r)
-		}
-	}()
-	db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
-	if errors.Is(err, bolterrors.ErrTimeout) {
-		return nil, fmt.Errorf("%w: %s", ErrLocked, path)
-	}
+// Quarantine closes a store whose content turned out to be unreadable,
+// moves its file aside (reported like a corrupt file found by Open) and
+// continues on a fresh, empty file. It is for start-up, before the store is
+// shared: the caller must not use the store concurrently.
+func (s *Store) Quarantine(cause error) error {
+	s.w.close()
+	_ = s.db.Close()
+	db, err := quarantine(s.path, cause, s.o)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketQueue, bucketInFlight, bucketDedup, bucketHistory, bucketOutbox, bucketDedupTime} {
-			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+	s.db, s.w = db, newWriter(db, writerOptions{})
+	return nil
+}
+
+// openChecked opens the file and reads every page once, so corruption
+// shows up here rather than as a crash later. bbolt panics on some corrupt
+// pages and faults on reads past the end of a truncated file; guard turns
+// both into ErrCorrupt.
+func openChecked(path string) (db *bolt.DB, err error) {
+	err = guard(path, func() error {
+		var oerr error
+		db, oerr = bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+		if errors.Is(oerr, bolterrors.ErrTimeout) {
+			return fmt.Errorf("%w: %s", ErrLocked, path)
+		}
+		if oerr != nil {
+			return oerr
+		}
+		// The walk runs on this goroutine and touches every reachable page;
+		// only then may bbolt's checker (on a goroutine of its own) run.
+		return db.View(func(tx *bolt.Tx) error {
+			if err := walk(tx); err != nil {
 				return err
 			}
-		}
-		// Drain the whole channel: Check's walker blocks on it otherwise.
-		var first error
-		for err := range tx.Check() {
-			if first == nil {
-				first = err
+			// Drain the whole channel: Check's walker blocks on it otherwise.
+			var first error
+			for err := range tx.Check() {
+				if first == nil {
+					first = fmt.Errorf("%w: %w", ErrCorrupt, err)
+				}
 			}
-		}
-		return first
+			return first
+		})
 	})
+	if err == nil {
+		err = guard(path, func() error {
+			return db.Update(func(tx *bolt.Tx) error {
+				for _, b := range [][]byte{bucketQueue, bucketInFlight, bucketDedup, bucketHistory, bucketOutbox} {
+					if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+		})
+	}
 	if err != nil {
-		db.Close()
+		if db != nil {
+			_ = db.Close()
+		}
+		if errors.Is(err, ErrLocked) {
+			return nil, err
+		}
 		return nil, fmt.Errorf("state file %s: %w", path, err)
 	}
 	return db, nil
@@ -327,40 +364,42 @@ type State struct {
 // Load reads the queue, the interrupted incidents and the dedup marks.
 func (s *Store) Load() (State, error) {
 	st := State{Queued: map[string][]queue.Item{}, Dedup: map[string]map[string]time.Time{}}
-	err := s.db.View(func(tx *bolt.Tx) error {
-		err := tx.Bucket(bucketQueue).ForEachBucket(func(cluster []byte) error {
-			return tx.Bucket(bucketQueue).Bucket(cluster).ForEach(func(k, v []byte) error {
-				var e queue.Item
-				if err := json.Unmarshal(v, &e); err != nil {
-					return fmt.Errorf("queue entry %x of %s: %w", k, cluster, err)
+	err := guard(s.path, func() error {
+		return s.db.View(func(tx *bolt.Tx) error {
+			err := tx.Bucket(bucketQueue).ForEachBucket(func(cluster []byte) error {
+				return tx.Bucket(bucketQueue).Bucket(cluster).ForEach(func(k, v []byte) error {
+					var e queue.Item
+					if err := json.Unmarshal(v, &e); err != nil {
+						return fmt.Errorf("%w: queue entry %x of %s: %w", ErrCorrupt, k, cluster, err)
+					}
+					e.Seq = binary.BigEndian.Uint64(k)
+					st.Queued[string(cluster)] = append(st.Queued[string(cluster)], e)
+					return nil
+				})
+			})
+			if err != nil {
+				return err
+			}
+			err = tx.Bucket(bucketInFlight).ForEach(func(k, v []byte) error {
+				var f InFlight
+				if err := json.Unmarshal(v, &f); err != nil {
+					return fmt.Errorf("%w: in-flight record %x: %w", ErrCorrupt, k, err)
 				}
-				e.Seq = binary.BigEndian.Uint64(k)
-				st.Queued[string(cluster)] = append(st.Queued[string(cluster)], e)
+				st.InFlight = append(st.InFlight, f)
 				return nil
 			})
-		})
-		if err != nil {
-			return err
-		}
-		err = tx.Bucket(bucketInFlight).ForEach(func(k, v []byte) error {
-			var f InFlight
-			if err := json.Unmarshal(v, &f); err != nil {
-				return fmt.Errorf("in-flight record %s: %w", k, err)
+			if err != nil {
+				return err
 			}
-			st.InFlight = append(st.InFlight, f)
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		return tx.Bucket(bucketDedup).ForEachBucket(func(cluster []byte) error {
-			m := map[string]time.Time{}
-			st.Dedup[string(cluster)] = m
-			return tx.Bucket(bucketDedup).Bucket(cluster).ForEach(func(k, v []byte) error {
-				if len(v) == 8 {
-					m[string(k)] = time.Unix(0, int64(binary.BigEndian.Uint64(v)))
-				}
-				return nil
+			return tx.Bucket(bucketDedup).ForEachBucket(func(cluster []byte) error {
+				m := map[string]time.Time{}
+				st.Dedup[string(cluster)] = m
+				return tx.Bucket(bucketDedup).Bucket(cluster).ForEach(func(k, v []byte) error {
+					if len(v) == 8 {
+						m[string(k)] = time.Unix(0, int64(binary.BigEndian.Uint64(v)))
+					}
+					return nil
+				})
 			})
 		})
 	})
@@ -404,23 +443,25 @@ func (s *Store) Requeue(f InFlight) (queue.Item, error) {
 // History lists finished incidents, newest first, at most limit (0: all).
 func (s *Store) History(limit int) ([]incident.Record, error) {
 	var out []incident.Record
-	err := s.db.View(func(tx *bolt.Tx) error {
-		h := tx.Bucket(bucketHistory)
-		if h == nil {
+	err := guard(s.path, func() error {
+		return s.db.View(func(tx *bolt.Tx) error {
+			h := tx.Bucket(bucketHistory)
+			if h == nil {
+				return nil
+			}
+			c := h.Cursor()
+			for k, v := c.Last(); k != nil; k, v = c.Prev() {
+				var r incident.Record
+				if err := json.Unmarshal(v, &r); err != nil {
+					return fmt.Errorf("%w: history record %x: %w", ErrCorrupt, k, err)
+				}
+				out = append(out, r)
+				if limit > 0 && len(out) >= limit {
+					break
+				}
+			}
 			return nil
-		}
-		c := h.Cursor()
-		for k, v := c.Last(); k != nil; k, v = c.Prev() {
-			var r incident.Record
-			if err := json.Unmarshal(v, &r); err != nil {
-				return err
-			}
-			out = append(out, r)
-			if limit > 0 && len(out) >= limit {
-				break
-			}
-		}
-		return nil
+		})
 	})
 	return out, err
 }
@@ -468,7 +509,8 @@ func (s *Store) Workspaces() (named map[string]bool, oldest time.Time, err error
 }
 
 // ReadHistory opens the store in dir read-only and lists its history. It
-// returns ErrLocked while a runner holds the store.
+// returns ErrLocked while a runner holds the store, and an ErrCorrupt error
+// (never a crash) for a damaged file; it moves nothing aside.
 func ReadHistory(dir string, limit int) ([]incident.Record, error) {
 	db, path, err := openReadOnly(dir)
 	if err != nil {
@@ -485,11 +527,22 @@ func openReadOnly(dir string) (*bolt.DB, string, error) {
 	if _, err := os.Stat(path); err != nil {
 		return nil, "", err
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: 500 * time.Millisecond})
-	if errors.Is(err, bolterrors.ErrTimeout) {
+	var db *bolt.DB
+	err := guard(path, func() error {
+		var err error
+		db, err = bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: 500 * time.Millisecond})
+		return err
+	})
+	switch {
+	case errors.Is(err, bolterrors.ErrTimeout):
 		return nil, "", fmt.Errorf("%w: %s", ErrLocked, path)
-	}
-	if err != nil {
+	case err != nil:
+		if db != nil {
+			_ = db.Close()
+		}
+		if !errors.Is(err, ErrCorrupt) && !isIOError(err) {
+			err = fmt.Errorf("%w: %s: %w", ErrCorrupt, path, err)
+		}
 		return nil, "", err
 	}
 	return db, path, nil

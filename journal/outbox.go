@@ -327,7 +327,15 @@ func ReadDeliveries(dir string, ids []string) (map[string][]notify.OutboxRecord,
 		return nil, err
 	}
 	defer db.Close()
-	return (&Store{db: db, path: path}).IncidentDeliveries(ids)
+	// Read with memory faults turned into errors, as every read of a store
+	// that may be damaged (see guard).
+	var out map[string][]notify.OutboxRecord
+	err = guard(path, func() error {
+		var err error
+		out, err = (&Store{db: db, path: path}).IncidentDeliveries(ids)
+		return err
+	})
+	return out, err
 }
 
 // IncidentDeliveries returns the delivery records of each incident in ids,
