@@ -117,6 +117,9 @@ func runDaemon(ctx context.Context, cfg config.Config, deps daemonDeps) error {
 	if err := dispatch.CheckAgent(agent); err != nil {
 		return configError{err}
 	}
+	if err := cfg.Preflight(os.LookupEnv); err != nil {
+		return configError{err}
+	}
 	if err := os.MkdirAll(cfg.WorkspaceRoot, 0o700); err != nil {
 		return configError{fmt.Errorf("--workspace-root (WORKSPACE_ROOT): %w", err)}
 	}
@@ -201,6 +204,16 @@ func runDaemon(ctx context.Context, cfg config.Config, deps daemonDeps) error {
 	if deps.debugStarted != nil {
 		deps.debugStarted(debug)
 	}
+	// Listen now, before READY: a port in use or an address that does not
+	// resolve stops the runner here instead of leaving it without probes.
+	for _, srv := range []*httpserver.Server{metricsServer, healthServer, page, debug} {
+		if srv == nil {
+			continue
+		}
+		if err := srv.Bind(); err != nil {
+			return listenError(err)
+		}
+	}
 	if deps.started != nil {
 		deps.started(metricsServer, healthServer, page)
 	}
@@ -266,6 +279,9 @@ func openState(cfg config.Config, notes *notifier, m *metrics.Metrics, logger *s
 	if errors.Is(err, journal.ErrLocked) {
 		return durableState{}, configError{fmt.Errorf("--state-dir (STATE_DIR) %s: %w", cfg.StateDir, err)}
 	}
+	if errors.Is(err, journal.ErrUnusableDir) {
+		return durableState{}, unusableStateDir(err)
+	}
 	if err != nil {
 		return durableState{}, fmt.Errorf("--state-dir (STATE_DIR): %w", err)
 	}
@@ -281,6 +297,15 @@ func openState(cfg config.Config, notes *notifier, m *metrics.Metrics, logger *s
 	}
 	queues := queue.NewDurableSet(names, cfg.QueueCapacity, m, time.Now, writer, writer.RemoveFailed)
 	dedupSeed, err := writer.Recover(queues, cfg.MaxAttempts, cfg.DedupWindow, time.Now())
+	if errors.Is(err, journal.ErrCorrupt) {
+		// Open read the whole store once; a read at recovery that still
+		// fails quarantines the file too, and the runner starts empty.
+		if qerr := store.Quarantine(err); qerr != nil {
+			return durableState{}, unusableStateDir(qerr)
+		}
+		queues = queue.NewDurableSet(names, cfg.QueueCapacity, m, time.Now, writer, writer.RemoveFailed)
+		dedupSeed, err = writer.Recover(queues, cfg.MaxAttempts, cfg.DedupWindow, time.Now())
+	}
 	if err != nil {
 		store.Close()
 		return durableState{}, fmt.Errorf("restore state from %s: %w", store.Path(), err)

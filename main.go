@@ -29,13 +29,6 @@ import (
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
-// Exit codes.
-const (
-	exitOK      = 0
-	exitFailure = 1
-	exitConfig  = 2
-)
-
 const usage = `kubernetes-mcp-runner: runs an investigation agent for each fault that
 kubernetes-mcp-server reports, across many clusters.
 

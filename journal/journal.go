@@ -171,7 +171,7 @@ func openChecked(path string) (db *bolt.DB, err error) {
 	if err == nil {
 		err = guard(path, func() error {
 			return db.Update(func(tx *bolt.Tx) error {
-				for _, b := range [][]byte{bucketQueue, bucketInFlight, bucketDedup, bucketHistory, bucketOutbox} {
+				for _, b := range [][]byte{bucketQueue, bucketInFlight, bucketDedup, bucketHistory, bucketOutbox, bucketDedupTime} {
 					if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 						return err
 					}
