@@ -39,6 +39,10 @@ type Spec struct {
 	// are found and killed after it (Result.Escaped), or after a crash of
 	// the runner with KillMarked.
 	Marker string
+	// OnStart, when set, is told the process group id as soon as the
+	// command has started, so the caller can record it (for KillGroupLeft
+	// after a crash) before the command can do anything.
+	OnStart func(pgid int)
 }
 
 // Result reports how the command ended.
@@ -174,6 +178,9 @@ func Run(ctx context.Context, spec Spec) (Result, error) {
 	pw.Close()
 	pgid := cmd.Process.Pid
 	res.PID = pgid
+	if spec.OnStart != nil {
+		spec.OnStart(pgid)
+	}
 	copied := make(chan struct{})
 	go func() {
 		defer close(copied)
