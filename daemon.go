@@ -18,7 +18,8 @@ package main
 //	      ├─ outbox pump     notifications ──► sinks (--notify-file; notifications.go)
 //	      ├─ notices         breaker and blind-cluster notices ──► outbox
 //	      ├─ debug-server    /debug/pprof (only with --debug-address)
-//	      └─ watchdog        (only under systemd with WatchdogSec)
+//	      ├─ watchdog        (only under systemd with WatchdogSec)
+//	      └─ reaper          agents' orphans (the binary is a child subreaper)
 //
 // Shutdown runs down that list, one step at a time (supervisor/supervisor.go
 // holds the steps): the signal sets the shutdown flag (probes answer 503,
@@ -51,12 +52,14 @@ import (
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/journal"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/metrics"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/notify"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/procutil"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/queue"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/alertmanager"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/dispatch"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/health"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/httpserver"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/mcpsession"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/reaper"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/sdnotify"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/sweeper"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/supervisor"
@@ -85,6 +88,10 @@ type daemonDeps struct {
 	// debugStarted, when set, receives the profiling server (nil when
 	// --debug-address is not set).
 	debugStarted func(debug *httpserver.Server)
+	// subreaper makes the process the reaper of its agents' orphans
+	// (procutil.SetChildSubreaper) and runs the reaper service. Only the
+	// binary sets it: a test process must not adopt and kill orphans.
+	subreaper bool
 }
 
 // configError marks an error in the configuration found only while
@@ -98,6 +105,13 @@ func (e configError) Unwrap() error { return e.err }
 // shutdown. It is the one run path for the binary, the demo and the tests.
 func runDaemon(ctx context.Context, cfg config.Config, deps daemonDeps) error {
 	logger, b := deps.logger, currentBuild()
+	if deps.subreaper {
+		// Before any agent starts and before recovery: orphans of agents
+		// are reparented here, visible, and reaped without an init.
+		if err := procutil.SetChildSubreaper(); err != nil {
+			logger.Warn("Could not become the reaper of agents' orphans; they are reparented to init", "error", err.Error())
+		}
+	}
 	reg := deps.registry
 	if reg == nil {
 		reg = metrics.NewRegistry()
@@ -228,6 +242,11 @@ func runDaemon(ctx context.Context, cfg config.Config, deps daemonDeps) error {
 	if interval, ok := sdnotify.WatchdogInterval(); ok {
 		extra = append(extra, sdnotify.NewWatchdog(interval, deps.notify))
 	}
+	if deps.subreaper {
+		// In the HTTP tree, which stops last: orphans of agents
+		// interrupted during the drain are reaped too.
+		extra = append(extra, reaper.New(logger, reaper.Interval))
+	}
 
 	logStart(logger, cfg, b)
 	return supervisor.Run(ctx, supervisor.Options{
@@ -286,7 +305,7 @@ func openState(cfg config.Config, notes *notifier, m *metrics.Metrics, logger *s
 		return durableState{}, fmt.Errorf("--state-dir (STATE_DIR): %w", err)
 	}
 	sweepWorkspaces(retention, store, logger)
-	writer := journal.Writer{Store: store, Metrics: m, Logger: logger, OwnedBy: ownedBy}
+	writer := journal.Writer{Store: store, Metrics: m, Logger: logger, OwnedBy: ownedBy, Reclaim: reclaimer(m, logger, names)}
 	var ob *outbox
 	if notes.enabled() {
 		if ob, err = newOutbox(notes, store, m, logger, cfg.HistoryMaxAge, cfg.HistoryMaxEntries); err != nil {

@@ -98,9 +98,10 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "Metrics: http://127.0.0.1:%d/metrics   Health: http://127.0.0.1:%d/readyz?verbose   Stop: Ctrl-C\n", *metricsPort, *healthPort)
 
 	err = runDaemon(ctx, cfg, daemonDeps{
-		logger:  newLogger(stderr, "text", cfg.SlogLevel()),
-		signals: []os.Signal{syscall.SIGTERM, syscall.SIGINT},
-		notify:  func(string) {},
+		logger:    newLogger(stderr, "text", cfg.SlogLevel()),
+		signals:   []os.Signal{syscall.SIGTERM, syscall.SIGINT},
+		notify:    func(string) {},
+		subreaper: true,
 	})
 	cancel()
 	emitters.Wait()

@@ -72,9 +72,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	logger := newLogger(stderr, cfg.LogFormat, cfg.SlogLevel())
 	if err := runDaemon(context.Background(), cfg, daemonDeps{
-		logger:  logger,
-		signals: []os.Signal{syscall.SIGTERM, syscall.SIGINT},
-		notify:  sdnotify.Send,
+		logger:    logger,
+		signals:   []os.Signal{syscall.SIGTERM, syscall.SIGINT},
+		notify:    sdnotify.Send,
+		subreaper: true,
 		reload: func() (config.Config, error) {
 			next, err := config.Parse(args, os.Getenv)
 			if err == nil {

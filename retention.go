@@ -76,11 +76,18 @@ type retainingRecorder struct {
 	ret     *workspace.Retention
 }
 
-func (r retainingRecorder) Started(it queue.Item, incidentID, ws string, at time.Time) error {
+func (r retainingRecorder) Started(it queue.Item, incidentID, ws, marker string, at time.Time) error {
 	if r.journal == nil {
 		return nil
 	}
-	return r.journal.Started(it, incidentID, ws, at)
+	return r.journal.Started(it, incidentID, ws, marker, at)
+}
+
+func (r retainingRecorder) Running(incidentID string, pgid int, bootID string) error {
+	if r.journal == nil {
+		return nil
+	}
+	return r.journal.Running(incidentID, pgid, bootID)
 }
 
 func (r retainingRecorder) Finished(it queue.Item, res incident.Result) error {

@@ -18,11 +18,15 @@ const (
 	StatusFailure     Status = "failure"
 	StatusTimeout     Status = "timeout"
 	StatusInterrupted Status = "interrupted"
+	// StatusError: the runner's own I/O failed (the workspace or event.json
+	// could not be written) and the agent never ran. It says nothing about
+	// the agent, so it does not count against the circuit breaker.
+	StatusError Status = "error"
 )
 
 // Statuses lists every Status, in the order the metrics export them.
 func Statuses() []Status {
-	return []Status{StatusSuccess, StatusFailure, StatusTimeout, StatusInterrupted}
+	return []Status{StatusSuccess, StatusFailure, StatusTimeout, StatusInterrupted, StatusError}
 }
 
 // Files of an incident workspace.

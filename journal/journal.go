@@ -52,6 +52,13 @@ type InFlight struct {
 	Item       queue.Item `json:"entry"`
 	StartedAt  time.Time  `json:"startedAt"`
 	Workspace  string     `json:"workspace"`
+	// Marker is the environment entry every process of the agent carries
+	// (procutil.Marker); Pgid its process group, recorded once it started,
+	// under the kernel boot BootID. Recovery kills what is left of both
+	// before the incident runs again.
+	Marker string `json:"marker,omitempty"`
+	Pgid   int    `json:"pgid,omitempty"`
+	BootID string `json:"bootId,omitempty"`
 }
 
 // Options bound the history and the dedup marks.
@@ -305,6 +312,31 @@ func (s *Store) Start(f InFlight) error {
 	})
 	if err != nil {
 		return fmt.Errorf("journal start %s: %w", f.IncidentID, err)
+	}
+	return nil
+}
+
+// SetGroup records the process group of an in-flight incident's agent.
+func (s *Store) SetGroup(incidentID string, pgid int, bootID string) error {
+	err := s.w.update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketInFlight)
+		v := b.Get([]byte(incidentID))
+		if v == nil {
+			return nil // finished or never recorded: nothing to update
+		}
+		var f InFlight
+		if err := json.Unmarshal(v, &f); err != nil {
+			return err
+		}
+		f.Pgid, f.BootID = pgid, bootID
+		data, err := json.Marshal(f)
+		if err != nil {
+			return err
+		}
+		return b.Put([]byte(incidentID), data)
+	})
+	if err != nil {
+		return fmt.Errorf("journal running %s: %w", incidentID, err)
 	}
 	return nil
 }

@@ -27,6 +27,10 @@ type Writer struct {
 	// this runner does not queue (ok false: not configured at all), so
 	// Recover can tell a reshard from a removed cluster.
 	OwnedBy func(cluster string) (shard int, ok bool)
+	// Reclaim, when set, is called at recovery for every interrupted
+	// incident before it is queued again or abandoned: it kills what is
+	// left of the agent a crash interrupted, so two copies never run.
+	Reclaim func(InFlight)
 }
 
 func (w Writer) failed(op string, err error) error {
@@ -43,10 +47,11 @@ const (
 	OpStart   = "start"
 	OpFinish  = "finish"
 	OpRequeue = "requeue"
+	OpRunning = "running"
 )
 
 // Ops lists every op label value.
-func Ops() []string { return []string{OpEnqueue, OpRemove, OpStart, OpFinish, OpRequeue} }
+func Ops() []string { return []string{OpEnqueue, OpRemove, OpStart, OpFinish, OpRequeue, OpRunning} }
 
 // Enqueue implements queue.Journal.
 func (w Writer) Enqueue(it queue.Item) (uint64, error) {
@@ -65,8 +70,13 @@ func (w Writer) RemoveFailed(err error) {
 }
 
 // Started implements dispatch.Recorder.
-func (w Writer) Started(it queue.Item, incidentID, workspace string, at time.Time) error {
-	return w.failed(OpStart, w.Store.Start(InFlight{IncidentID: incidentID, Item: it, StartedAt: at, Workspace: workspace}))
+func (w Writer) Started(it queue.Item, incidentID, workspace, marker string, at time.Time) error {
+	return w.failed(OpStart, w.Store.Start(InFlight{IncidentID: incidentID, Item: it, StartedAt: at, Workspace: workspace, Marker: marker}))
+}
+
+// Running implements dispatch.Recorder.
+func (w Writer) Running(incidentID string, pgid int, bootID string) error {
+	return w.failed(OpRunning, w.Store.SetGroup(incidentID, pgid, bootID))
 }
 
 // Finished implements dispatch.Recorder.
@@ -109,6 +119,9 @@ func (w Writer) Recover(queues *queue.Set, maxAttempts int, dedupWindow time.Dur
 	interrupted := len(st.InFlight)
 	for _, f := range st.InFlight {
 		cluster := f.Item.Cluster
+		if w.Reclaim != nil {
+			w.Reclaim(f)
+		}
 		if queues.Get(cluster) == nil || f.Item.Attempts >= maxAttempts {
 			reason := "interrupted " + strconv.Itoa(f.Item.Attempts) + " times; gave up (--max-attempts)"
 			if queues.Get(cluster) == nil {

@@ -33,7 +33,7 @@ const Namespace = "kubernetes_mcp_runner"
 var (
 	Severities     = []string{"critical", "warning", "info", "unknown"}
 	FilterReasons  = []string{"severity_low", "duplicate", "malformed", "unknown_cluster", "triage_disabled", "queue_full", "persist_failed"}
-	AgentStatuses  = []string{"success", "failure", "timeout", "interrupted"}
+	AgentStatuses  = []string{"success", "failure", "timeout", "interrupted", "error"}
 	CleanupOutcome = []string{"success", "failure", "timeout"}
 	// ConnectionReasons classify why an MCP session failed or ended.
 	ConnectionReasons = []string{
@@ -42,7 +42,7 @@ var (
 		"subscription_error", "other",
 	}
 	// StateOps are the journal writes state_write_errors_total counts.
-	StateOps     = []string{"enqueue", "remove", "start", "finish", "requeue"}
+	StateOps     = []string{"enqueue", "remove", "start", "finish", "requeue", "running"}
 	ServiceKinds = []string{"sse", "sweeper", "dispatch", "metrics-server", "health-server", "watchdog", "other"}
 	// AlertmanagerResults are how the Alertmanager endpoint answered a
 	// notification.
@@ -131,6 +131,11 @@ type Metrics struct {
 	// faults it let go of because another shard owns their cluster now.
 	ShardInfo        *prometheus.GaugeVec // shard, total_shards
 	EventsHandedOver prometheus.Counter
+
+	// AgentLeftoverProcesses counts agent processes that outlived their
+	// incident and were killed: left in the group after SIGKILL, escaped
+	// from it, or found at start after a crash of the runner.
+	AgentLeftoverProcesses *prometheus.CounterVec // cluster
 }
 
 // New registers every collector on reg and initialises the per-cluster
@@ -221,6 +226,8 @@ func New(reg prometheus.Registerer, build BuildInfo, clusters []string) *Metrics
 			Namespace: Namespace, Name: "events_handed_over_total",
 			Help: "Queued faults found in the state store at start for clusters another shard now owns, dropped and logged.",
 		}),
+
+		AgentLeftoverProcesses: counter("agent_leftover_processes_total", "Agent processes that outlived their incident (left in its process group after SIGKILL, escaped from it, or found at start after a crash) and were killed.", "cluster"),
 	}
 	m.BuildInfo.WithLabelValues(build.Version, build.GitCommit, build.BuildDate).Set(1)
 	m.Up.Set(1)
@@ -263,6 +270,24 @@ func (m *Metrics) AddCluster(c string) {
 	m.IncidentsRequeued.WithLabelValues(c)
 	m.IncidentsAbandoned.WithLabelValues(c)
 	m.EventsResolved.WithLabelValues(c)
+	m.AgentLeftoverProcesses.WithLabelValues(c)
+	// Every known combination of the labelled families exists from
+	// start, so dashboards and increase() see the first event.
+	for _, sev := range Severities {
+		m.EventsReceived.WithLabelValues(c, sev)
+	}
+	for _, r := range FilterReasons {
+		m.EventsFiltered.WithLabelValues(c, r)
+	}
+	for _, st := range AgentStatuses {
+		m.AgentsCompleted.WithLabelValues(c, st)
+		m.AgentDuration.WithLabelValues(c, st)
+	}
+	for _, r := range ConnectionReasons {
+		m.SSEReconnections.WithLabelValues(c, r)
+		m.SSEConnectionErrors.WithLabelValues(c, r)
+	}
+	m.SSEConnectionDuration.WithLabelValues(c)
 }
 
 // NewRegistry returns a registry holding the Go runtime and process

@@ -44,6 +44,7 @@ var seedMetrics = map[string][]string{
 	"incidents_abandoned_total":      {"cluster"},
 	"state_write_errors_total":       {"op"},
 	"state_corruptions_total":        nil,
+	"agent_leftover_processes_total": {"cluster"},
 	"sse_disconnected_seconds_total": {"cluster"},
 
 	"workspaces":                         nil,

@@ -96,6 +96,24 @@ func agent(args []string) int {
 			}
 			time.Sleep(time.Millisecond)
 		}
+	case strings.HasPrefix(name, "escaper-"):
+		// A grandchild that leaves the agent's process group (setsid),
+		// then a clean exit: the group kill cannot reach it.
+		c := exec.Command(os.Args[0], Arg, "grandchild")
+		c.Env = os.Environ()
+		c.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+		if err := c.Start(); err != nil {
+			return 1
+		}
+		fmt.Printf("grandchild %d\n", c.Process.Pid)
+		return good()
+	case strings.HasPrefix(name, "burst-"):
+		// 40 MiB at once, then a clean exit: over any cap before a
+		// periodic check can see it.
+		if err := os.WriteFile(os.Getenv("WORKSPACE")+"/output/burst.bin", make([]byte, 40<<20), 0o600); err != nil {
+			return 1
+		}
+		return good()
 	case strings.HasPrefix(name, "flood-"):
 		line := strings.Repeat("x", 1023) + "\n"
 		for range 10000 {

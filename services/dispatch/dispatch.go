@@ -56,10 +56,21 @@ type Agent struct {
 // Recorder keeps incidents durable across restarts (the journal). Started
 // is called before the agent starts, Finished once its result is written;
 // an interrupted incident is not finished, so the next start re-queues it.
+// Running records the agent's process group once it started, and marker
+// (given to Started) the environment entry all its processes carry, so a
+// runner restarted after a crash can kill what is left of the agent before
+// the incident runs again.
 type Recorder interface {
-	Started(it queue.Item, incidentID, workspace string, at time.Time) error
+	Started(it queue.Item, incidentID, workspace, marker string, at time.Time) error
+	Running(incidentID string, pgid int, bootID string) error
 	Finished(it queue.Item, r incident.Result) error
 }
+
+// MarkerName is the environment variable every process of an agent run
+// carries, set to the incident id (procutil.Marker): processes that leave
+// the agent's process group are still found by it, after the run and
+// after a crash of the runner.
+const MarkerName = "KUBERNETES_MCP_RUNNER_INCIDENT"
 
 // Options configure the dispatcher.
 type Options struct {
@@ -309,9 +320,10 @@ func (d *Dispatcher) Drain(budget time.Duration) incident.DrainReport {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	// Empty lists, not nil: the drain log shows "completed":[].
 	return incident.DrainReport{
-		Completed:   append([]string(nil), d.drained.Completed...),
-		Interrupted: append([]string(nil), d.drained.Interrupted...),
+		Completed:   append([]string{}, d.drained.Completed...),
+		Interrupted: append([]string{}, d.drained.Interrupted...),
 	}
 }
 
@@ -326,8 +338,9 @@ func (d *Dispatcher) runIncident(it queue.Item, id string, probe bool) incident.
 		IncidentID: id, Cluster: cluster, FaultID: it.Event.FaultID,
 		StartedAt: started, TimeoutSeconds: d.o.Agent.Timeout.Seconds(), Attempt: it.Attempts, Workspace: ws,
 	}
+	marker := procutil.Marker(MarkerName, id)
 	if d.o.Recorder != nil {
-		if err := d.o.Recorder.Started(it, id, ws, started); err != nil {
+		if err := d.o.Recorder.Started(it, id, ws, marker, started); err != nil {
 			// The fault stays in the journal's queue and runs again after
 			// a restart: a duplicate, never a loss.
 			d.logger.Error("Could not record the incident start in the state store", "cluster", cluster, "incident_id", id, "error", err.Error())
@@ -341,32 +354,39 @@ func (d *Dispatcher) runIncident(it queue.Item, id string, probe bool) incident.
 			d.logger.Error("Could not record the incident result in the state store", "cluster", cluster, "incident_id", id, "error", err.Error())
 		}
 	}
-	fail := func(reason string, err error) incident.Status {
-		result.Status, result.Reason = incident.StatusFailure, fmt.Sprintf("%s: %v", reason, err)
+	// fail ends an incident whose agent never ran. status is
+	// StatusError when the runner's own I/O failed: that says nothing
+	// about the agents, so the breaker does not hear of it.
+	fail := func(status incident.Status, reason string, err error) incident.Status {
+		result.Status, result.Reason = status, fmt.Sprintf("%s: %v", reason, err)
 		result.EndedAt = d.o.Now()
 		d.noteEnded(id, &result)
-		d.logger.Error("Incident could not run", "cluster", cluster, "incident_id", id, "error", result.Reason)
+		d.logger.Error("Incident could not run", "cluster", cluster, "incident_id", id, "status", string(status), "error", result.Reason)
 		_ = writeJSON(filepath.Join(ws, incident.ResultFile), result)
 		finished()
-		d.o.Breaker.Record(false, probe)
-		m.AgentsCompleted.WithLabelValues(cluster, string(incident.StatusFailure)).Inc()
-		m.AgentDuration.WithLabelValues(cluster, string(incident.StatusFailure)).Observe(0)
-		return incident.StatusFailure
+		if status == incident.StatusError {
+			d.o.Breaker.Cancel(probe)
+		} else {
+			d.o.Breaker.Record(false, probe)
+		}
+		m.AgentsCompleted.WithLabelValues(cluster, string(status)).Inc()
+		m.AgentDuration.WithLabelValues(cluster, string(status)).Observe(0)
+		return status
 	}
 	if err := os.MkdirAll(filepath.Join(ws, incident.OutputDir), 0o700); err != nil {
-		return fail("create workspace", err)
+		return fail(incident.StatusError, "create workspace", err)
 	}
 	if err := writeJSON(filepath.Join(ws, incident.EventFile), incident.EventDocument{
 		IncidentID: id, Cluster: cluster, Kubeconfig: f.Kubeconfig, EnqueuedAt: it.EnqueuedAt, Fault: it.Event,
 	}); err != nil {
-		return fail("write event.json", err)
+		return fail(incident.StatusError, "write event.json", err)
 	}
 	args, err := d.args.render(f)
 	if err != nil {
-		return fail("render agent arguments", err)
+		return fail(incident.StatusFailure, "render agent arguments", err)
 	}
 
-	res := d.runAgent(cluster, ws, f, args, &result)
+	res := d.runAgent(cluster, ws, f, args, marker, &result)
 	duration := result.EndedAt.Sub(result.StartedAt)
 
 	switch result.Status {
@@ -375,6 +395,7 @@ func (d *Dispatcher) runIncident(it queue.Item, id string, probe bool) incident.
 		d.logger.Warn("Agent execution timeout",
 			"cluster", cluster, "incident_id", id,
 			"duration", duration.Round(time.Millisecond).String(),
+			"threshold", d.o.Agent.Timeout.String(),
 			"timeout_threshold", d.o.Agent.Timeout.String(),
 			"killed", res.Killed)
 	}
@@ -394,7 +415,7 @@ func (d *Dispatcher) runIncident(it queue.Item, id string, probe bool) incident.
 
 // runAgent runs the agent of one incident under its timeout and the
 // workspace cap, and fills result with how it ended.
-func (d *Dispatcher) runAgent(cluster, ws string, f incident.Fields, args []string, result *incident.Result) procutil.Result {
+func (d *Dispatcher) runAgent(cluster, ws string, f incident.Fields, args []string, marker string, result *incident.Result) procutil.Result {
 	m := d.o.Metrics
 	m.AgentsSpawned.WithLabelValues(cluster).Inc()
 	m.AgentsActive.WithLabelValues(cluster).Inc()
@@ -408,10 +429,22 @@ func (d *Dispatcher) runAgent(cluster, ws string, f incident.Fields, args []stri
 		LogPath:     filepath.Join(ws, incident.LogFile),
 		LogMaxBytes: d.o.Agent.LogMaxBytes,
 		Grace:       d.o.Agent.KillGrace,
+		Marker:      marker,
+		OnStart:     func(pgid int) { d.recordRunning(f, pgid) },
 	})
 	stopWatch()
 	cancel()
 	m.AgentsActive.WithLabelValues(cluster).Dec()
+	d.reportLeftovers(f, res)
+	// The watch samples once a tick: an agent that writes past the cap
+	// and exits between two ticks is caught here.
+	if limit := d.o.Agent.WorkspaceMaxBytes; limit > 0 && !overQuota() {
+		if size := dirSize(ws); size > limit {
+			d.logger.Warn("Agent workspace over its size cap after the agent exited",
+				"workspace", ws, "bytes", size, "max_bytes", limit)
+			overQuota = func() bool { return true }
+		}
+	}
 
 	result.EndedAt = d.o.Now()
 	if runErr == nil {
@@ -440,7 +473,7 @@ func (d *Dispatcher) conclude(it queue.Item, probe bool, started time.Time, resu
 	switch result.Status {
 	case incident.StatusSuccess:
 		d.o.Breaker.Record(true, probe)
-	case incident.StatusInterrupted:
+	case incident.StatusInterrupted, incident.StatusError:
 		d.o.Breaker.Cancel(probe)
 	default:
 		d.o.Breaker.Record(false, probe)

@@ -55,6 +55,11 @@ type settings struct {
 	cooldown         time.Duration
 	cleanup          bool
 	capacity         int
+	// workspaceMax and workspaceCheck override the workspace cap and the
+	// interval of its watch; root the workspace root.
+	workspaceMax   int64
+	workspaceCheck time.Duration
+	root           string
 }
 
 func start(t testing.TB, s settings) *fixture {
@@ -77,11 +82,20 @@ func start(t testing.TB, s settings) *fixture {
 	if s.capacity == 0 {
 		s.capacity = 100
 	}
+	if s.workspaceMax == 0 {
+		s.workspaceMax = 4 << 20
+	}
+	if s.workspaceCheck == 0 {
+		s.workspaceCheck = 50 * time.Millisecond
+	}
+	if s.root == "" {
+		s.root = t.TempDir()
+	}
 	m := metrics.New(prometheus.NewRegistry(), metrics.BuildInfo{}, s.clusters)
 	logs := &testlog.Buffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, nil))
 	f := &fixture{
-		m: m, logs: logs, root: t.TempDir(), cleanupDir: t.TempDir(),
+		m: m, logs: logs, root: s.root, cleanupDir: t.TempDir(),
 		queues:  queue.NewSet(s.clusters, s.capacity, m, time.Now),
 		breaker: breaker.New(s.breakerThreshold, s.cooldown, m.BreakerState, logger),
 		served:  make(chan error, 1),
@@ -92,7 +106,7 @@ func start(t testing.TB, s settings) *fixture {
 		Command: os.Args[0], Args: []string{testagent.Arg},
 		EnvAllow: []string{"PATH", "CLEANUP_DIR", "GORACE", "NOT_SET"},
 		Timeout:  s.timeout, KillGrace: 300 * time.Millisecond, LogMaxBytes: 1 << 20,
-		WorkspaceMaxBytes: 4 << 20, WorkspaceCheckInterval: 50 * time.Millisecond,
+		WorkspaceMaxBytes: s.workspaceMax, WorkspaceCheckInterval: s.workspaceCheck,
 		ReportFile: "output/investigation.md", ReportMinBytes: 100, CleanupTimeout: 5 * time.Second,
 	}
 	if s.cleanup {
@@ -191,8 +205,8 @@ func TestSuccess(t *testing.T) {
 	if got := testutil.ToFloat64(f.m.AgentsTimeout.WithLabelValues("prod")); got != 0 {
 		t.Errorf("timeouts %v", got)
 	}
-	if testutil.CollectAndCount(f.m.AgentDuration) != 1 {
-		t.Error("duration not observed")
+	if n := histogramCount(t, f.m.AgentDuration, "prod", "success"); n != 1 {
+		t.Errorf("duration observed %d times", n)
 	}
 	if strings.Contains(f.logs.String(), "Agent execution timeout") {
 		t.Error("timeout handling ran for a successful agent")
@@ -295,7 +309,7 @@ func TestAgentEnvironmentIsOnlyWhatIsAllowed(t *testing.T) {
 			names = append(names, k)
 		}
 	}
-	want := []string{"CLEANUP_DIR", "CLUSTER", "EVENT_FILE", "FAULT_ID", "FAULT_SOURCE", "FAULT_TYPE", "GORACE", "INCIDENT_ID", "KUBECONFIG", "PATH",
+	want := []string{"CLEANUP_DIR", "CLUSTER", "EVENT_FILE", "FAULT_ID", "FAULT_SOURCE", "FAULT_TYPE", "GORACE", "INCIDENT_ID", "KUBECONFIG", MarkerName, "PATH",
 		"REPORT_FILE", "RESOURCE_KIND", "RESOURCE_NAME", "RESOURCE_NAMESPACE", "SEVERITY", "WORKSPACE"}
 	if !slices.Equal(names, want) {
 		t.Fatalf("agent environment %v,\nwant exactly %v", names, want)

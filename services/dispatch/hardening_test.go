@@ -1,0 +1,95 @@
+package dispatch
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/breaker"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/incident"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/testagent"
+)
+
+// histogramCount is the number of observations of one series of h.
+func histogramCount(t *testing.T, h *prometheus.HistogramVec, labels ...string) uint64 {
+	t.Helper()
+	var m dto.Metric
+	if err := h.WithLabelValues(labels...).(prometheus.Metric).Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m.GetHistogram().GetSampleCount()
+}
+
+// TestWorkspaceCapCheckedAfterExit: an agent that writes 40 MiB against a
+// 10 MiB cap and exits before the periodic check runs is a failure: the
+// workspace is measured once more after the agent exits.
+func TestWorkspaceCapCheckedAfterExit(t *testing.T) {
+	f := start(t, settings{workspaceMax: 10 << 20, workspaceCheck: time.Hour})
+	f.push(t, "prod", "burst-api")
+	f.waitCompleted(t, "prod", incident.StatusFailure, 1)
+	rs := f.results(t, "prod")
+	if len(rs) != 1 || rs[0].Status != incident.StatusFailure || !strings.Contains(rs[0].Reason, "workspace grew past 10485760 bytes") {
+		t.Fatalf("results %+v, want one failure for the workspace cap", rs)
+	}
+	if got := f.completed("prod", incident.StatusSuccess); got != 0 {
+		t.Errorf("%v successes", got)
+	}
+}
+
+// TestRunnerIOFailureIsAnErrorNotABreakerFailure: when the runner cannot
+// create the workspace (here the workspace root is a file) the incident
+// ends with status "error", the agent never starts, and the circuit
+// breaker does not count it: the runner's own I/O says nothing about the
+// agents.
+func TestRunnerIOFailureIsAnErrorNotABreakerFailure(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "workspaces")
+	if err := os.WriteFile(root, []byte("not a directory"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f := start(t, settings{root: root, breakerThreshold: 2})
+	for range 4 {
+		f.push(t, "prod", "ok-api")
+	}
+	f.waitCompleted(t, "prod", incident.StatusError, 4)
+	if f.breaker.State() != breaker.Closed {
+		t.Errorf("breaker %v after 4 workspace failures, want closed", f.breaker.State())
+	}
+	if got := f.completed("prod", incident.StatusFailure); got != 0 {
+		t.Errorf("%v incidents counted as agent failures", got)
+	}
+	if got := histogramCount(t, f.m.AgentDuration, "prod", "error"); got != 4 {
+		t.Errorf("duration{status=error} observed %d times, want 4", got)
+	}
+	if !strings.Contains(f.logs.String(), `"status":"error"`) || !strings.Contains(f.logs.String(), "create workspace") {
+		t.Errorf("no log line naming the workspace failure")
+	}
+}
+
+// TestEscapedAgentProcessesAreKilledAndCounted: a process that leaves the
+// agent's group with setsid is found by the incident's marker, killed,
+// logged and counted in agent_leftover_processes_total.
+func TestEscapedAgentProcessesAreKilledAndCounted(t *testing.T) {
+	f := start(t, settings{})
+	f.push(t, "prod", "escaper-api")
+	f.waitCompleted(t, "prod", incident.StatusSuccess, 1)
+	rs := f.results(t, "prod")
+	log, _ := os.ReadFile(filepath.Join(f.root, "prod", rs[0].IncidentID, incident.LogFile))
+	escaped := testagent.GrandchildPIDs(string(log))
+	if len(escaped) != 1 {
+		t.Fatalf("agent log %q names no grandchild", log)
+	}
+	testagent.AssertGone(t, 5*time.Second, "the escaped grandchild", escaped...)
+	if got := testutil.ToFloat64(f.m.AgentLeftoverProcesses.WithLabelValues("prod")); got != 1 {
+		t.Errorf("agent_leftover_processes_total %v, want 1", got)
+	}
+	if line := f.logs.String(); !strings.Contains(line, "Agent processes outlived their incident") || !strings.Contains(line, strconv.Itoa(escaped[0])) {
+		t.Errorf("no log line naming escaped pid %d", escaped[0])
+	}
+}
