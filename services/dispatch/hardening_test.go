@@ -1,6 +1,7 @@
 package dispatch
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -91,5 +92,37 @@ func TestEscapedAgentProcessesAreKilledAndCounted(t *testing.T) {
 	}
 	if line := f.logs.String(); !strings.Contains(line, "Agent processes outlived their incident") || !strings.Contains(line, strconv.Itoa(escaped[0])) {
 		t.Errorf("no log line naming escaped pid %d", escaped[0])
+	}
+}
+
+// TestDrainReportListsAreEmptyNotNil: a drain with nothing running reports
+// empty lists, so the drain log shows "completed":[] rather than null.
+func TestDrainReportListsAreEmptyNotNil(t *testing.T) {
+	f := start(t, settings{})
+	var rep incident.DrainReport
+	f.drainOnce.Do(func() { rep = f.d.Drain(time.Second) })
+	got, err := json.Marshal(map[string]any{"completed": rep.Completed, "interrupted": rep.Interrupted})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != `{"completed":[],"interrupted":[]}` {
+		t.Errorf("drain report %s", got)
+	}
+}
+
+// TestTimeoutLogCarriesThreshold: the timeout log line names the limit as
+// threshold (and, for existing log queries, timeout_threshold).
+func TestTimeoutLogCarriesThreshold(t *testing.T) {
+	f := start(t, settings{timeout: 300 * time.Millisecond})
+	f.push(t, "prod", "hang-api")
+	f.waitCompleted(t, "prod", incident.StatusTimeout, 1)
+	line := ""
+	for _, l := range strings.Split(f.logs.String(), "\n") {
+		if strings.Contains(l, `"msg":"Agent execution timeout"`) {
+			line = l
+		}
+	}
+	if !strings.Contains(line, `"threshold":"300ms"`) || !strings.Contains(line, `"timeout_threshold":"300ms"`) {
+		t.Errorf("timeout line %q lacks threshold and timeout_threshold", line)
 	}
 }
