@@ -190,7 +190,12 @@ func runDaemon(ctx context.Context, cfg config.Config, deps daemonDeps) error {
 		metrics: m, queues: durable.queues, intake: in, dispatch: disp, sessions: sessions, tree: tree,
 		alerts: alerts, alertOnly: &alertOnly,
 	}
-	intakeServices := []suture.Service{tree, sweeper.New(durable.queues, cfg.QueueSweepInterval, cfg.MaxQueueAge, time.Now, logger), reload}
+	sweep := sweeper.New(durable.queues, cfg.QueueSweepInterval, cfg.MaxQueueAge, time.Now, logger)
+	// Faults restored from the state store may have aged past
+	// --max-queue-age while the runner was down: expire them before any
+	// worker can take one, not at the first tick of the sweeper.
+	sweep.Sweep()
+	intakeServices := []suture.Service{tree, sweep, reload}
 	if alerts != nil {
 		intakeServices = append(intakeServices, alerts)
 		if deps.startedAlerts != nil {
