@@ -170,3 +170,38 @@ func TestBinaryUnusableStateDir(t *testing.T) {
 		}
 	})
 }
+
+// TestBinaryEveryFamilyExistsFromStart: a fresh runner that has seen no
+// event already exports every labelled family for each configured cluster,
+// every known label value at 0, so dashboards and increase() see the
+// first event.
+func TestBinaryEveryFamilyExistsFromStart(t *testing.T) {
+	r := startRunner(t, "--cluster", "a=http://127.0.0.1:1/mcp", "--cluster", "b=http://127.0.0.1:2/mcp", "--agent-command", "/bin/true")
+	exposition := r.scrape()
+	want := map[string][]string{
+		"kubernetes_mcp_runner_events_received_total":                 {`severity="critical"`, `severity="unknown"`},
+		"kubernetes_mcp_runner_events_filtered_total":                 {`reason="severity_low"`, `reason="queue_full"`},
+		"kubernetes_mcp_runner_agents_completed_total":                {`status="success"`, `status="timeout"`, `status="error"`},
+		"kubernetes_mcp_runner_agent_duration_seconds_count":          {`status="failure"`},
+		"kubernetes_mcp_runner_sse_reconnections_total":               {`reason="stream_closed"`},
+		"kubernetes_mcp_runner_sse_connection_errors_total":           {`reason="keepalive_timeout"`},
+		"kubernetes_mcp_runner_sse_connection_duration_seconds_count": {""},
+		"kubernetes_mcp_runner_agent_leftover_processes_total":        {""},
+	}
+	for family, values := range want {
+		for _, cluster := range []string{"a", "b"} {
+			for _, v := range values {
+				found := false
+				for _, line := range strings.Split(exposition, "\n") {
+					if strings.HasPrefix(line, family+"{") && strings.Contains(line, `cluster="`+cluster+`"`) && strings.Contains(line, v) {
+						found = true
+						break
+					}
+				}
+				if !found {
+					t.Errorf("no %s{cluster=%q,%s} series in a fresh runner's scrape", family, cluster, v)
+				}
+			}
+		}
+	}
+}
