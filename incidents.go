@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	neturl "net/url"
 	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/config"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/incident"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/journal"
 )
 
@@ -26,20 +28,29 @@ func runIncidents(args []string, getenv func(string) string, stdout, stderr io.W
 	url := fs.String("url", "", "read from a running runner's incidents page server instead (e.g. http://127.0.0.1:8081)")
 	tokenFile := fs.String("token-file", getenv("UI_BEARER_TOKEN_FILE"), "bearer token file for --url when the page requires one")
 	asJSON := fs.Bool("json", false, "print JSON instead of a table")
-	limit := fs.Int("limit", 50, "newest incidents to list (0: all)")
+	params := map[string]*string{
+		"limit":   fs.String("limit", "50", "newest incidents to list (0: all)"),
+		"cluster": fs.String("cluster", "", "only incidents of this cluster"),
+		"status":  fs.String("status", "", "only incidents that ended so (success, failure, timeout, interrupted, error)"),
+		"since":   fs.String("since", "", "only incidents that ended since then: an RFC 3339 time or a duration such as 24h"),
+	}
 	if err := fs.Parse(args); err != nil {
 		return exitConfig
 	}
+	q, err := incident.ParseQuery(func(k string) string { return *params[k] }, 50, time.Now())
+	if err != nil {
+		fmt.Fprintf(stderr, "incidents: --%v\n", err)
+		return exitConfig
+	}
 	var rows []incidentRow
-	var err error
 	if *url == "" {
-		rows, err = readIncidents(*stateDir, *limit)
+		rows, err = readIncidents(*stateDir, q)
 		if errors.Is(err, journal.ErrLocked) {
 			*url = "http://" + envOr(getenv, "UI_ADDRESS", config.Defaults().UIAddress)
 		}
 	}
 	if *url != "" {
-		rows, err = fetchIncidents(*url, *tokenFile, *limit)
+		rows, err = fetchIncidents(*url, *tokenFile, params)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "incidents: %v\n", err)
@@ -64,11 +75,16 @@ func runIncidents(args []string, getenv func(string) string, stdout, stderr io.W
 
 // readIncidents reads the history and its deliveries from a stopped
 // runner's state directory.
-func readIncidents(dir string, limit int) ([]incidentRow, error) {
-	records, err := journal.ReadHistory(dir, limit)
+func readIncidents(dir string, q incident.Query) ([]incidentRow, error) {
+	fetch := q.Limit
+	if q.Filtered() {
+		fetch = 0 // filter the whole history, then cap
+	}
+	records, err := journal.ReadHistory(dir, fetch)
 	if err != nil {
 		return nil, err
 	}
+	records = q.Select(records)
 	ids := make([]string, len(records))
 	for i, r := range records {
 		ids[i] = r.IncidentID
@@ -80,8 +96,14 @@ func readIncidents(dir string, limit int) ([]incidentRow, error) {
 	return rowsOf(records, deliveries), nil
 }
 
-func fetchIncidents(base, tokenFile string, limit int) ([]incidentRow, error) {
-	req, err := http.NewRequest(http.MethodGet, fmt.Sprintf("%s%s?limit=%d", strings.TrimRight(base, "/"), apiIncidentsPath, limit), nil)
+func fetchIncidents(base, tokenFile string, params map[string]*string) ([]incidentRow, error) {
+	q := neturl.Values{}
+	for k, v := range params {
+		if *v != "" {
+			q.Set(k, *v)
+		}
+	}
+	req, err := http.NewRequest(http.MethodGet, strings.TrimRight(base, "/")+apiIncidentsPath+"?"+q.Encode(), nil)
 	if err != nil {
 		return nil, err
 	}

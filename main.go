@@ -38,7 +38,7 @@ Usage:
                                         validate the options and print them, secrets redacted (exit 0 or 2)
   kubernetes-mcp-runner demo            run with simulated clusters and the sample agent
   kubernetes-mcp-runner sample-agent    the bundled sample agent (run by the demo)
-  kubernetes-mcp-runner incidents       list finished incidents (--json, --limit, --state-dir, --url)
+  kubernetes-mcp-runner incidents       list finished incidents (--json, --limit, --cluster, --status, --since, --state-dir, --url)
   kubernetes-mcp-runner --version       print version, commit and build date
 
 `

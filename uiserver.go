@@ -5,9 +5,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strconv"
+	"time"
 
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/config"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/incident"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/journal"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/httpserver"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/ui"
@@ -55,23 +56,26 @@ func uiHandler(cfg config.Config, store *journal.Store, logger *slog.Logger) (ht
 }
 
 // apiIncidents serves the newest history records with their delivery
-// status as a JSON array, at most ?limit= (0: all).
+// status as a JSON array, filtered by ?cluster=, ?status= and ?since= (an
+// RFC 3339 time or a duration such as 24h), at most ?limit= (0: all). A
+// parameter that does not parse is answered 400 naming it.
 func apiIncidents(store *journal.Store) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		limit := defaultAPILimit
-		if v := r.URL.Query().Get("limit"); v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 0 {
-				http.Error(w, fmt.Sprintf("limit %q: want a number, 0 for all", v), http.StatusBadRequest)
-				return
-			}
-			limit = n
+		q, err := incident.ParseQuery(r.URL.Query().Get, defaultAPILimit, time.Now())
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
 		}
-		records, err := store.History(limit)
+		fetch := q.Limit
+		if q.Filtered() {
+			fetch = 0 // filter the whole history, then cap
+		}
+		records, err := store.History(fetch)
 		if err != nil {
 			http.Error(w, "could not read the history", http.StatusInternalServerError)
 			return
 		}
+		records = q.Select(records)
 		ids := make([]string, len(records))
 		for i, rec := range records {
 			ids[i] = rec.IncidentID

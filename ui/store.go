@@ -97,7 +97,7 @@ type Delivery struct {
 }
 
 // Statuses the filter accepts.
-var Statuses = []string{"success", "failure", "timeout", "interrupted", "running"}
+var Statuses = []string{"success", "failure", "timeout", "interrupted", "error", "running"}
 
 var validID = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)
 
