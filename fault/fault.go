@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 	"time"
 )
 
@@ -39,9 +40,10 @@ const (
 	SeverityCritical
 )
 
-// ParseSeverity maps the wire value to a Severity; anything else is Unknown.
+// ParseSeverity maps the wire value to a Severity, ignoring case and
+// surrounding space ("CRITICAL" is critical); anything else is Unknown.
 func ParseSeverity(s string) Severity {
-	switch s {
+	switch strings.ToLower(strings.TrimSpace(s)) {
 	case "info":
 		return SeverityInfo
 	case "warning":

@@ -31,7 +31,7 @@ func TestValidateRejects(t *testing.T) {
 }
 
 func TestSeverityLabels(t *testing.T) {
-	for in, want := range map[string]string{"critical": "critical", "warning": "warning", "info": "info", "CRITICAL": "unknown", "": "unknown", "fatal": "unknown"} {
+	for in, want := range map[string]string{"critical": "critical", "warning": "warning", "info": "info", "CRITICAL": "critical", " Warning ": "warning", "": "unknown", "fatal": "unknown"} {
 		if got := ParseSeverity(in).String(); got != want {
 			t.Errorf("%q → %q, want %q", in, got, want)
 		}

@@ -181,3 +181,23 @@ func TestDisplacementIsCounted(t *testing.T) {
 		t.Errorf("displacement not counted as queue_full and displaced")
 	}
 }
+
+// TestUpperCaseSeverityIsNormalised: a server that sends "CRITICAL" or
+// " Warning " is heard as critical and warning, not filtered as
+// severity_low under the unknown label.
+func TestUpperCaseSeverityIsNormalised(t *testing.T) {
+	f := newFixture(t, 10)
+	for id, sev := range map[string]string{"u1": "CRITICAL", "u2": " Warning "} {
+		if got := f.in.Submit("prod", event(id, sev, "prod")); got != Queued {
+			t.Errorf("severity %q: outcome %s, want queued", sev, got)
+		}
+	}
+	for _, sev := range []string{"critical", "warning"} {
+		if got := testutil.ToFloat64(f.m.EventsReceived.WithLabelValues("prod", sev)); got != 1 {
+			t.Errorf("received{severity=%q} = %v, want 1", sev, got)
+		}
+	}
+	if got := testutil.ToFloat64(f.m.EventsFiltered.WithLabelValues("prod", string(SeverityLow))); got != 0 {
+		t.Errorf("%v faults filtered as severity_low", got)
+	}
+}
