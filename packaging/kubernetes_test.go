@@ -191,8 +191,8 @@ func checkRunner(t *testing.T, objs []object, want expect) {
 	if c.Resources.Requests.Memory().IsZero() || c.Resources.Limits.Memory().IsZero() || c.Resources.Requests.Cpu().IsZero() {
 		t.Errorf("resources %+v: want cpu and memory requests and a memory limit", c.Resources)
 	}
-	if pod.ShareProcessNamespace == nil || !*pod.ShareProcessNamespace {
-		t.Error("shareProcessNamespace is needed so orphaned agent processes are reaped")
+	if pod.ShareProcessNamespace != nil && *pod.ShareProcessNamespace {
+		t.Error("shareProcessNamespace: the runner reaps its agents' orphans itself; sharing the namespace only lets other containers see its processes")
 	}
 	if pod.AutomountServiceAccountToken == nil || *pod.AutomountServiceAccountToken {
 		t.Error("the runner needs no Kubernetes API token")

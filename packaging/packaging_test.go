@@ -137,6 +137,9 @@ func TestUnitBudgetsAndPaths(t *testing.T) {
 	}
 	for key, want := range map[string]string{
 		"Type": "notify", "KillMode": "mixed", "Restart": "on-failure",
+		// Configuration errors stop; a runtime crash dies by SIGABRT and
+		// restarts (docs/operations.md, "Exit codes").
+		"RestartPreventExitStatus": "2", "Environment": "GOTRACEBACK=crash",
 		"ExecStart":      "/usr/bin/kubernetes-mcp-runner --config /etc/kubernetes-mcp-runner/runner.conf",
 		"User":           "kubernetes-mcp-runner",
 		"ReadWritePaths": "/var/lib/kubernetes-mcp-runner",

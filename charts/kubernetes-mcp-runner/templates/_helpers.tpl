@@ -45,8 +45,7 @@ volume is each replica's own claim from volumeClaimTemplates. */}}
         {{- end }}
     spec:
       terminationGracePeriodSeconds: {{ int .Values.terminationGracePeriodSeconds }}
-      # The pause container becomes PID 1 and reaps orphaned agent grandchildren.
-      shareProcessNamespace: true
+      # No shareProcessNamespace: the runner reaps agents' orphans itself.
       automountServiceAccountToken: false
       # Service links would inject METRICS_PORT=tcp://... for a Service
       # named "metrics", which the runner rejects (exit 2).
