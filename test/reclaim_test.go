@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -83,4 +84,27 @@ func TestBinaryKilledRunnerLeavesNoSecondCopy(t *testing.T) {
 	if got := second.metric("kubernetes_mcp_runner_agent_leftover_processes_total", `cluster="a"`); got != 2 {
 		t.Errorf("agent_leftover_processes_total{cluster=\"a\"} = %v, want 2", got)
 	}
+}
+
+// TestBinaryReapsOrphansThatEvadeTheMarker: an agent's grandchild that
+// leaves the group and clears its environment escapes both the group kill
+// and the marker; the runner, as child subreaper, adopts it when the agent
+// exits and kills it once no agent is running.
+func TestBinaryReapsOrphansThatEvadeTheMarker(t *testing.T) {
+	t.Setenv("GORACE", "atexit_sleep_ms=0")
+	srcs := startSources(t, "a")
+	dir := t.TempDir()
+	r := startRunner(t, stateArgs(t, dir, "--cluster", "a="+srcs["a"].URL())...)
+	poll.Until(t, 15*time.Second, "subscription", func() bool { return srcs["a"].Subscribers() == 1 })
+	emit(srcs["a"], "a", 1, "vanisher-api")
+	var orphans []int
+	poll.Until(t, 15*time.Second, "the grandchild", func() bool {
+		orphans = testagent.GrandchildPIDs(agentLogs(filepath.Join(dir, "ws")))
+		return len(orphans) == 1
+	})
+	t.Cleanup(func() { _ = syscall.Kill(orphans[0], syscall.SIGKILL) })
+	testagent.AssertGone(t, 15*time.Second, "the orphan that cleared its environment", orphans...)
+	poll.Until(t, 5*time.Second, "a log line naming the orphan", func() bool {
+		return strings.Contains(lineWith(r.logs.String(), "Killed orphaned agent processes"), strconv.Itoa(orphans[0]))
+	})
 }

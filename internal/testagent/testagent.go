@@ -107,6 +107,18 @@ func agent(args []string) int {
 		}
 		fmt.Printf("grandchild %d\n", c.Process.Pid)
 		return good()
+	case strings.HasPrefix(name, "vanisher-"):
+		// A grandchild that leaves the group and clears its environment,
+		// then the agent exits and orphans it: neither the group kill nor
+		// the marker finds it; only a runner that is its subreaper does.
+		c := exec.Command(os.Args[0], Arg, "grandchild")
+		c.Env = []string{}
+		c.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+		if err := c.Start(); err != nil {
+			return 1
+		}
+		fmt.Printf("grandchild %d\n", c.Process.Pid)
+		return good()
 	case strings.HasPrefix(name, "burst-"):
 		// 40 MiB at once, then a clean exit: over any cap before a
 		// periodic check can see it.
