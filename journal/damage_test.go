@@ -37,8 +37,12 @@ func storeOf15(t *testing.T) []byte {
 		if i%4 == 3 {
 			continue // left in flight, as a crash leaves it
 		}
+		reason := strings.Repeat("r", 200)
+		if i%5 == 0 {
+			reason = strings.Repeat("long ", 2000) // spans overflow pages
+		}
 		if err := s.Finish(incident.Record{IncidentID: id, Cluster: "prod", FaultID: e.Event.FaultID, Status: incident.StatusSuccess,
-			Reason: strings.Repeat("r", 200), StartedAt: now, EndedAt: now.Add(time.Duration(i) * time.Second), Workspace: "/var/lib/ws/prod/" + id}); err != nil {
+			Reason: reason, StartedAt: now, EndedAt: now.Add(time.Duration(i) * time.Second), Workspace: "/var/lib/ws/prod/" + id}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -3,6 +3,7 @@ package journal
 import (
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io/fs"
 	"os"
 	"runtime/debug"
@@ -40,14 +41,18 @@ func guard(path string, fn func() error) (err error) {
 	return fn()
 }
 
-// walk reads every key and value of every bucket, nested ones included, on
-// the calling goroutine, so that a page past the end of a truncated file is
-// touched here (under guard) before bbolt's own checker touches it on a
-// goroutine of its own, where a fault could not be recovered.
+// walk reads every byte of every key and value of every bucket, nested
+// ones included, on the calling goroutine, so that a page past the end of a
+// truncated file is touched here (under guard) before bbolt's own checker
+// touches it on a goroutine of its own, where a fault could not be
+// recovered. The bytes go through a checksum so that no read can be
+// optimised away.
 func walk(tx *bolt.Tx) error {
+	var sum uint32
 	var visit func(b *bolt.Bucket) error
 	visit = func(b *bolt.Bucket) error {
 		return b.ForEach(func(k, v []byte) error {
+			sum = crc32.Update(sum, crc32.IEEETable, k)
 			if v == nil {
 				nested := b.Bucket(k)
 				if nested == nil {
@@ -55,15 +60,14 @@ func walk(tx *bolt.Tx) error {
 				}
 				return visit(nested)
 			}
-			var sum byte
-			for _, c := range v {
-				sum ^= c
-			}
-			_ = sum
+			sum = crc32.Update(sum, crc32.IEEETable, v)
 			return nil
 		})
 	}
-	return tx.ForEach(func(_ []byte, b *bolt.Bucket) error { return visit(b) })
+	return tx.ForEach(func(name []byte, b *bolt.Bucket) error {
+		sum = crc32.Update(sum, crc32.IEEETable, name)
+		return visit(b)
+	})
 }
 
 // usableDir creates dir (0700) if needed and proves it writable by
