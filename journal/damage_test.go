@@ -231,3 +231,28 @@ func TestUnusableStateDir(t *testing.T) {
 		})
 	}
 }
+
+// TestQuarantineAfterOpen: a store whose content fails to read after Open
+// (at recovery) is moved aside and replaced by an empty, usable one.
+func TestQuarantineAfterOpen(t *testing.T) {
+	dir := t.TempDir()
+	corruptions := 0
+	s := open(t, dir, Options{OnCorrupt: func() { corruptions++ }})
+	defer s.Close()
+	if _, err := s.Enqueue(entry("prod", "before", time.Now())); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Quarantine(fmt.Errorf("%w: test", ErrCorrupt)); err != nil {
+		t.Fatal(err)
+	}
+	if aside, _ := filepath.Glob(filepath.Join(dir, FileName+".corrupt-*")); len(aside) != 1 || corruptions != 1 {
+		t.Fatalf("moved aside %v, counted %d", aside, corruptions)
+	}
+	st, err := s.Load()
+	if err != nil || len(st.Queued["prod"]) != 0 {
+		t.Fatalf("after quarantine: %v %+v", err, st.Queued)
+	}
+	if _, err := s.Enqueue(entry("prod", "after", time.Now())); err != nil {
+		t.Fatalf("fresh store unusable: %v", err)
+	}
+}
