@@ -205,3 +205,34 @@ func TestBinaryEveryFamilyExistsFromStart(t *testing.T) {
 		}
 	}
 }
+
+// TestBinaryClusterSettingsCheckedAtStart: a caFile that is not PEM, an
+// endpoint with white space and a bearer token over plain http stop the
+// runner at start with exit 2 naming the cluster and the culprit.
+func TestBinaryClusterSettingsCheckedAtStart(t *testing.T) {
+	dir := t.TempDir()
+	ca := filepath.Join(dir, "ca.pem")
+	token := filepath.Join(dir, "token")
+	for p, content := range map[string]string{ca: "not a certificate\n", token: "secret\n"} {
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, tc := range map[string]struct{ cluster, want string }{
+		"caFile not PEM":        {"    endpoint: https://127.0.0.1:1/mcp\n    caFile: " + ca + "\n", "caFile"},
+		"space in the endpoint": {"    endpoint: \"http://127.0.0.1:1/m cp\"\n", "white space"},
+		"token over plain http": {"    endpoint: http://mcp.example:8080/mcp\n    bearerTokenFile: " + token + "\n", "--allow-plaintext-bearer-token"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			file := filepath.Join(t.TempDir(), "clusters.yaml")
+			if err := os.WriteFile(file, []byte("clusters:\n  - name: prod\n"+tc.cluster), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			args := append(baseArgs(t)[2:], "--agent-command", "/bin/true", "--clusters-file", file)
+			code, out := runToExit(t, exec.Command(binary(t), args...))
+			if code != 2 || !strings.Contains(out, `"prod"`) || !strings.Contains(out, tc.want) {
+				t.Fatalf("exit %d, want 2 naming cluster prod and %q:\n%s", code, tc.want, out)
+			}
+		})
+	}
+}
