@@ -23,7 +23,7 @@ func (m *Metrics) RemoveCluster(c string) {
 		m.AgentsActive, m.AgentDuration, m.BreakerEventsDropped, m.SSEConnectionsActive,
 		m.SSEReconnections, m.SSEConnectionErrors, m.SSEConnectionDuration, m.SSEDisconnectedSeconds,
 		m.EventsRestored, m.IncidentsRequeued, m.IncidentsAbandoned,
-		m.AlertmanagerAlertsReceived, m.AlertmanagerAlerts, m.EventsResolved,
+		m.AlertmanagerAlertsReceived, m.AlertmanagerAlerts, m.EventsResolved, m.AgentLeftoverProcesses,
 	} {
 		v.DeletePartialMatch(match)
 	}
