@@ -1,0 +1,6 @@
+//go:build race
+
+package journal
+
+// raceBuild: this test binary runs with the race detector and checkptr.
+const raceBuild = true
