@@ -2,6 +2,7 @@ package journal
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -269,5 +270,31 @@ func TestQuarantineAfterOpen(t *testing.T) {
 	}
 	if _, err := s.Enqueue(entry("prod", "after", time.Now())); err != nil {
 		t.Fatalf("fresh store unusable: %v", err)
+	}
+}
+
+// TestCyclicPageTreeIsQuarantined: a branch page that names itself as its
+// child would send bbolt's cursor down forever, growing until memory runs
+// out. The page check finds the cycle before bbolt maps the file.
+func TestCyclicPageTreeIsQuarantined(t *testing.T) {
+	data := storeOf15(t)
+	const pageSize = 4096
+	branch := -1
+	for p := 2; p < len(data)/pageSize; p++ {
+		off := p * pageSize
+		if binary.LittleEndian.Uint64(data[off:]) == uint64(p) && binary.LittleEndian.Uint16(data[off+8:])&0x01 != 0 {
+			branch = p
+			break
+		}
+	}
+	if branch < 0 {
+		t.Fatal("the store has no branch page to damage")
+	}
+	damaged := bytes.Clone(data)
+	// The first branch element's child pgid, 8 bytes into the element.
+	binary.LittleEndian.PutUint64(damaged[branch*pageSize+16+8:], uint64(branch))
+	quarantined, logs := openDamaged(t, damaged)
+	if !quarantined || !strings.Contains(logs, "reached twice") {
+		t.Fatalf("a cyclic page tree was not quarantined as such: %s", logs)
 	}
 }

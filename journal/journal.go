@@ -150,6 +150,12 @@ func (s *Store) Quarantine(cause error) error {
 // pages and faults on reads past the end of a truncated file; guard turns
 // both into ErrCorrupt.
 func openChecked(path string) (db *bolt.DB, err error) {
+	if err := prechecked(path, true, time.Second); err != nil {
+		if errors.Is(err, ErrLocked) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("state file %s: %w", path, err)
+	}
 	err = guard(path, func() error {
 		var oerr error
 		db, oerr = bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
@@ -560,12 +566,17 @@ func openReadOnly(dir string) (*bolt.DB, string, error) {
 		return nil, "", err
 	}
 	var db *bolt.DB
-	err := guard(path, func() error {
-		var err error
-		db, err = bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: 500 * time.Millisecond})
-		return err
-	})
+	err := prechecked(path, false, 500*time.Millisecond)
+	if err == nil {
+		err = guard(path, func() error {
+			var err error
+			db, err = bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: 500 * time.Millisecond})
+			return err
+		})
+	}
 	switch {
+	case errors.Is(err, ErrLocked):
+		return nil, "", err
 	case errors.Is(err, bolterrors.ErrTimeout):
 		return nil, "", fmt.Errorf("%w: %s", ErrLocked, path)
 	case err != nil:
