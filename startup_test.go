@@ -51,7 +51,7 @@ func TestRestoredFaultsPastMaxAgeAreExpiredBeforeDispatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.HealthPort, cfg.MetricsPort = 0, 0
+	cfg.HealthPort, cfg.MetricsPort, cfg.UIAddress = 0, 0, "127.0.0.1:0"
 	reg := metrics.NewRegistry()
 	var logs testlog.Buffer
 	servers := make(chan struct{})
@@ -63,7 +63,11 @@ func TestRestoredFaultsPastMaxAgeAreExpiredBeforeDispatch(t *testing.T) {
 			started: func(_, _, _ *httpserver.Server) { close(servers) },
 		})
 	}()
-	<-servers
+	select {
+	case <-servers:
+	case err := <-done:
+		t.Fatalf("runDaemon ended before serving: %v\n%s", err, logs.String())
+	}
 	expired := func() float64 { return sumOf(t, reg, "kubernetes_mcp_runner_events_expired_total") }
 	poll.Until(t, 10*time.Second, "two expired faults", func() bool { return expired() == 2 })
 	// Give a worker the chance it must not have.

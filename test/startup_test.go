@@ -49,7 +49,7 @@ func baseArgs(t *testing.T) []string {
 	dir := t.TempDir()
 	return []string{"--cluster", "a=http://127.0.0.1:1/mcp",
 		"--health-address", "127.0.0.1", "--health-port", strconv.Itoa(freePort(t)),
-		"--metrics-address", "127.0.0.1", "--metrics-port", strconv.Itoa(freePort(t)),
+		"--metrics-address", "127.0.0.1", "--metrics-port", strconv.Itoa(freePort(t)), "--ui-address", "127.0.0.1:0",
 		"--workspace-root", filepath.Join(dir, "ws"), "--state-dir", filepath.Join(dir, "state")}
 }
 
