@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/config"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/fault"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/poll"
@@ -79,23 +77,4 @@ func TestRestoredFaultsPastMaxAgeAreExpiredBeforeDispatch(t *testing.T) {
 	if n := sumOf(t, reg, "kubernetes_mcp_runner_agents_spawned_total"); n != 0 {
 		t.Errorf("%v agents spawned for faults older than --max-queue-age\n%s", n, logs.String())
 	}
-}
-
-// sumOf adds up every sample of the counter or gauge family name.
-func sumOf(t *testing.T, reg *prometheus.Registry, name string) float64 {
-	t.Helper()
-	families, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	total := 0.0
-	for _, mf := range families {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			total += m.GetCounter().GetValue() + m.GetGauge().GetValue()
-		}
-	}
-	return total
 }
