@@ -103,6 +103,12 @@ func (e configError) Unwrap() error { return e.err }
 
 // runDaemon builds every component in dependency order and runs them until
 // shutdown. It is the one run path for the binary, the demo and the tests.
+//
+// It is longer than the rest of the root on purpose: the order of
+// construction is the dependency order, and the deferred closes undo it in
+// reverse, so both read top to bottom here in one place. Each step that
+// makes decisions of its own (checks, state, servers, sessions) is a
+// function below.
 func runDaemon(ctx context.Context, cfg config.Config, deps daemonDeps) error {
 	logger, b := deps.logger, currentBuild()
 	if deps.subreaper {
@@ -127,15 +133,9 @@ func runDaemon(ctx context.Context, cfg config.Config, deps daemonDeps) error {
 
 	// Configuration errors first: nothing is opened or restored for a
 	// runner that will not start.
-	agent := agentOf(cfg)
-	if err := dispatch.CheckAgent(agent); err != nil {
-		return configError{err}
-	}
-	if err := cfg.Preflight(os.LookupEnv); err != nil {
-		return configError{err}
-	}
-	if err := os.MkdirAll(cfg.WorkspaceRoot, 0o700); err != nil {
-		return configError{fmt.Errorf("--workspace-root (WORKSPACE_ROOT): %w", err)}
+	agent, err := checkStart(cfg)
+	if err != nil {
+		return err
 	}
 
 	notes, err := loadNotifier(cfg, b.Version)
@@ -204,37 +204,9 @@ func runDaemon(ctx context.Context, cfg config.Config, deps daemonDeps) error {
 	}
 
 	probes := health.New(state.ShuttingDown, sourcesCheck(sessions, alerts, &alertOnly), breakerCheck(brk))
-	metricsServer := httpserver.New("metrics-server", hostPort(cfg.MetricsAddress, cfg.MetricsPort), metrics.Handler(reg, cfg.MetricsTimeout, logger), logger)
-	// The health server answers probes only: it binds where kubelet and
-	// load balancers reach it, and incident history is not for them.
-	healthServer := httpserver.New("health-server", hostPort(cfg.HealthAddress, cfg.HealthPort), probes.Mux(), logger)
-	listeners := []supervisor.Listener{metricsServer, healthServer}
-	var page *httpserver.Server
-	if cfg.UIAddress != "" && durable.store != nil {
-		if page, err = uiServer(cfg, durable.store, logger); err != nil {
-			return err
-		}
-		listeners = append(listeners, page)
-	}
-	debug := debugServer(cfg, logger)
-	if debug != nil {
-		listeners = append(listeners, debug)
-	}
-	if deps.debugStarted != nil {
-		deps.debugStarted(debug)
-	}
-	// Listen now, before READY: a port in use or an address that does not
-	// resolve stops the runner here instead of leaving it without probes.
-	for _, srv := range []*httpserver.Server{metricsServer, healthServer, page, debug} {
-		if srv == nil {
-			continue
-		}
-		if err := srv.Bind(); err != nil {
-			return listenError(err)
-		}
-	}
-	if deps.started != nil {
-		deps.started(metricsServer, healthServer, page)
+	listeners, err := httpServers(cfg, reg, probes, durable, logger, deps)
+	if err != nil {
+		return err
 	}
 	var extra []suture.Service
 	if durable.outbox != nil {
@@ -244,14 +216,7 @@ func runDaemon(ctx context.Context, cfg config.Config, deps daemonDeps) error {
 			keep: cfg.HistoryMaxAge, keepPer: cfg.HistoryMaxEntries,
 		})
 	}
-	if interval, ok := sdnotify.WatchdogInterval(); ok {
-		extra = append(extra, sdnotify.NewWatchdog(interval, deps.notify))
-	}
-	if deps.subreaper {
-		// In the HTTP tree, which stops last: orphans of agents
-		// interrupted during the drain are reaped too.
-		extra = append(extra, reaper.New(logger, reaper.Interval))
-	}
+	extra = append(extra, processServices(logger, deps)...)
 
 	logStart(logger, cfg, b)
 	return supervisor.Run(ctx, supervisor.Options{
@@ -262,6 +227,77 @@ func runDaemon(ctx context.Context, cfg config.Config, deps daemonDeps) error {
 		HTTPExtra: extra,
 		Notify:    deps.notify, Signals: deps.signals,
 	})
+}
+
+// checkStart finds configuration errors the values alone do not show (the
+// agent's templates and program, cluster files, the workspace root) before
+// anything is opened or restored.
+func checkStart(cfg config.Config) (dispatch.Agent, error) {
+	agent := agentOf(cfg)
+	if err := dispatch.CheckAgent(agent); err != nil {
+		return agent, configError{err}
+	}
+	if err := cfg.Preflight(os.LookupEnv); err != nil {
+		return agent, configError{err}
+	}
+	if err := os.MkdirAll(cfg.WorkspaceRoot, 0o700); err != nil {
+		return agent, configError{fmt.Errorf("--workspace-root (WORKSPACE_ROOT): %w", err)}
+	}
+	return agent, nil
+}
+
+// httpServers builds the metrics and health servers, the incidents page
+// and the profiling server when configured, and binds them all now, before
+// READY: a port in use or an address that does not resolve stops the
+// runner here instead of leaving it without probes.
+func httpServers(cfg config.Config, reg *prometheus.Registry, probes *health.Handlers, durable durableState, logger *slog.Logger, deps daemonDeps) ([]supervisor.Listener, error) {
+	metricsServer := httpserver.New("metrics-server", hostPort(cfg.MetricsAddress, cfg.MetricsPort), metrics.Handler(reg, cfg.MetricsTimeout, logger), logger)
+	// The health server answers probes only: it binds where kubelet and
+	// load balancers reach it, and incident history is not for them.
+	healthServer := httpserver.New("health-server", hostPort(cfg.HealthAddress, cfg.HealthPort), probes.Mux(), logger)
+	listeners := []supervisor.Listener{metricsServer, healthServer}
+	var page *httpserver.Server
+	if cfg.UIAddress != "" && durable.store != nil {
+		var err error
+		if page, err = uiServer(cfg, durable.store, logger); err != nil {
+			return nil, err
+		}
+		listeners = append(listeners, page)
+	}
+	debug := debugServer(cfg, logger)
+	if debug != nil {
+		listeners = append(listeners, debug)
+	}
+	if deps.debugStarted != nil {
+		deps.debugStarted(debug)
+	}
+	for _, srv := range []*httpserver.Server{metricsServer, healthServer, page, debug} {
+		if srv == nil {
+			continue
+		}
+		if err := srv.Bind(); err != nil {
+			return nil, listenError(err)
+		}
+	}
+	if deps.started != nil {
+		deps.started(metricsServer, healthServer, page)
+	}
+	return listeners, nil
+}
+
+// processServices are the services that look after the process itself:
+// the systemd watchdog, and the reaper of agents' orphans. They run in the
+// HTTP tree, which stops last, so orphans of agents interrupted during the
+// drain are reaped too.
+func processServices(logger *slog.Logger, deps daemonDeps) []suture.Service {
+	var out []suture.Service
+	if interval, ok := sdnotify.WatchdogInterval(); ok {
+		out = append(out, sdnotify.NewWatchdog(interval, deps.notify))
+	}
+	if deps.subreaper {
+		out = append(out, reaper.New(logger, reaper.Interval))
+	}
+	return out
 }
 
 // buildSessions makes one MCP session per server endpoint (and
