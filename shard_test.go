@@ -54,7 +54,7 @@ func TestThreeShardsOwnEveryClusterOnce(t *testing.T) {
 		cfg, err := config.Parse(append(append([]string{}, args...),
 			"--agent-command", os.Args[0], "--agent-arg", testagent.Arg,
 			"--workspace-root", filepath.Join(dir, "ws"), "--state-dir", filepath.Join(dir, "state-"+strconv.Itoa(shard)),
-			"--health-address", "127.0.0.1", "--metrics-address", "127.0.0.1",
+			"--health-address", "127.0.0.1", "--metrics-address", "127.0.0.1", "--ui-address", "127.0.0.1:0",
 			"--total-shards", strconv.Itoa(shards),
 		), func(env string) string {
 			if env == "POD_NAME" { // the StatefulSet ordinal gives the shard
