@@ -90,9 +90,42 @@ type runner struct {
 	logs                  *testlog.Buffer
 	waitOnce              sync.Once
 	waitErr               error
+	// exited is closed once the process has ended and been waited for.
+	exited chan struct{}
 }
 
 func startRunner(t *testing.T, args ...string) *runner {
+	t.Helper()
+	// A port found free can be taken by another process before the
+	// runner binds it, and the runner stops at once on a port in use:
+	// start again on other ports then.
+	for attempt := 1; ; attempt++ {
+		r := launchRunner(t, args...)
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			if code, _ := httpGet(r.healthURL + "/healthz"); code == 200 {
+				return r
+			}
+			select {
+			case <-r.exited:
+				if attempt < 3 && strings.Contains(r.logs.String(), "address already in use") {
+					break
+				}
+				t.Fatalf("the runner exited before its health server came up: %v", r.wait())
+			default:
+				if time.Now().After(deadline) {
+					t.Fatalf("timed out after 20s waiting for health server up")
+				}
+				time.Sleep(poll.Interval)
+				continue
+			}
+			break
+		}
+	}
+}
+
+// launchRunner starts the binary on ports found free, without waiting.
+func launchRunner(t *testing.T, args ...string) *runner {
 	t.Helper()
 	hp, mp, up := freePort(t), freePort(t), freePort(t)
 	bin := binary(t)
@@ -114,21 +147,22 @@ func startRunner(t *testing.T, args ...string) *runner {
 		uiURL:      fmt.Sprintf("http://127.0.0.1:%d", up),
 		logs:       &testlog.Buffer{},
 		workspace:  workspace,
+		exited:     make(chan struct{}),
 	}
 	cmd.Stdout, cmd.Stderr = r.logs, r.logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	go func() {
+		_ = r.wait()
+		close(r.exited)
+	}()
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
-		r.wait()
+		_ = r.wait()
 		if t.Failed() {
 			t.Logf("runner logs:\n%s", r.logs.String())
 		}
-	})
-	poll.Until(t, 20*time.Second, "health server up", func() bool {
-		code, _ := httpGet(r.healthURL + "/healthz")
-		return code == 200
 	})
 	return r
 }
