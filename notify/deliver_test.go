@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/fakeclock"
 )
 
 func TestClassify(t *testing.T) {
@@ -141,7 +143,7 @@ func TestReceiverFailingFiveTimesIsRetriedPerPolicy(t *testing.T) {
 	f := &flaky{fails: 5, accepted: map[string]int{}}
 	srv := httptest.NewServer(f)
 	defer srv.Close()
-	c := &clock{t: t0}
+	c := fakeclock.New(t0)
 	wh, err := NewWebhook(WebhookOptions{Name: "audit", URL: NewSecret(srv.URL), SigningKey: NewSecret("k"), Now: c.Now})
 	if err != nil {
 		t.Fatal(err)
@@ -329,7 +331,7 @@ func TestCrashAfterDeliveryRedeliversWithSameKey(t *testing.T) {
 	f := &flaky{fails: 5, accepted: map[string]int{}}
 	srv := httptest.NewServer(f)
 	defer srv.Close()
-	c := &clock{t: t0}
+	c := fakeclock.New(t0)
 	newSink := func() Sink {
 		wh, err := NewWebhook(WebhookOptions{Name: "audit", URL: NewSecret(srv.URL), Now: c.Now})
 		if err != nil {

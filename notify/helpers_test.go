@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/fakeclock"
 )
 
 // memStore is an OutboxStore in memory, with the semantics a durable store
@@ -86,22 +88,7 @@ func (s *memStore) NextDue(sink string) (time.Time, bool, error) {
 }
 
 // clock is a settable clock for the pump and the sinks.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
+type clock = fakeclock.Clock
 
 var t0 = time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
 

@@ -8,10 +8,12 @@ import (
 	"net/http/httptest"
 	"testing"
 	"time"
+
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/fakeclock"
 )
 
 func TestReceiverVerifiesAndDedupes(t *testing.T) {
-	c := &clock{t: t0}
+	c := fakeclock.New(t0)
 	var handled []string
 	fail := true
 	rc := &Receiver{Key: []byte("k"), Now: c.Now, Handle: func(n Notification) error {

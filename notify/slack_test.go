@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/slack-go/slack"
+
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/fakeclock"
 )
 
 // slackReceiver stands in for Slack's incoming webhook: it decodes every
@@ -221,7 +223,7 @@ func TestSlack429RetryAfterIsHonoured(t *testing.T) {
 	}}
 	srv := httptest.NewServer(rc)
 	defer srv.Close()
-	c := &clock{t: t0}
+	c := fakeclock.New(t0)
 	sl, err := NewSlack(SlackOptions{Name: "oncall", WebhookURL: NewSecret(srv.URL), Now: c.Now})
 	if err != nil {
 		t.Fatal(err)

@@ -17,6 +17,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/fakeclock"
 )
 
 // receiver is a webhook receiver as a user would write one: it verifies
@@ -60,7 +62,7 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func TestWebhookSignedDeliveryVerifiesAndRejectsReplay(t *testing.T) {
-	c := &clock{t: t0}
+	c := fakeclock.New(t0)
 	rc := newReceiver("s3cret-key", c)
 	srv := httptest.NewServer(rc)
 	defer srv.Close()
@@ -122,7 +124,7 @@ func TestWebhookSignedDeliveryVerifiesAndRejectsReplay(t *testing.T) {
 }
 
 func TestWebhookWrongKeyIsPermanent(t *testing.T) {
-	c := &clock{t: t0}
+	c := fakeclock.New(t0)
 	srv := httptest.NewServer(newReceiver("receiver-key", c))
 	defer srv.Close()
 	wh, err := NewWebhook(WebhookOptions{Name: "audit", URL: NewSecret(srv.URL), SigningKey: NewSecret("other-key"), Now: c.Now})

@@ -2,39 +2,22 @@ package mcpsession
 
 import (
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/config"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/fakeclock"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/faultsource"
 )
-
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // Blind time grows from start until the first subscribe and during every
 // outage, and stops while the cluster is subscribed; each reconnect logs
 // the window that may have been missed.
 func TestBlindTimeIsCountedWhileDisconnected(t *testing.T) {
 	start := time.Date(2026, 11, 27, 1, 0, 0, 0, time.UTC)
-	clock := &fakeClock{now: start}
+	clock := fakeclock.New(start)
 	ticks := make(chan time.Time)
 	// tick makes the accounting run at the fake time; the second send
 	// returns only once the first tick has been handled.

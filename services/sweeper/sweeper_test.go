@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -14,6 +13,7 @@ import (
 	"github.com/thejerf/suture/v4"
 
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/fault"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/fakeclock"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/poll"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/testlog"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/metrics"
@@ -21,28 +21,11 @@ import (
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/supervisor"
 )
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-func setup(t *testing.T) (*queue.Set, *metrics.Metrics, *clock) {
+func setup(t *testing.T) (*queue.Set, *metrics.Metrics, *fakeclock.Clock) {
 	t.Helper()
 	m := metrics.New(prometheus.NewRegistry(), metrics.BuildInfo{}, []string{"a", "b"})
-	c := &clock{t: time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)}
-	return queue.NewSet([]string{"a", "b"}, 10, m, c.now), m, c
+	c := fakeclock.New(time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC))
+	return queue.NewSet([]string{"a", "b"}, 10, m, c.Now), m, c
 }
 
 func push(q *queue.Queue, id string) {
@@ -54,17 +37,17 @@ func TestSweepExpiresOldAndKeepsFresh(t *testing.T) {
 	logs := &testlog.Buffer{}
 	push(queues.Get("a"), "old-a")
 	push(queues.Get("b"), "old-b")
-	c.advance(8 * time.Minute)
+	c.Advance(8 * time.Minute)
 	push(queues.Get("a"), "fresh-a")
-	c.advance(3 * time.Minute)
+	c.Advance(3 * time.Minute)
 
 	ticks := make(chan time.Time)
-	s := NewWithTicks(queues, ticks, 10*time.Minute, c.now, slog.New(slog.NewJSONHandler(logs, nil)))
+	s := NewWithTicks(queues, ticks, 10*time.Minute, c.Now, slog.New(slog.NewJSONHandler(logs, nil)))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Serve(ctx) }()
-	ticks <- c.now()
-	ticks <- c.now() // the second send returns only after the first sweep finished
+	ticks <- c.Now()
+	ticks <- c.Now() // the second send returns only after the first sweep finished
 
 	if queues.Get("a").Len() != 1 || queues.Get("b").Len() != 0 {
 		t.Fatalf("queue lengths a=%d b=%d, want 1 and 0", queues.Get("a").Len(), queues.Get("b").Len())
@@ -98,10 +81,10 @@ func TestSweeperRestartedAfterPanic(t *testing.T) {
 		if calls.Add(1) == 1 {
 			panic("clock exploded")
 		}
-		return c.now()
+		return c.Now()
 	}
 	push(queues.Get("a"), "old")
-	c.advance(time.Hour)
+	c.Advance(time.Hour)
 	ticks := make(chan time.Time)
 	logs := &testlog.Buffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, nil))
