@@ -91,7 +91,7 @@ func (r *Retention) Start(keep func(workspace string) bool) (int, error) {
 			ws := filepath.Join(r.root, c.Name(), in.Name())
 			if keep(ws) {
 				r.mu.Lock()
-				r.add(ws, dirSize(ws))
+				r.add(ws, Size(ws))
 				r.mu.Unlock()
 				continue
 			}
@@ -114,7 +114,7 @@ func (r *Retention) Added(ws string) {
 	if !r.owns(ws) {
 		return
 	}
-	size := dirSize(ws)
+	size := Size(ws)
 	r.mu.Lock()
 	r.add(ws, size)
 	r.mu.Unlock()
@@ -192,8 +192,9 @@ func (r *Retention) publish() {
 
 func hidden(name string) bool { return strings.HasPrefix(name, ".") }
 
-// dirSize sums the sizes of the regular files under dir.
-func dirSize(dir string) int64 {
+// Size sums the sizes of the regular files under dir: what a workspace
+// holds on disk, for retention and for the agent's size cap alike.
+func Size(dir string) int64 {
 	var total int64
 	_ = filepath.WalkDir(dir, func(_ string, e fs.DirEntry, err error) error {
 		if err != nil {

@@ -30,6 +30,7 @@ import (
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/metrics"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/procutil"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/queue"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/workspace"
 )
 
 // Agent describes the command run for each incident.
@@ -439,7 +440,7 @@ func (d *Dispatcher) runAgent(cluster, ws string, f incident.Fields, args []stri
 	// The watch samples once a tick: an agent that writes past the cap
 	// and exits between two ticks is caught here.
 	if limit := d.o.Agent.WorkspaceMaxBytes; limit > 0 && !overQuota() {
-		if size := dirSize(ws); size > limit {
+		if size := workspace.Size(ws); size > limit {
 			d.logger.Warn("Agent workspace over its size cap after the agent exited",
 				"workspace", ws, "bytes", size, "max_bytes", limit)
 			overQuota = func() bool { return true }
@@ -518,7 +519,7 @@ func (d *Dispatcher) watchWorkspace(ws string, stop context.CancelFunc) (end fun
 			case <-done:
 				return
 			case <-t.C:
-				if size := dirSize(ws); size > d.o.Agent.WorkspaceMaxBytes {
+				if size := workspace.Size(ws); size > d.o.Agent.WorkspaceMaxBytes {
 					d.logger.Warn("Agent workspace over its size cap; stopping the agent",
 						"workspace", ws, "bytes", size, "max_bytes", d.o.Agent.WorkspaceMaxBytes)
 					over.Store(true)
@@ -529,23 +530,6 @@ func (d *Dispatcher) watchWorkspace(ws string, stop context.CancelFunc) (end fun
 		}
 	}()
 	return func() { close(done); <-finished }, over.Load
-}
-
-// dirSize sums the sizes of the regular files under dir.
-func dirSize(dir string) int64 {
-	var total int64
-	_ = filepath.WalkDir(dir, func(_ string, e os.DirEntry, err error) error {
-		if err != nil {
-			return nil
-		}
-		if e.Type().IsRegular() {
-			if info, err := e.Info(); err == nil {
-				total += info.Size()
-			}
-		}
-		return nil
-	})
-	return total
 }
 
 // classify decides the incident's status and, unless it succeeded, why.

@@ -27,6 +27,7 @@ import (
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/testlog"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/metrics"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/queue"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/workspace"
 )
 
 func TestMain(m *testing.M) {
@@ -489,7 +490,7 @@ func TestWorkspaceCapStopsAgent(t *testing.T) {
 	if len(rs) != 1 || !strings.Contains(rs[0].Reason, "workspace grew past") {
 		t.Fatalf("result %+v", rs)
 	}
-	if size := dirSize(filepath.Join(f.root, "prod", rs[0].IncidentID)); size > 16<<20 {
+	if size := workspace.Size(filepath.Join(f.root, "prod", rs[0].IncidentID)); size > 16<<20 {
 		t.Errorf("workspace reached %d bytes; the cap is 4 MiB", size)
 	}
 }
