@@ -19,16 +19,6 @@ import (
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/testagent"
 )
 
-func startSource(t *testing.T, cluster string) *faultsource.Server {
-	t.Helper()
-	src := faultsource.New(cluster)
-	if err := src.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(src.Stop)
-	return src
-}
-
 func writeClusters(t *testing.T, path string, srcs map[string]*faultsource.Server, names ...string) {
 	t.Helper()
 	var b strings.Builder
@@ -50,7 +40,7 @@ func writeClusters(t *testing.T, path string, srcs map[string]*faultsource.Serve
 // changes nothing, is logged with its culprit and counted as rejected.
 func TestReloadAddsAndRemovesClusters(t *testing.T) {
 	srcs := map[string]*faultsource.Server{
-		"keep": startSource(t, "keep"), "gone": startSource(t, "gone"), "new": startSource(t, "new"),
+		"keep": faultsource.Started(t, "keep"), "gone": faultsource.Started(t, "gone"), "new": faultsource.Started(t, "new"),
 	}
 	dir := t.TempDir()
 	clustersFile := filepath.Join(dir, "clusters.yaml")

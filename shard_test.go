@@ -245,7 +245,7 @@ func TestReloadKeepsItsShard(t *testing.T) {
 	}
 	srcs := map[string]*faultsource.Server{}
 	for _, n := range append(append([]string{}, own...), foreign[0]) {
-		srcs[n] = startSource(t, n)
+		srcs[n] = faultsource.Started(t, n)
 	}
 	dir := t.TempDir()
 	clustersFile := filepath.Join(dir, "clusters.yaml")

@@ -23,22 +23,12 @@ import (
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/faultsource"
 )
 
-func startSource(t *testing.T, cluster string) *faultsource.Server {
-	t.Helper()
-	src := faultsource.New(cluster)
-	if err := src.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(src.Stop)
-	return src
-}
-
 func faultFrame(data string) []byte {
 	return []byte(`data: {"jsonrpc":"2.0","method":"notifications/message","params":{"level":"warning","logger":"kubernetes/faults","data":` + data + "}}\n\n")
 }
 
 func TestBadFramesAreDroppedAndTheSessionKept(t *testing.T) {
-	src := startSource(t, "prod")
+	src := faultsource.Started(t, "prod")
 	h := startSession(t, streamable("prod", src.URL()), func(o *Options) { o.MaxEventBytes = 64 << 10 })
 	waitFor(t, "subscription", func() bool { return src.Subscribers() == 1 && h.session.Connected() })
 
@@ -96,7 +86,7 @@ func (g *gate) Malformed(cluster, source string, err error) intake.Outcome {
 }
 
 func TestFloodBeyondTheHandoffIsShedAndCounted(t *testing.T) {
-	src := startSource(t, "prod")
+	src := faultsource.Started(t, "prod")
 	g := &gate{open: make(chan struct{})}
 	flood := 3*HandoffMessages + 100
 	h := newHarness(streamable("prod", src.URL()), flood+1, func(o *Options) {
@@ -128,7 +118,7 @@ func TestFloodBeyondTheHandoffIsShedAndCounted(t *testing.T) {
 }
 
 func TestFlappingServerBacksOff(t *testing.T) {
-	src := startSource(t, "prod")
+	src := faultsource.Started(t, "prod")
 	src.SetFlap(100 * time.Millisecond)
 	var mu sync.Mutex
 	var delays []time.Duration
@@ -158,7 +148,7 @@ func TestFlappingServerBacksOff(t *testing.T) {
 }
 
 func TestFlappingClusterIsNotReadyUntilItStaysUp(t *testing.T) {
-	src := startSource(t, "prod")
+	src := faultsource.Started(t, "prod")
 	h := startSession(t, streamable("prod", src.URL()), func(o *Options) {
 		o.InitialDelay, o.MaxDelay = 10*time.Millisecond, 20*time.Millisecond
 		o.HealthyAfter = 500 * time.Millisecond
@@ -298,7 +288,7 @@ func TestEndpointPasswordIsNeverLogged(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	ln.Close() // nothing listens: every connect fails and is logged
-	src := startSource(t, "prod")
+	src := faultsource.Started(t, "prod")
 	for _, endpoint := range []string{
 		fmt.Sprintf("http://runner:hunter2pw@%s/mcp", addr),
 		strings.Replace(src.URL(), "http://", "http://runner:hunter2pw@", 1) + "-missing",
@@ -318,7 +308,7 @@ func TestEndpointPasswordIsNeverLogged(t *testing.T) {
 // A server faster than intake is slowed down, not shed: while intake is
 // behind but still taking faults within HandoffWait, nothing is lost.
 func TestFloodIntoAnIntakeThatCatchesUpLosesNothing(t *testing.T) {
-	src := startSource(t, "prod")
+	src := faultsource.Started(t, "prod")
 	g := &gate{open: make(chan struct{})}
 	flood := HandoffMessages + 200
 	h := newHarness(streamable("prod", src.URL()), flood+1, func(o *Options) {
