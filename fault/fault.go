@@ -164,3 +164,39 @@ func Parse(data []byte) (Event, error) {
 	}
 	return e, nil
 }
+
+// Topology is what ties a fault to others with the same root cause, found
+// after the fault arrived (a fault names one resource and nothing else):
+// the node its resource runs on and its controller chain. The sessions
+// look it up through the server's read-only tools; Alertmanager alerts
+// carry it in their labels.
+type Topology struct {
+	// Node is the node the resource runs on (a Pod's spec.nodeName), or
+	// the node itself for a node fault.
+	Node string `json:"node,omitempty"`
+	// Owners is the controller chain, nearest first: a Pod's ReplicaSet,
+	// then its Deployment. The last is the top owner.
+	Owners []Owner `json:"owners,omitempty"`
+	// Container is the container the fault is about, where known (the
+	// server's faultId hashes it).
+	Container string `json:"container,omitempty"`
+	// Failures are the lookups that failed ("pods_get default/web-1:
+	// timeout"): the topology is then partial, never invented.
+	Failures []string `json:"lookupFailures,omitempty"`
+}
+
+// Owner is one controller in a resource's owner chain.
+type Owner struct {
+	APIVersion string `json:"apiVersion,omitempty"`
+	Kind       string `json:"kind"`
+	Name       string `json:"name"`
+	UID        string `json:"uid,omitempty"`
+}
+
+// Top is the top owner of the chain, if any.
+func (t Topology) Top() (Owner, bool) {
+	if len(t.Owners) == 0 {
+		return Owner{}, false
+	}
+	return t.Owners[len(t.Owners)-1], true
+}

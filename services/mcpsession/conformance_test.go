@@ -1,10 +1,11 @@
 package mcpsession
 
 // Conformance with the real kubernetes-mcp-server: the bytes it sent, as
-// recorded in ../shared/fixtures/upstream (relative to the module root),
-// are replayed over real HTTP to the runner's real client path, and the
+// recorded in internal/recordings/upstream (copies of the project's
+// recordings, compared with them where they lie beside the checkout), are
+// replayed over real HTTP to the runner's real client path, and the
 // stand-in is checked against them. Every file there must be used by a
-// test below; a missing directory is a failure, not a skip.
+// test below.
 
 import (
 	"bufio"
@@ -13,11 +14,10 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"reflect"
 	"regexp"
 	"slices"
@@ -35,37 +35,14 @@ import (
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/fault"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/intake"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/faultsource"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/recordings"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/testlog"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/metrics"
 )
 
-// fixturesDir finds ../shared/fixtures/upstream next to the module root.
-func fixturesDir(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test's directory")
-		}
-		dir = parent
-	}
-	fx := filepath.Join(dir, "..", "shared", "fixtures", "upstream")
-	if _, err := os.Stat(filepath.Join(fx, "subscribe.response.json")); err != nil {
-		t.Fatalf("the recorded server transcript is missing (want it at %s, the shared directory beside the repository): %v", fx, err)
-	}
-	return fx
-}
-
 func readFixture(t *testing.T, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(fixturesDir(t), name))
+	b, err := fs.ReadFile(recordings.Upstream(), name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +70,7 @@ var fixtureUses = map[string]string{
 }
 
 func TestConformanceEveryFixtureIsUsed(t *testing.T) {
-	entries, err := os.ReadDir(fixturesDir(t))
+	entries, err := fs.ReadDir(recordings.Upstream(), ".")
 	if err != nil {
 		t.Fatal(err)
 	}
