@@ -10,11 +10,11 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/incident"
-	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/notify"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/notification"
 )
 
 // bucketOutbox holds the notification outbox: sink → idempotency key →
-// notify.OutboxRecord. Records are added in the transaction that finishes
+// notification.OutboxRecord. Records are added in the transaction that finishes
 // an incident (FinishNotify) or by AddOutbox for system notices, and
 // rewritten by Save after every delivery attempt.
 var bucketOutbox = []byte("outbox")
@@ -25,11 +25,8 @@ var bucketOutbox = []byte("outbox")
 // pending, not to the history.
 var bucketOutboxPending = []byte("outbox-pending")
 
-// The store is the pump's outbox.
-var _ notify.OutboxStore = (*Store)(nil)
-
 // putOutbox writes records into tx.
-func putOutbox(tx *bolt.Tx, recs []notify.OutboxRecord) error {
+func putOutbox(tx *bolt.Tx, recs []notification.OutboxRecord) error {
 	if len(recs) == 0 {
 		return nil
 	}
@@ -60,7 +57,7 @@ func putOutbox(tx *bolt.Tx, recs []notify.OutboxRecord) error {
 		if err != nil {
 			return err
 		}
-		if r.State == notify.StatePending {
+		if r.State == notification.StatePending {
 			err = pending.Put([]byte(r.Key), nil)
 		} else {
 			err = pending.Delete([]byte(r.Key))
@@ -75,7 +72,7 @@ func putOutbox(tx *bolt.Tx, recs []notify.OutboxRecord) error {
 // FinishNotify ends an in-flight incident, adds it to the history and
 // writes its outbox records, in one transaction: once an incident is
 // recorded as ended its notifications are on disk too.
-func (s *Store) FinishNotify(r incident.Record, out []notify.OutboxRecord) error {
+func (s *Store) FinishNotify(r incident.Record, out []notification.OutboxRecord) error {
 	var pruned []string
 	err := s.w.update(func(tx *bolt.Tx) error {
 		pruned = pruned[:0] // the writer may run this again after a rollback
@@ -99,9 +96,9 @@ func (s *Store) FinishNotify(r incident.Record, out []notify.OutboxRecord) error
 // AddOutbox writes outbox records of their own (system notices). A record
 // whose (sink, key) is already stored is left as it is, so raising the
 // same notice twice delivers it once.
-func (s *Store) AddOutbox(recs []notify.OutboxRecord) error {
+func (s *Store) AddOutbox(recs []notification.OutboxRecord) error {
 	err := s.w.update(func(tx *bolt.Tx) error {
-		var fresh []notify.OutboxRecord
+		var fresh []notification.OutboxRecord
 		top := tx.Bucket(bucketOutbox)
 		for _, r := range recs {
 			if top != nil {
@@ -119,10 +116,10 @@ func (s *Store) AddOutbox(recs []notify.OutboxRecord) error {
 	return nil
 }
 
-// Save implements notify.OutboxStore: it replaces the record with the same
+// Save is part of notify.OutboxStore: it replaces the record with the same
 // sink and key, durably, before it returns.
-func (s *Store) Save(r notify.OutboxRecord) error {
-	if err := s.w.update(func(tx *bolt.Tx) error { return putOutbox(tx, []notify.OutboxRecord{r}) }); err != nil {
+func (s *Store) Save(r notification.OutboxRecord) error {
+	if err := s.w.update(func(tx *bolt.Tx) error { return putOutbox(tx, []notification.OutboxRecord{r}) }); err != nil {
 		return fmt.Errorf("journal outbox save %s/%s: %w", r.Sink, r.Key, err)
 	}
 	return nil
@@ -130,7 +127,7 @@ func (s *Store) Save(r notify.OutboxRecord) error {
 
 // eachPending calls fn for every pending record of sink (every sink when
 // sink is empty), through the pending index.
-func eachPending(tx *bolt.Tx, sink string, fn func(notify.OutboxRecord) error) error {
+func eachPending(tx *bolt.Tx, sink string, fn func(notification.OutboxRecord) error) error {
 	index, top := tx.Bucket(bucketOutboxPending), tx.Bucket(bucketOutbox)
 	if index == nil || top == nil {
 		return nil
@@ -145,11 +142,11 @@ func eachPending(tx *bolt.Tx, sink string, fn func(notify.OutboxRecord) error) e
 			if v == nil {
 				return nil
 			}
-			var r notify.OutboxRecord
+			var r notification.OutboxRecord
 			if err := json.Unmarshal(v, &r); err != nil {
 				return fmt.Errorf("outbox record %s/%s: %w", name, k, err)
 			}
-			if r.State != notify.StatePending {
+			if r.State != notification.StatePending {
 				return nil
 			}
 			return fn(r)
@@ -161,29 +158,29 @@ func eachPending(tx *bolt.Tx, sink string, fn func(notify.OutboxRecord) error) e
 	return index.ForEachBucket(visit)
 }
 
-// Due implements notify.OutboxStore: up to limit pending records of sink
+// Due is part of notify.OutboxStore: up to limit pending records of sink
 // due at now, oldest first.
-func (s *Store) Due(sink string, now time.Time, limit int) ([]notify.OutboxRecord, error) {
-	var out []notify.OutboxRecord
+func (s *Store) Due(sink string, now time.Time, limit int) ([]notification.OutboxRecord, error) {
+	var out []notification.OutboxRecord
 	err := s.db.View(func(tx *bolt.Tx) error {
-		return eachPending(tx, sink, func(r notify.OutboxRecord) error {
+		return eachPending(tx, sink, func(r notification.OutboxRecord) error {
 			if r.Due(now) {
 				out = append(out, r)
 			}
 			return nil
 		})
 	})
-	slices.SortStableFunc(out, func(a, b notify.OutboxRecord) int { return a.CreatedAt.Compare(b.CreatedAt) })
+	slices.SortStableFunc(out, func(a, b notification.OutboxRecord) int { return a.CreatedAt.Compare(b.CreatedAt) })
 	if limit > 0 && len(out) > limit {
 		out = out[:limit]
 	}
 	return out, err
 }
 
-// NextDue implements notify.OutboxStore.
+// NextDue is part of notify.OutboxStore.
 func (s *Store) NextDue(sink string) (at time.Time, ok bool, err error) {
 	err = s.db.View(func(tx *bolt.Tx) error {
-		return eachPending(tx, sink, func(r notify.OutboxRecord) error {
+		return eachPending(tx, sink, func(r notification.OutboxRecord) error {
 			if !ok || r.NextAttemptAt.Before(at) {
 				at, ok = r.NextAttemptAt, true
 			}
@@ -197,7 +194,7 @@ func (s *Store) NextDue(sink string) (at time.Time, ok bool, err error) {
 func (s *Store) OutboxDepth() (map[string]int, error) {
 	depth := map[string]int{}
 	err := s.db.View(func(tx *bolt.Tx) error {
-		return eachPending(tx, "", func(r notify.OutboxRecord) error {
+		return eachPending(tx, "", func(r notification.OutboxRecord) error {
 			depth[r.Sink]++
 			return nil
 		})
@@ -207,13 +204,13 @@ func (s *Store) OutboxDepth() (map[string]int, error) {
 
 // Deliveries returns the records of the notification with key, one per
 // sink it was routed to, in sink order.
-func (s *Store) Deliveries(key string) ([]notify.OutboxRecord, error) {
-	var out []notify.OutboxRecord
+func (s *Store) Deliveries(key string) ([]notification.OutboxRecord, error) {
+	var out []notification.OutboxRecord
 	err := s.db.View(func(tx *bolt.Tx) error { return deliveries(tx, key, &out) })
 	return out, err
 }
 
-func deliveries(tx *bolt.Tx, key string, out *[]notify.OutboxRecord) error {
+func deliveries(tx *bolt.Tx, key string, out *[]notification.OutboxRecord) error {
 	top := tx.Bucket(bucketOutbox)
 	if top == nil {
 		return nil
@@ -223,7 +220,7 @@ func deliveries(tx *bolt.Tx, key string, out *[]notify.OutboxRecord) error {
 		if v == nil {
 			return nil
 		}
-		var r notify.OutboxRecord
+		var r notification.OutboxRecord
 		if err := json.Unmarshal(v, &r); err != nil {
 			return fmt.Errorf("outbox record %s/%s: %w", name, key, err)
 		}
@@ -233,17 +230,17 @@ func deliveries(tx *bolt.Tx, key string, out *[]notify.OutboxRecord) error {
 }
 
 // DeadLetterUnknown marks every pending record of a sink not in sinks dead
-// (notify.DeadUnknownSink), so records of a sink removed from the
+// (notification.DeadUnknownSink), so records of a sink removed from the
 // configuration stop counting as pending and are kept for people to see.
 // It returns the records it marked.
-func (s *Store) DeadLetterUnknown(sinks []string, now time.Time) ([]notify.OutboxRecord, error) {
-	var marked []notify.OutboxRecord
+func (s *Store) DeadLetterUnknown(sinks []string, now time.Time) ([]notification.OutboxRecord, error) {
+	var marked []notification.OutboxRecord
 	err := s.w.update(func(tx *bolt.Tx) error {
 		marked = marked[:0] // the writer may run this again after a rollback
-		var dead []notify.OutboxRecord
-		err := eachPending(tx, "", func(r notify.OutboxRecord) error {
+		var dead []notification.OutboxRecord
+		err := eachPending(tx, "", func(r notification.OutboxRecord) error {
 			if !slices.Contains(sinks, r.Sink) {
-				dead = append(dead, notify.DeadLetter(r, notify.DeadUnknownSink, now))
+				dead = append(dead, notification.DeadLetter(r, notification.DeadUnknownSink, now))
 			}
 			return nil
 		})
@@ -278,7 +275,7 @@ func (s *Store) PruneOutbox(maxAge time.Duration, maxPerSink int, now time.Time)
 			}
 			var finished []done
 			err := b.ForEach(func(k, v []byte) error {
-				var r notify.OutboxRecord
+				var r notification.OutboxRecord
 				if err := json.Unmarshal(v, &r); err != nil {
 					// An unreadable record can never be delivered:
 					// drop it rather than fail every prune.
@@ -286,9 +283,9 @@ func (s *Store) PruneOutbox(maxAge time.Duration, maxPerSink int, now time.Time)
 					return nil
 				}
 				switch r.State {
-				case notify.StateDelivered:
+				case notification.StateDelivered:
 					finished = append(finished, done{bytes.Clone(k), r.DeliveredAt})
-				case notify.StateDead:
+				case notification.StateDead:
 					finished = append(finished, done{bytes.Clone(k), r.DeadAt})
 				}
 				return nil
@@ -321,7 +318,7 @@ func (s *Store) PruneOutbox(maxAge time.Duration, maxPerSink int, now time.Time)
 
 // ReadDeliveries opens the store in dir read-only and returns the delivery
 // records of each incident in ids, by incident id.
-func ReadDeliveries(dir string, ids []string) (map[string][]notify.OutboxRecord, error) {
+func ReadDeliveries(dir string, ids []string) (map[string][]notification.OutboxRecord, error) {
 	db, path, err := openReadOnly(dir)
 	if err != nil {
 		return nil, err
@@ -329,7 +326,7 @@ func ReadDeliveries(dir string, ids []string) (map[string][]notify.OutboxRecord,
 	defer db.Close()
 	// Read with memory faults turned into errors, as every read of a store
 	// that may be damaged (see guard).
-	var out map[string][]notify.OutboxRecord
+	var out map[string][]notification.OutboxRecord
 	err = guard(path, func() error {
 		var err error
 		out, err = (&Store{db: db, path: path}).IncidentDeliveries(ids)
@@ -340,12 +337,12 @@ func ReadDeliveries(dir string, ids []string) (map[string][]notify.OutboxRecord,
 
 // IncidentDeliveries returns the delivery records of each incident in ids,
 // by incident id.
-func (s *Store) IncidentDeliveries(ids []string) (map[string][]notify.OutboxRecord, error) {
-	out := make(map[string][]notify.OutboxRecord, len(ids))
+func (s *Store) IncidentDeliveries(ids []string) (map[string][]notification.OutboxRecord, error) {
+	out := make(map[string][]notification.OutboxRecord, len(ids))
 	err := s.db.View(func(tx *bolt.Tx) error {
 		for _, id := range ids {
-			var recs []notify.OutboxRecord
-			if err := deliveries(tx, notify.IncidentKey(id), &recs); err != nil {
+			var recs []notification.OutboxRecord
+			if err := deliveries(tx, notification.IncidentKey(id), &recs); err != nil {
 				return err
 			}
 			if len(recs) > 0 {

@@ -7,7 +7,7 @@ import (
 
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/incident"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/metrics"
-	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/notify"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/notification"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/queue"
 )
 
@@ -21,7 +21,7 @@ type Writer struct {
 	// Outbox, when set, gives the notification records of a finished
 	// incident; they are written in the transaction that finishes it, and
 	// Written is called after that commit (to wake the delivery pump).
-	Outbox  func(queue.Item, incident.Record) []notify.OutboxRecord
+	Outbox  func(queue.Item, incident.Record) []notification.OutboxRecord
 	Written func()
 	// OwnedBy, when set, names the shard that owns a configured cluster
 	// this runner does not queue (ok false: not configured at all), so
@@ -86,7 +86,7 @@ func (w Writer) Finished(it queue.Item, r incident.Result) error {
 
 // finish records an incident's end with its notifications.
 func (w Writer) finish(it queue.Item, rec incident.Record) error {
-	var out []notify.OutboxRecord
+	var out []notification.OutboxRecord
 	if w.Outbox != nil {
 		out = w.Outbox(it, rec)
 	}

@@ -1,13 +1,10 @@
-// Package notify delivers incident results and system notices to the places
-// people read: a signed JSON webhook and Slack. It holds the versioned
-// notification document, the sinks, the routing of notifications to sinks,
-// and the delivery policy (classification of each attempt, backoff with
-// jitter, dead letters) that a durable outbox drives.
-//
-// The package knows nothing of the store, the queue or the agent: the caller
-// builds an [Incident] from its own records, and persists [OutboxRecord]s
-// with its own transactions.
-package notify
+// Package notification holds what is delivered and what the outbox keeps:
+// the versioned notification document (an incident's result or a system
+// notice) and the outbox record of one notification for one sink, with its
+// states. It delivers nothing and imports nothing of the project, so the
+// state store can keep records without knowing any sink (package notify
+// delivers them).
+package notification
 
 import (
 	"crypto/sha256"
