@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/app"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/config"
 )
 
@@ -24,7 +25,7 @@ func runCheckConfig(args []string, getenv func(string) string, lookupEnv func(st
 		err = cfg.Preflight(lookupEnv)
 	}
 	if err == nil {
-		err = checkNotifications(cfg)
+		err = app.CheckNotifications(cfg)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "kubernetes-mcp-runner: configuration invalid: %v\n", err)

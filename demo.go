@@ -14,9 +14,11 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/app"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/config"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/fault"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/faultsource"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/metrics"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/notify"
 )
 
@@ -97,11 +99,12 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "Webhook receiver: %s (signed notifications, printed below as they arrive)\n", "http://"+hook.Addr().String())
 	fmt.Fprintf(stdout, "Metrics: http://127.0.0.1:%d/metrics   Health: http://127.0.0.1:%d/readyz?verbose   Stop: Ctrl-C\n", *metricsPort, *healthPort)
 
-	err = runDaemon(ctx, cfg, daemonDeps{
-		logger:    newLogger(stderr, "text", cfg.SlogLevel()),
-		signals:   []os.Signal{syscall.SIGTERM, syscall.SIGINT},
-		notify:    func(string) {},
-		subreaper: true,
+	err = app.Run(ctx, cfg, app.Deps{
+		Logger:    newLogger(stderr, "text", cfg.SlogLevel()),
+		Signals:   []os.Signal{syscall.SIGTERM, syscall.SIGINT},
+		Notify:    func(string) {},
+		Subreaper: true,
+		Build:     metrics.BuildInfo(currentBuild()),
 	})
 	cancel()
 	emitters.Wait()

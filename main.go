@@ -22,9 +22,10 @@ import (
 	"os"
 	"syscall"
 
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/app"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/config"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/sampleagent"
-	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/sdnotify"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/metrics"
 )
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
@@ -71,12 +72,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitConfig
 	}
 	logger := newLogger(stderr, cfg.LogFormat, cfg.SlogLevel())
-	if err := runDaemon(context.Background(), cfg, daemonDeps{
-		logger:    logger,
-		signals:   []os.Signal{syscall.SIGTERM, syscall.SIGINT},
-		notify:    sdnotify.Send,
-		subreaper: true,
-		reload: func() (config.Config, error) {
+	if err := app.Run(context.Background(), cfg, app.Deps{
+		Logger:    logger,
+		Signals:   []os.Signal{syscall.SIGTERM, syscall.SIGINT},
+		Notify:    app.SystemdNotify,
+		Subreaper: true,
+		Build:     metrics.BuildInfo(currentBuild()),
+		Reload: func() (config.Config, error) {
 			next, err := config.Parse(args, os.Getenv)
 			if err == nil {
 				err = next.Preflight(os.LookupEnv)
@@ -84,7 +86,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return next, err
 		},
 	}); err != nil {
-		var cfgErr configError
+		var cfgErr app.ConfigError
 		if errors.As(err, &cfgErr) {
 			fmt.Fprintf(stderr, "kubernetes-mcp-runner: %v\n", err)
 			return exitConfig

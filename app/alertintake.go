@@ -1,4 +1,4 @@
-package main
+package app
 
 // The Alertmanager webhook endpoint (services/alertmanager) knows nothing
 // of intake, queues or dispatch: it maps alerts to faults and hands them

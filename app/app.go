@@ -1,6 +1,6 @@
-package main
+package app
 
-// The daemon's wiring, in the order runDaemon builds it. Arrows point from
+// The daemon's wiring, in the order Run builds it. Arrows point from
 // a component to what it uses.
 //
 //	supervisor.Run (oklog/run)
@@ -66,42 +66,49 @@ import (
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/workspace"
 )
 
-// daemonDeps are what runDaemon takes from its caller rather than the
+// Deps are what Run takes from its caller rather than the
 // process: tests and the demo pass their own.
-type daemonDeps struct {
-	logger  *slog.Logger
-	signals []os.Signal
-	notify  func(state string)
+type Deps struct {
+	Logger  *slog.Logger
+	Signals []os.Signal
+	Notify  func(state string)
 	// registry, when set, is used instead of a fresh one (tests read it).
-	registry *prometheus.Registry
+	Registry *prometheus.Registry
 	// started, when set, receives the HTTP servers once they are built
 	// (uiServer is nil when the incidents page is off).
-	started func(metricsServer, healthServer, uiServer *httpserver.Server)
+	Started func(metricsServer, healthServer, uiServer *httpserver.Server)
 	// reload, when set, reads the configuration again on SIGHUP; without
 	// it a SIGHUP is logged and ignored.
-	reload func() (config.Config, error)
+	Reload func() (config.Config, error)
 	// hangup, when set, replaces the process's SIGHUP (tests).
-	hangup <-chan os.Signal
+	Hangup <-chan os.Signal
 	// startedAlerts, when set, receives the Alertmanager endpoint once it
 	// is built (only with --intake-address).
-	startedAlerts func(*alertmanager.Service)
+	StartedAlerts func(*alertmanager.Service)
 	// debugStarted, when set, receives the profiling server (nil when
 	// --debug-address is not set).
-	debugStarted func(debug *httpserver.Server)
+	DebugStarted func(debug *httpserver.Server)
 	// subreaper makes the process the reaper of its agents' orphans
 	// (procutil.SetChildSubreaper) and runs the reaper service. Only the
 	// binary sets it: a test process must not adopt and kill orphans.
-	subreaper bool
+	Subreaper bool
+	// Build is the binary's version, commit and build date (build_info,
+	// the start log line, the notifications' User-Agent).
+	Build metrics.BuildInfo
 }
 
-// configError marks an error in the configuration found only while
+// SystemdNotify tells systemd the runner's state (READY=1, STOPPING=1)
+// when it runs under a unit with NOTIFY_SOCKET; elsewhere it does nothing.
+func SystemdNotify(state string) { sdnotify.Send(state) }
+
+// ConfigError marks an error in the configuration found only while
 // building components (a bad agent template); main exits 2 for it.
-type configError struct{ err error }
+type ConfigError struct{ err error }
 
-func (e configError) Error() string { return e.err.Error() }
-func (e configError) Unwrap() error { return e.err }
+func (e ConfigError) Error() string { return e.err.Error() }
+func (e ConfigError) Unwrap() error { return e.err }
 
-// runDaemon builds every component in dependency order and runs them until
+// Run builds every component in dependency order and runs them until
 // shutdown. It is the one run path for the binary, the demo and the tests.
 //
 // It is longer than the rest of the root on purpose: the order of
@@ -109,16 +116,16 @@ func (e configError) Unwrap() error { return e.err }
 // reverse, so both read top to bottom here in one place. Each step that
 // makes decisions of its own (checks, state, servers, sessions) is a
 // function below.
-func runDaemon(ctx context.Context, cfg config.Config, deps daemonDeps) error {
-	logger, b := deps.logger, currentBuild()
-	if deps.subreaper {
+func Run(ctx context.Context, cfg config.Config, deps Deps) error {
+	logger, b := deps.Logger, deps.Build
+	if deps.Subreaper {
 		// Before any agent starts and before recovery: orphans of agents
 		// are reparented here, visible, and reaped without an init.
 		if err := procutil.SetChildSubreaper(); err != nil {
 			logger.Warn("Could not become the reaper of agents' orphans; they are reparented to init", "error", err.Error())
 		}
 	}
-	reg := deps.registry
+	reg := deps.Registry
 	if reg == nil {
 		reg = metrics.NewRegistry()
 	}
@@ -127,7 +134,7 @@ func runDaemon(ctx context.Context, cfg config.Config, deps daemonDeps) error {
 	// so that state left by an earlier sharding is handed over.
 	ownedBy := shardOwners(cfg)
 	cfg.Clusters = cfg.OwnClusters()
-	m := metrics.New(reg, metrics.BuildInfo(b), cfg.ClusterNames())
+	m := metrics.New(reg, b, cfg.ClusterNames())
 	m.ShardInfo.WithLabelValues(strconv.Itoa(cfg.Shard), strconv.Itoa(max(cfg.TotalShards, 1))).Set(1)
 	state := &supervisor.State{}
 
@@ -140,7 +147,7 @@ func runDaemon(ctx context.Context, cfg config.Config, deps daemonDeps) error {
 
 	notes, err := loadNotifier(cfg, b.Version)
 	if err != nil {
-		return configError{err}
+		return ConfigError{err}
 	}
 	brkGauge := newBreakerGauge(m.BreakerState)
 	brk := breaker.New(cfg.BreakerThreshold, cfg.BreakerCooldown, brkGauge, logger)
@@ -162,13 +169,13 @@ func runDaemon(ctx context.Context, cfg config.Config, deps daemonDeps) error {
 		Recorder: retainingRecorder{journal: durable.recorder, ret: retention},
 	})
 	if err != nil {
-		return configError{err}
+		return ConfigError{err}
 	}
 	// Sessions do not wait for the fsync of each fault: the queue counts
 	// and shows a fault once its group commit is synced.
 	sessions := buildSessions(cfg, intake.Deferred{Intake: in}, m, logger, b.Version)
 	tree := newSessionTree(sessions, supervisor.EventHook(logger, m))
-	hangup := deps.hangup
+	hangup := deps.Hangup
 	if hangup == nil {
 		// Caught for the runner's whole life, so a SIGHUP never kills it.
 		ch := make(chan os.Signal, 1)
@@ -181,12 +188,12 @@ func runDaemon(ctx context.Context, cfg config.Config, deps daemonDeps) error {
 		resolved: func(c string) { m.EventsResolved.WithLabelValues(c).Inc() },
 	}, m, logger)
 	if err != nil {
-		return configError{err}
+		return ConfigError{err}
 	}
 	var alertOnly atomic.Int32
 	alertOnly.Store(int32(len(cfg.Clusters) - len(cfg.MCPClusters())))
 	reload := &reloader{
-		logger: logger.With("component", "reload"), hangup: hangup, load: deps.reload, current: cfg,
+		logger: logger.With("component", "reload"), hangup: hangup, load: deps.Reload, current: cfg,
 		metrics: m, queues: durable.queues, intake: in, dispatch: disp, sessions: sessions, tree: tree,
 		alerts: alerts, alertOnly: &alertOnly,
 	}
@@ -198,8 +205,8 @@ func runDaemon(ctx context.Context, cfg config.Config, deps daemonDeps) error {
 	intakeServices := []suture.Service{tree, sweep, reload}
 	if alerts != nil {
 		intakeServices = append(intakeServices, alerts)
-		if deps.startedAlerts != nil {
-			deps.startedAlerts(alerts)
+		if deps.StartedAlerts != nil {
+			deps.StartedAlerts(alerts)
 		}
 	}
 
@@ -225,7 +232,7 @@ func runDaemon(ctx context.Context, cfg config.Config, deps daemonDeps) error {
 		Intake: intakeServices, Dispatch: disp,
 		HTTP:      listeners,
 		HTTPExtra: extra,
-		Notify:    deps.notify, Signals: deps.signals,
+		Notify:    deps.Notify, Signals: deps.Signals,
 	})
 }
 
@@ -235,13 +242,13 @@ func runDaemon(ctx context.Context, cfg config.Config, deps daemonDeps) error {
 func checkStart(cfg config.Config) (dispatch.Agent, error) {
 	agent := agentOf(cfg)
 	if err := dispatch.CheckAgent(agent); err != nil {
-		return agent, configError{err}
+		return agent, ConfigError{err}
 	}
 	if err := cfg.Preflight(os.LookupEnv); err != nil {
-		return agent, configError{err}
+		return agent, ConfigError{err}
 	}
 	if err := os.MkdirAll(cfg.WorkspaceRoot, 0o700); err != nil {
-		return agent, configError{fmt.Errorf("--workspace-root (WORKSPACE_ROOT): %w", err)}
+		return agent, ConfigError{fmt.Errorf("--workspace-root (WORKSPACE_ROOT): %w", err)}
 	}
 	return agent, nil
 }
@@ -250,7 +257,7 @@ func checkStart(cfg config.Config) (dispatch.Agent, error) {
 // and the profiling server when configured, and binds them all now, before
 // READY: a port in use or an address that does not resolve stops the
 // runner here instead of leaving it without probes.
-func httpServers(cfg config.Config, reg *prometheus.Registry, probes *health.Handlers, durable durableState, logger *slog.Logger, deps daemonDeps) ([]supervisor.Listener, error) {
+func httpServers(cfg config.Config, reg *prometheus.Registry, probes *health.Handlers, durable durableState, logger *slog.Logger, deps Deps) ([]supervisor.Listener, error) {
 	metricsServer := httpserver.New("metrics-server", hostPort(cfg.MetricsAddress, cfg.MetricsPort), metrics.Handler(reg, cfg.MetricsTimeout, logger), logger)
 	// The health server answers probes only: it binds where kubelet and
 	// load balancers reach it, and incident history is not for them.
@@ -268,8 +275,8 @@ func httpServers(cfg config.Config, reg *prometheus.Registry, probes *health.Han
 	if debug != nil {
 		listeners = append(listeners, debug)
 	}
-	if deps.debugStarted != nil {
-		deps.debugStarted(debug)
+	if deps.DebugStarted != nil {
+		deps.DebugStarted(debug)
 	}
 	for _, srv := range []*httpserver.Server{metricsServer, healthServer, page, debug} {
 		if srv == nil {
@@ -279,8 +286,8 @@ func httpServers(cfg config.Config, reg *prometheus.Registry, probes *health.Han
 			return nil, listenError(err)
 		}
 	}
-	if deps.started != nil {
-		deps.started(metricsServer, healthServer, page)
+	if deps.Started != nil {
+		deps.Started(metricsServer, healthServer, page)
 	}
 	return listeners, nil
 }
@@ -289,12 +296,12 @@ func httpServers(cfg config.Config, reg *prometheus.Registry, probes *health.Han
 // the systemd watchdog, and the reaper of agents' orphans. They run in the
 // HTTP tree, which stops last, so orphans of agents interrupted during the
 // drain are reaped too.
-func processServices(logger *slog.Logger, deps daemonDeps) []suture.Service {
+func processServices(logger *slog.Logger, deps Deps) []suture.Service {
 	var out []suture.Service
 	if interval, ok := sdnotify.WatchdogInterval(); ok {
-		out = append(out, sdnotify.NewWatchdog(interval, deps.notify))
+		out = append(out, sdnotify.NewWatchdog(interval, deps.Notify))
 	}
-	if deps.subreaper {
+	if deps.Subreaper {
 		out = append(out, reaper.New(logger, reaper.Interval))
 	}
 	return out
@@ -337,7 +344,7 @@ func openState(cfg config.Config, notes *notifier, m *metrics.Metrics, logger *s
 		Logger: logger, OnCorrupt: m.StateCorruptions.Inc, OnPruned: retention.Pruned,
 	})
 	if errors.Is(err, journal.ErrLocked) {
-		return durableState{}, configError{fmt.Errorf("--state-dir (STATE_DIR) %s: %w", cfg.StateDir, err)}
+		return durableState{}, ConfigError{fmt.Errorf("--state-dir (STATE_DIR) %s: %w", cfg.StateDir, err)}
 	}
 	if errors.Is(err, journal.ErrUnusableDir) {
 		return durableState{}, unusableStateDir(err)
@@ -422,7 +429,7 @@ func breakerCheck(brk *breaker.Breaker) health.Check {
 	}}
 }
 
-func logStart(logger *slog.Logger, cfg config.Config, b build) {
+func logStart(logger *slog.Logger, cfg config.Config, b metrics.BuildInfo) {
 	// A scrape takes about 0.17 s per 1,000 clusters on 2 cores
 	// (docs/benchmarks.md): warn before the default timeout starts failing.
 	if perThousand := 200 * time.Millisecond; time.Duration(len(cfg.Clusters))*perThousand/1000 > cfg.MetricsTimeout/2 {

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -70,9 +70,9 @@ func TestThreeShardsOwnEveryClusterOnce(t *testing.T) {
 		started := make(chan struct{})
 		go func() {
 			var logs testlog.Buffer
-			done <- runDaemon(ctx, cfg, daemonDeps{
-				logger: slog.New(slog.NewJSONHandler(&logs, nil)), notify: func(string) {}, registry: regs[shard],
-				started: func(_, _, _ *httpserver.Server) { close(started) },
+			done <- Run(ctx, cfg, Deps{
+				Logger: slog.New(slog.NewJSONHandler(&logs, nil)), Notify: func(string) {}, Registry: regs[shard],
+				Started: func(_, _, _ *httpserver.Server) { close(started) },
 			})
 		}()
 		<-started
@@ -143,7 +143,7 @@ func TestThreeShardsOwnEveryClusterOnce(t *testing.T) {
 		select {
 		case err := <-done:
 			if err != nil {
-				t.Errorf("runDaemon: %v", err)
+				t.Errorf("Run: %v", err)
 			}
 		case <-time.After(time.Minute):
 			t.Fatal("a runner did not stop")
@@ -215,8 +215,8 @@ func TestAShardWithoutClustersIsReady(t *testing.T) {
 	servers := make(chan *httpserver.Server, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- runDaemon(ctx, cfg, daemonDeps{logger: slog.New(slog.DiscardHandler), notify: func(string) {},
-			started: func(_, h, _ *httpserver.Server) { servers <- h }})
+		done <- Run(ctx, cfg, Deps{Logger: slog.New(slog.DiscardHandler), Notify: func(string) {},
+			Started: func(_, h, _ *httpserver.Server) { servers <- h }})
 	}()
 	h := <-servers
 	<-h.Listening()

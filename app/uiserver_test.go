@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -15,6 +15,7 @@ import (
 
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/config"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/fault"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/history"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/incident"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/journal"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/notify"
@@ -69,7 +70,7 @@ func finishedIncident(t *testing.T) (*journal.Store, config.Config, string) {
 
 func TestPageStoreReadsTheJournalAndTheWorkspace(t *testing.T) {
 	store, cfg, id := finishedIncident(t)
-	ps := pageStore{store: store, workspaceRoot: cfg.WorkspaceRoot, reportFile: cfg.AgentReportFile}
+	ps := history.PageStore{Store: store, WorkspaceRoot: cfg.WorkspaceRoot, ReportFile: cfg.AgentReportFile}
 	list, err := ps.List(context.Background(), ui.Filter{Cluster: "prod", Limit: 10})
 	if err != nil || len(list) != 1 || list[0].ID != id || list[0].Severity != "critical" || list[0].Resource != "Pod/payments/api" {
 		t.Fatalf("list %+v, %v", list, err)
@@ -84,7 +85,7 @@ func TestPageStoreReadsTheJournalAndTheWorkspace(t *testing.T) {
 	if !strings.Contains(string(inc.Report), "bad secret") || inc.ReportName != "investigation.md" {
 		t.Errorf("report %q (%s)", inc.Report, inc.ReportName)
 	}
-	if !inc.LogTruncated || !strings.HasSuffix(string(inc.LogTail), "the last line\n") || len(inc.LogTail) > pageLogTail {
+	if !inc.LogTruncated || !strings.HasSuffix(string(inc.LogTail), "the last line\n") || len(inc.LogTail) > history.LogTailBytes {
 		t.Errorf("log tail: truncated=%v, %d bytes", inc.LogTruncated, len(inc.LogTail))
 	}
 	if len(inc.Deliveries) != 1 || inc.Deliveries[0].Sink != "hook" || inc.Deliveries[0].State != "pending" {
@@ -109,7 +110,7 @@ func TestUIServerRequiresTheTokenWhenConfigured(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, path := range []string{"/incidents", "/incidents/" + id, apiIncidentsPath} {
+	for _, path := range []string{"/incidents", "/incidents/" + id, history.APIPath} {
 		for _, auth := range []string{"", "Bearer wrong-token-0123456789", "Bearer s3cret-token-0123456789"} {
 			req := httptest.NewRequest(http.MethodGet, path, nil)
 			if auth != "" {
@@ -130,17 +131,17 @@ func TestUIServerRequiresTheTokenWhenConfigured(t *testing.T) {
 
 func TestAPIIncidentsServesDeliveriesAndRefusesBadLimits(t *testing.T) {
 	store, _, id := finishedIncident(t)
-	h := apiIncidents(store)
+	h := history.Handler(store)
 	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, apiIncidentsPath+"?limit=0", nil))
-	var rows []incidentRow
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, history.APIPath+"?limit=0", nil))
+	var rows []history.Row
 	if err := json.Unmarshal(rec.Body.Bytes(), &rows); err != nil || len(rows) != 1 || rows[0].IncidentID != id ||
-		len(rows[0].Deliveries) != 1 || deliveryCell(rows[0].Deliveries) != "hook:pending" {
+		len(rows[0].Deliveries) != 1 || history.DeliveryCell(rows[0].Deliveries) != "hook:pending" {
 		t.Fatalf("%d %s: %v", rec.Code, rec.Body, err)
 	}
 	for _, bad := range []string{"-1", "x"} {
 		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, apiIncidentsPath+"?limit="+bad, nil))
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, history.APIPath+"?limit="+bad, nil))
 		if rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), bad) {
 			t.Errorf("limit=%s: %d %s", bad, rec.Code, rec.Body)
 		}

@@ -1,10 +1,12 @@
-package incident
+package history
 
 import (
 	"fmt"
 	"slices"
 	"strconv"
 	"time"
+
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/incident"
 )
 
 // Query selects finished incidents from the history: by cluster, by
@@ -12,7 +14,7 @@ import (
 // /incidents and the incidents command parse the same parameters.
 type Query struct {
 	Cluster string
-	Status  Status
+	Status  incident.Status
 	Since   time.Time
 	Limit   int
 }
@@ -34,10 +36,10 @@ func ParseQuery(get func(string) string, defaultLimit int, now time.Time) (Query
 		q.Limit = n
 	}
 	if v := get("status"); v != "" {
-		if !slices.Contains(Statuses(), Status(v)) {
-			return Query{}, fmt.Errorf("status %q: want one of %v", v, Statuses())
+		if !slices.Contains(incident.Statuses(), incident.Status(v)) {
+			return Query{}, fmt.Errorf("status %q: want one of %v", v, incident.Statuses())
 		}
-		q.Status = Status(v)
+		q.Status = incident.Status(v)
 	}
 	if v := get("since"); v != "" {
 		if t, err := time.Parse(time.RFC3339, v); err == nil {
@@ -52,8 +54,8 @@ func ParseQuery(get func(string) string, defaultLimit int, now time.Time) (Query
 }
 
 // Select keeps the records (newest first) the query selects.
-func (q Query) Select(records []Record) []Record {
-	out := make([]Record, 0, len(records))
+func (q Query) Select(records []incident.Record) []incident.Record {
+	out := make([]incident.Record, 0, len(records))
 	for _, r := range records {
 		if q.Limit > 0 && len(out) >= q.Limit {
 			break

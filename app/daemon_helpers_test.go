@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -23,8 +23,8 @@ type inProcess struct {
 	stop                  func() error
 }
 
-// startInProcess runs runDaemon with cfg (ports are made ephemeral) and
-// deps.reload, and stops it when the test ends.
+// startInProcess runs Run with cfg (ports are made ephemeral) and
+// deps.Reload, and stops it when the test ends.
 func startInProcess(t *testing.T, cfg config.Config, reload func() (config.Config, error)) *inProcess {
 	t.Helper()
 	return startInProcessWith(t, cfg, reload, nil)
@@ -40,13 +40,13 @@ func startInProcessWith(t *testing.T, cfg config.Config, reload func() (config.C
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- runDaemon(ctx, cfg, daemonDeps{
-			logger:   slog.New(slog.NewJSONHandler(d.logs, nil)),
-			notify:   func(string) {},
-			registry: metrics.NewRegistry(),
-			started:  func(m, h, u *httpserver.Server) { servers <- [3]*httpserver.Server{m, h, u} },
-			reload:   reload,
-			hangup:   hangup,
+		done <- Run(ctx, cfg, Deps{
+			Logger:   slog.New(slog.NewJSONHandler(d.logs, nil)),
+			Notify:   func(string) {},
+			Registry: metrics.NewRegistry(),
+			Started:  func(m, h, u *httpserver.Server) { servers <- [3]*httpserver.Server{m, h, u} },
+			Reload:   reload,
+			Hangup:   hangup,
 		})
 	}()
 	var s [3]*httpserver.Server
@@ -54,7 +54,7 @@ func startInProcessWith(t *testing.T, cfg config.Config, reload func() (config.C
 	case s = <-servers:
 	case err := <-done:
 		cancel()
-		t.Fatalf("runDaemon: %v\n%s", err, d.logs.String())
+		t.Fatalf("Run: %v\n%s", err, d.logs.String())
 	}
 	<-s[0].Listening()
 	<-s[1].Listening()
@@ -74,7 +74,7 @@ func startInProcessWith(t *testing.T, cfg config.Config, reload func() (config.C
 		select {
 		case err = <-done:
 		case <-time.After(time.Minute):
-			t.Error("runDaemon did not return after its context ended")
+			t.Error("Run did not return after its context ended")
 		}
 		return err
 	}

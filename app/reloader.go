@@ -1,4 +1,4 @@
-package main
+package app
 
 // Reloading the configuration on SIGHUP.
 //
@@ -63,7 +63,7 @@ func (t *sessionTree) stop(s *mcpsession.Session) {
 
 // reloader is the service that applies a reload for each hangup signal.
 // It runs in the intake subtree, so it stops with intake at shutdown; a
-// SIGHUP after that is still caught (runDaemon keeps the subscription) and
+// SIGHUP after that is still caught (Run keeps the subscription) and
 // ignored.
 type reloader struct {
 	logger   *slog.Logger

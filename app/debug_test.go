@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -47,10 +47,10 @@ func TestProfilingEndpointIsOptIn(t *testing.T) {
 			var debug *httpserver.Server
 			done := make(chan error, 1)
 			go func() {
-				done <- runDaemon(ctx, cfg, daemonDeps{
-					logger: slog.New(slog.DiscardHandler), notify: func(string) {},
-					debugStarted: func(d *httpserver.Server) { debug = d },
-					started:      func(m, h, _ *httpserver.Server) { servers <- []*httpserver.Server{m, h} },
+				done <- Run(ctx, cfg, Deps{
+					Logger: slog.New(slog.DiscardHandler), Notify: func(string) {},
+					DebugStarted: func(d *httpserver.Server) { debug = d },
+					Started:      func(m, h, _ *httpserver.Server) { servers <- []*httpserver.Server{m, h} },
 				})
 			}()
 			defer func() {

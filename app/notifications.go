@@ -1,4 +1,4 @@
-package main
+package app
 
 // Notifications: the outbox records of a finished incident are built here
 // and written by the journal in the transaction that finishes it; the pump
@@ -13,9 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"sort"
 	"time"
@@ -29,6 +27,7 @@ import (
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/queue"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/mcpsession"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/ui"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/workspace"
 )
 
 // notifier is the configured notifications: nil sinks when --notify-file
@@ -96,7 +95,7 @@ func (n *notifier) incidentRecords(it queue.Item, rec incident.Record) []notify.
 	}
 	if rec.Workspace != "" && n.reportFile != "" {
 		in.Report.Name = filepath.Base(n.reportFile)
-		in.Report.Bytes, in.ReportText = readHead(filepath.Join(rec.Workspace, n.reportFile), reportExcerptLimit)
+		in.Report.Bytes, in.ReportText = workspace.ReadHead(filepath.Join(rec.Workspace, n.reportFile), reportExcerptLimit)
 	}
 	doc := notify.NewIncident(in, n.doc)
 	return notify.NewRecords(doc, n.route(doc), doc.CreatedAt)
@@ -113,22 +112,6 @@ func (n *notifier) route(doc notify.Notification) []string {
 		}
 	}
 	return out
-}
-
-// readHead reads up to limit bytes of a file and returns its size; a
-// missing or unreadable report is an empty one.
-func readHead(path string, limit int64) (int64, []byte) {
-	f, err := os.Open(path)
-	if err != nil {
-		return 0, nil
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil || !st.Mode().IsRegular() {
-		return 0, nil
-	}
-	b, _ := io.ReadAll(io.LimitReader(f, limit))
-	return st.Size(), b
 }
 
 // outbox is the notification machinery over the store: the pump, the
@@ -344,10 +327,10 @@ func sessionClusters(set *mcpsession.Set) func() []string {
 	}
 }
 
-// checkNotifications loads what the daemon would for notifications and the
+// CheckNotifications loads what the daemon would for notifications and the
 // incidents page: the notifications file with its sinks' secrets, and the
 // page's credential files.
-func checkNotifications(cfg config.Config) error {
+func CheckNotifications(cfg config.Config) error {
 	if _, err := loadNotifier(cfg, ""); err != nil {
 		return err
 	}

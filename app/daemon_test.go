@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -55,11 +55,11 @@ func TestDaemonWiring(t *testing.T) {
 	defer cancel()
 	done := make(chan error, 1)
 	go func() {
-		done <- runDaemon(ctx, cfg, daemonDeps{
-			logger:   slog.New(slog.NewJSONHandler(&logs, nil)),
-			notify:   func(string) {},
-			registry: reg,
-			started:  func(m, h, u *httpserver.Server) { servers <- [3]*httpserver.Server{m, h, u} },
+		done <- Run(ctx, cfg, Deps{
+			Logger:   slog.New(slog.NewJSONHandler(&logs, nil)),
+			Notify:   func(string) {},
+			Registry: reg,
+			Started:  func(m, h, u *httpserver.Server) { servers <- [3]*httpserver.Server{m, h, u} },
 		})
 	}()
 	s := <-servers
@@ -101,10 +101,10 @@ func TestDaemonWiring(t *testing.T) {
 	select {
 	case err := <-done:
 		if err != nil {
-			t.Fatalf("runDaemon after shutdown: %v", err)
+			t.Fatalf("Run after shutdown: %v", err)
 		}
 	case <-time.After(time.Minute):
-		t.Fatal("runDaemon did not return after its context ended")
+		t.Fatal("Run did not return after its context ended")
 	}
 	if !strings.Contains(logs.String(), `"msg":"Shutdown complete"`) {
 		t.Fatalf("no shutdown line in the log:\n%s", logs.String())

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -56,15 +56,15 @@ func TestRestoredFaultsPastMaxAgeAreExpiredBeforeDispatch(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- runDaemon(ctx, cfg, daemonDeps{
-			logger: slog.New(slog.NewJSONHandler(&logs, nil)), notify: func(string) {}, registry: reg,
-			started: func(_, _, _ *httpserver.Server) { close(servers) },
+		done <- Run(ctx, cfg, Deps{
+			Logger: slog.New(slog.NewJSONHandler(&logs, nil)), Notify: func(string) {}, Registry: reg,
+			Started: func(_, _, _ *httpserver.Server) { close(servers) },
 		})
 	}()
 	select {
 	case <-servers:
 	case err := <-done:
-		t.Fatalf("runDaemon ended before serving: %v\n%s", err, logs.String())
+		t.Fatalf("Run ended before serving: %v\n%s", err, logs.String())
 	}
 	expired := func() float64 { return sumOf(t, reg, "kubernetes_mcp_runner_events_expired_total") }
 	poll.Until(t, 10*time.Second, "two expired faults", func() bool { return expired() == 2 })

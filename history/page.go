@@ -1,40 +1,42 @@
-package main
+// Package history is the read side of incidents: the incidents page's
+// store, /api/incidents and the incidents command read finished and
+// running incidents, their workspaces and their deliveries through it, from
+// a running runner's store or from a stopped runner's state directory.
+package history
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/incident"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/journal"
-	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/notify"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/notification"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/ui"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/workspace"
 )
 
-// pageStore is the incidents page's ui.Store over the journal (history,
+// PageStore is the incidents page's ui.Store over the journal (history,
 // running incidents, outbox) and the incident workspaces (event.json, the
 // report, agent.log).
-type pageStore struct {
-	store         *journal.Store
-	workspaceRoot string
-	reportFile    string
+type PageStore struct {
+	Store         *journal.Store
+	WorkspaceRoot string
+	// ReportFile is the report's path relative to a workspace.
+	ReportFile string
 }
 
 // Bounds on what a page request reads of a workspace.
 const (
 	pageReportBytes = 1 << 20
-	pageLogTail     = 64 << 10
+	LogTailBytes     = 64 << 10
 	pageEventBytes  = 256 << 10
 )
 
-func (p pageStore) List(_ context.Context, f ui.Filter) ([]ui.Summary, error) {
+func (p PageStore) List(_ context.Context, f ui.Filter) ([]ui.Summary, error) {
 	var out []ui.Summary
 	keep := func(s ui.Summary) bool {
 		at := s.EndedAt
@@ -45,7 +47,7 @@ func (p pageStore) List(_ context.Context, f ui.Filter) ([]ui.Summary, error) {
 			(f.Since.IsZero() || !at.Before(f.Since))
 	}
 	if f.Status == "" || f.Status == "running" {
-		running, err := p.store.Running()
+		running, err := p.Store.Running()
 		if err != nil {
 			return nil, err
 		}
@@ -59,7 +61,7 @@ func (p pageStore) List(_ context.Context, f ui.Filter) ([]ui.Summary, error) {
 		slices.SortFunc(out, func(a, b ui.Summary) int { return b.StartedAt.Compare(a.StartedAt) })
 	}
 	if f.Status != "running" {
-		history, err := p.store.History(0)
+		history, err := p.Store.History(0)
 		if err != nil {
 			return nil, err
 		}
@@ -102,18 +104,18 @@ func fillFault(s *ui.Summary, source, faultType, severity, resource string) {
 }
 
 func resourceString(kind, namespace, name string) string {
-	return notify.Resource{Kind: kind, Namespace: namespace, Name: name}.String()
+	return notification.Resource{Kind: kind, Namespace: namespace, Name: name}.String()
 }
 
 // workspace is an incident's directory, always under the workspace root:
 // the id was checked by ui.ValidID and the cluster is a configured name.
-func (p pageStore) workspace(cluster, id string) string {
-	return filepath.Join(p.workspaceRoot, filepath.Base(cluster), filepath.Base(id))
+func (p PageStore) workspace(cluster, id string) string {
+	return filepath.Join(p.WorkspaceRoot, filepath.Base(cluster), filepath.Base(id))
 }
 
 // fillFromEvent completes a summary from the workspace's event.json.
-func (p pageStore) fillFromEvent(s *ui.Summary, dir string) []byte {
-	_, data := readHead(filepath.Join(dir, incident.EventFile), pageEventBytes)
+func (p PageStore) fillFromEvent(s *ui.Summary, dir string) []byte {
+	_, data := workspace.ReadHead(filepath.Join(dir, incident.EventFile), pageEventBytes)
 	var doc incident.EventDocument
 	if json.Unmarshal(data, &doc) == nil {
 		ev := doc.Fault
@@ -126,9 +128,9 @@ func (p pageStore) fillFromEvent(s *ui.Summary, dir string) []byte {
 	return data
 }
 
-func (p pageStore) Get(_ context.Context, id string) (ui.Incident, error) {
+func (p PageStore) Get(_ context.Context, id string) (ui.Incident, error) {
 	var inc ui.Incident
-	rec, ok, err := p.store.Record(id)
+	rec, ok, err := p.Store.Record(id)
 	if err != nil {
 		return inc, err
 	}
@@ -136,7 +138,7 @@ func (p pageStore) Get(_ context.Context, id string) (ui.Incident, error) {
 		inc.Summary = summaryOf(rec)
 		inc.Runs = []ui.Run{{Number: rec.Attempts, StartedAt: rec.StartedAt, EndedAt: rec.EndedAt, Status: string(rec.Status), Reason: rec.Reason}}
 	} else {
-		running, err := p.store.Running()
+		running, err := p.Store.Running()
 		if err != nil {
 			return inc, err
 		}
@@ -150,12 +152,12 @@ func (p pageStore) Get(_ context.Context, id string) (ui.Incident, error) {
 	}
 	dir := p.workspace(inc.Cluster, id)
 	inc.Event = p.fillFromEvent(&inc.Summary, dir)
-	if p.reportFile != "" {
-		size, report := readHead(filepath.Join(dir, p.reportFile), pageReportBytes)
-		inc.Report, inc.ReportName, inc.ReportTruncated = report, filepath.Base(p.reportFile), size > int64(len(report))
+	if p.ReportFile != "" {
+		size, report := workspace.ReadHead(filepath.Join(dir, p.ReportFile), pageReportBytes)
+		inc.Report, inc.ReportName, inc.ReportTruncated = report, filepath.Base(p.ReportFile), size > int64(len(report))
 	}
-	inc.LogTail, inc.LogTruncated = readTail(filepath.Join(dir, incident.LogFile), pageLogTail)
-	recs, err := p.store.Deliveries(notify.IncidentKey(id))
+	inc.LogTail, inc.LogTruncated = workspace.ReadTail(filepath.Join(dir, incident.LogFile), LogTailBytes)
+	recs, err := p.Store.Deliveries(notification.IncidentKey(id))
 	if err != nil {
 		return inc, err
 	}
@@ -166,81 +168,4 @@ func (p pageStore) Get(_ context.Context, id string) (ui.Incident, error) {
 		})
 	}
 	return inc, nil
-}
-
-// readTail reads the last limit bytes of a file, from a line start when it
-// had to cut.
-func readTail(path string, limit int64) ([]byte, bool) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, false
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil || !st.Mode().IsRegular() {
-		return nil, false
-	}
-	if st.Size() <= limit {
-		b, _ := io.ReadAll(f)
-		return b, false
-	}
-	b := make([]byte, limit)
-	n, _ := f.ReadAt(b, st.Size()-limit)
-	b = b[:n]
-	if i := bytes.IndexByte(b, '\n'); i >= 0 && i < len(b)-1 {
-		b = b[i+1:]
-	}
-	return b, true
-}
-
-// incidentRow is a history record with its deliveries, as /api/incidents
-// serves it and `incidents --json` prints it.
-type incidentRow struct {
-	incident.Record
-	Deliveries []deliveryRow `json:"deliveries,omitempty"`
-}
-
-type deliveryRow struct {
-	Sink       string    `json:"sink"`
-	State      string    `json:"state"`
-	Attempts   int       `json:"attempts"`
-	LastError  string    `json:"lastError,omitempty"`
-	DeadReason string    `json:"deadReason,omitempty"`
-	At         time.Time `json:"at,omitzero"`
-}
-
-func rowsOf(records []incident.Record, deliveries map[string][]notify.OutboxRecord) []incidentRow {
-	out := make([]incidentRow, len(records))
-	for i, r := range records {
-		out[i].Record = r
-		for _, d := range deliveries[r.IncidentID] {
-			at := d.DeliveredAt
-			if d.State == notify.StateDead {
-				at = d.DeadAt
-			}
-			out[i].Deliveries = append(out[i].Deliveries, deliveryRow{Sink: d.Sink, State: string(d.State), Attempts: d.Attempts,
-				LastError: d.LastError, DeadReason: d.DeadReason, At: at})
-		}
-	}
-	return out
-}
-
-// deliveryCell is a row's deliveries for a table: "hook:delivered oncall:pending(3)".
-func deliveryCell(ds []deliveryRow) string {
-	if len(ds) == 0 {
-		return "-"
-	}
-	parts := make([]string, 0, len(ds))
-	for _, d := range ds {
-		p := d.Sink + ":" + d.State
-		switch {
-		case d.State == string(notify.StateDead):
-			p += "(" + d.DeadReason + ")"
-		case d.State == string(notify.StatePending) && d.Attempts > 0:
-			p += fmt.Sprintf("(%d)", d.Attempts)
-		}
-		parts = append(parts, p)
-	}
-	slices.Sort(parts)
-	return strings.Join(parts, " ")
 }

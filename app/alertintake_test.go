@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"bytes"
@@ -76,7 +76,7 @@ func (closedBreaker) IsOpen() bool { return false }
 // notification.
 func recorded(t *testing.T, name string) []alertmanager.Fault {
 	t.Helper()
-	f, err := os.Open(filepath.Join("services", "alertmanager", "testdata", name))
+	f, err := os.Open(filepath.Join("..", "services", "alertmanager", "testdata", name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +163,7 @@ func TestAlertOnlyClusterEndToEnd(t *testing.T) {
 	dir := t.TempDir()
 	d := startAlertDaemon(t, dir, "clusters:\n  - name: prod\n")
 	post := d.post
-	body, err := os.ReadFile(filepath.Join("services", "alertmanager", "testdata", "firing.json"))
+	body, err := os.ReadFile(filepath.Join("..", "services", "alertmanager", "testdata", "firing.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -220,7 +220,7 @@ func TestAlertOnlyClusterEndToEnd(t *testing.T) {
 	}
 }
 
-// alertDaemon is runDaemon in process with the Alertmanager endpoint on
+// alertDaemon is Run in process with the Alertmanager endpoint on
 // and the clusters file given, reloaded on hangup.
 type alertDaemon struct {
 	metricsURL, healthURL string
@@ -259,11 +259,11 @@ func startAlertDaemon(t *testing.T, dir, clustersYAML string) *alertDaemon {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- runDaemon(ctx, cfg, daemonDeps{
-			logger: slog.New(slog.NewJSONHandler(d.logs, nil)), notify: func(string) {},
-			started:       func(m, h, _ *httpserver.Server) { servers <- [2]*httpserver.Server{m, h} },
-			startedAlerts: func(s *alertmanager.Service) { alerts <- s },
-			reload:        load, hangup: d.hangup,
+		done <- Run(ctx, cfg, Deps{
+			Logger: slog.New(slog.NewJSONHandler(d.logs, nil)), Notify: func(string) {},
+			Started:       func(m, h, _ *httpserver.Server) { servers <- [2]*httpserver.Server{m, h} },
+			StartedAlerts: func(s *alertmanager.Service) { alerts <- s },
+			Reload:        load, Hangup: d.hangup,
 		})
 	}()
 	t.Cleanup(func() {
@@ -303,7 +303,7 @@ func (d *alertDaemon) post(body []byte, auth string) int {
 // they are refused as unknown_cluster again.
 func TestReloadChangesTheClustersAlertsMayName(t *testing.T) {
 	d := startAlertDaemon(t, t.TempDir(), "clusters:\n  - name: prod\n")
-	body, err := os.ReadFile(filepath.Join("services", "alertmanager", "testdata", "firing.json"))
+	body, err := os.ReadFile(filepath.Join("..", "services", "alertmanager", "testdata", "firing.json"))
 	if err != nil {
 		t.Fatal(err)
 	}

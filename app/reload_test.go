@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"encoding/json"
@@ -12,6 +12,7 @@ import (
 
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/config"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/fault"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/history"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/incident"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/faultsource"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/poll"
@@ -101,7 +102,7 @@ func TestReloadAddsAndRemovesClusters(t *testing.T) {
 		t.Errorf("series of the removed cluster remain:\n%s", grep(exp, `cluster="gone"`))
 	}
 	byFault := map[string]incident.Status{}
-	for _, r := range history(t, d.uiURL) {
+	for _, r := range historyOf(t, d.uiURL) {
 		byFault[r.FaultID] = r.Status
 	}
 	if byFault[hang.FaultID] != incident.StatusTimeout || byFault[queued.FaultID] != incident.StatusSuccess {
@@ -139,9 +140,9 @@ func TestReloadAddsAndRemovesClusters(t *testing.T) {
 	}
 }
 
-func history(t *testing.T, uiURL string) []incident.Record {
+func historyOf(t *testing.T, uiURL string) []incident.Record {
 	t.Helper()
-	resp, err := http.Get(uiURL + apiIncidentsPath + "?limit=0")
+	resp, err := http.Get(uiURL + history.APIPath + "?limit=0")
 	if err != nil {
 		t.Fatal(err)
 	}

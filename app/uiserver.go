@@ -1,0 +1,47 @@
+package app
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/config"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/history"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/journal"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/httpserver"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/ui"
+)
+
+// uiServer builds the incidents page server on --ui-address: the page,
+// /api/incidents, and the bearer/basic authentication when a file is set.
+func uiServer(cfg config.Config, store *journal.Store, logger *slog.Logger) (*httpserver.Server, error) {
+	h, err := uiHandler(cfg, store, logger)
+	if err != nil {
+		return nil, err
+	}
+	return httpserver.New("ui-server", cfg.UIAddress, h, logger), nil
+}
+
+// uiHandler is what the incidents page server serves.
+func uiHandler(cfg config.Config, store *journal.Store, logger *slog.Logger) (http.Handler, error) {
+	page, err := ui.New(ui.Options{
+		Store:  history.PageStore{Store: store, WorkspaceRoot: cfg.WorkspaceRoot, ReportFile: cfg.AgentReportFile},
+		Logger: logger.With("component", "incidents-page"), Title: "kubernetes-mcp-runner · incidents",
+		Clusters: cfg.ClusterNames(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET "+history.APIPath, history.Handler(store))
+	mux.Handle("/", page)
+	var h http.Handler = mux
+	if cfg.UIBearerTokenFile != "" || cfg.UIBasicAuthFile != "" {
+		auth, err := ui.Auth(ui.AuthOptions{BearerTokenFile: cfg.UIBearerTokenFile, BasicAuthFile: cfg.UIBasicAuthFile})
+		if err != nil {
+			return nil, ConfigError{fmt.Errorf("--ui-bearer-token-file / --ui-basic-auth-file: %w", err)}
+		}
+		h = auth(h)
+	}
+	return h, nil
+}
