@@ -32,7 +32,7 @@ type PageStore struct {
 // Bounds on what a page request reads of a workspace.
 const (
 	pageReportBytes = 1 << 20
-	LogTailBytes     = 64 << 10
+	LogTailBytes    = 64 << 10
 	pageEventBytes  = 256 << 10
 )
 

@@ -22,4 +22,3 @@ func Excerpt(report []byte, limit int) (excerpt string, truncated bool) {
 	}
 	return s[:cut], true
 }
-

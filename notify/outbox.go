@@ -102,4 +102,3 @@ func (p Policy) Apply(r OutboxRecord, res Result, now time.Time, u float64) Outb
 	r.NextAttemptAt = next
 	return r
 }
-
