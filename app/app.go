@@ -51,7 +51,6 @@ import (
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/intake"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/journal"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/metrics"
-	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/notify"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/procutil"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/queue"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/alertmanager"
@@ -59,6 +58,7 @@ import (
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/health"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/httpserver"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/mcpsession"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/notices"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/reaper"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/sdnotify"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/sweeper"
@@ -145,12 +145,11 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) error {
 		return err
 	}
 
-	notes, err := loadNotifier(cfg, b.Version)
+	notes, err := notices.Load(cfg, b.Version)
 	if err != nil {
 		return ConfigError{err}
 	}
-	brkGauge := newBreakerGauge(m.BreakerState)
-	brk := breaker.New(cfg.BreakerThreshold, cfg.BreakerCooldown, brkGauge, logger)
+	brk := breaker.New(cfg.BreakerThreshold, cfg.BreakerCooldown, m.BreakerState, logger)
 	defer brk.Stop()
 	retention := newRetention(cfg, m, logger)
 	durable, err := openState(cfg, notes, m, logger, retention, ownedBy)
@@ -217,11 +216,10 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) error {
 	}
 	var extra []suture.Service
 	if durable.outbox != nil {
-		extra = append(extra, durable.outbox.pump, &notices{
-			o: durable.outbox, changes: brkGauge.c, clusters: sessionClusters(sessions), connected: sessions.Connected,
-			breaker: breakerWatch(notes), blind: notify.NewBlindWatch(notes.file.BlindAfter(), notes.doc),
-			keep: cfg.HistoryMaxAge, keepPer: cfg.HistoryMaxEntries,
-		})
+		extra = append(extra, durable.outbox.Pump(), notices.NewService(durable.outbox, notices.ServiceOptions{
+			Transitions: brk.Transitions(), Clusters: sessionClusters(sessions), Connected: sessions.Connected,
+			Keep: cfg.HistoryMaxAge, KeepPerSink: cfg.HistoryMaxEntries,
+		}))
 	}
 	extra = append(extra, processServices(logger, deps)...)
 
@@ -326,14 +324,14 @@ type durableState struct {
 	queues    *queue.Set
 	recorder  dispatch.Recorder
 	store     *journal.Store
-	outbox    *outbox // nil without --notify-file
+	outbox    *notices.Outbox // nil without --notify-file
 	dedupSeed map[string]map[string]time.Time
 	close     func()
 }
 
 // openState opens (or quarantines and recreates) the state store, then
 // brings back queued faults, interrupted incidents and dedup marks.
-func openState(cfg config.Config, notes *notifier, m *metrics.Metrics, logger *slog.Logger, retention *workspace.Retention, ownedBy func(string) (int, bool)) (durableState, error) {
+func openState(cfg config.Config, notes *notices.Notifier, m *metrics.Metrics, logger *slog.Logger, retention *workspace.Retention, ownedBy func(string) (int, bool)) (durableState, error) {
 	names := cfg.ClusterNames()
 	if cfg.StateDir == "" {
 		sweepWorkspaces(retention, nil, logger)
@@ -354,13 +352,13 @@ func openState(cfg config.Config, notes *notifier, m *metrics.Metrics, logger *s
 	}
 	sweepWorkspaces(retention, store, logger)
 	writer := journal.Writer{Store: store, Metrics: m, Logger: logger, OwnedBy: ownedBy, Reclaim: reclaimer(m, logger, names)}
-	var ob *outbox
-	if notes.enabled() {
-		if ob, err = newOutbox(notes, store, m, logger, cfg.HistoryMaxAge, cfg.HistoryMaxEntries); err != nil {
+	var ob *notices.Outbox
+	if notes.Enabled() {
+		if ob, err = notices.NewOutbox(notes, store, m, logger, cfg.HistoryMaxAge, cfg.HistoryMaxEntries); err != nil {
 			store.Close()
 			return durableState{}, fmt.Errorf("notification outbox in %s: %w", store.Path(), err)
 		}
-		writer.Outbox, writer.Written = notes.incidentRecords, ob.written
+		writer.Outbox, writer.Written = notes.IncidentRecords, ob.Written
 	}
 	queues := queue.NewDurableSet(names, cfg.QueueCapacity, m, time.Now, writer, writer.RemoveFailed)
 	dedupSeed, err := writer.Recover(queues, cfg.MaxAttempts, cfg.DedupWindow, time.Now())

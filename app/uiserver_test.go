@@ -20,6 +20,7 @@ import (
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/journal"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/notify"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/queue"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/notices"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/ui"
 )
 
@@ -53,9 +54,8 @@ func finishedIncident(t *testing.T) (*journal.Store, config.Config, string) {
 	it := queue.Item{Cluster: "prod", Event: ev, EnqueuedAt: end.Add(-time.Minute)}
 	rec := incident.Record{IncidentID: id, Cluster: "prod", FaultID: "f00d", FaultType: ev.FaultType, Status: incident.StatusSuccess,
 		Attempts: 1, StartedAt: end.Add(-30 * time.Second), EndedAt: end, DurationSeconds: 30, Workspace: ws}
-	n := &notifier{sinks: map[string]notify.Sink{"hook": nil}, names: []string{"hook"},
-		router: notify.Router{Default: []string{"hook"}}, reportFile: cfg.AgentReportFile}
-	out := n.incidentRecords(it, rec)
+	n := notices.NewNotifier(map[string]notify.Sink{"hook": nil}, notify.Router{Default: []string{"hook"}}, cfg.AgentReportFile, notify.DocOptions{})
+	out := n.IncidentRecords(it, rec)
 	if len(out) != 1 || out[0].Notification.Incident.Report.Excerpt == "" || out[0].Notification.Incident.Fault.Resource.Name != "api" {
 		t.Fatalf("outbox records %+v", out)
 	}

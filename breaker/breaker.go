@@ -61,7 +61,22 @@ type Breaker struct {
 	timer    *time.Timer
 	// changed is closed and replaced on every transition, waking Acquire.
 	changed chan struct{}
+	// transitions reports every change of state to whoever watches
+	// (system notices); see Transitions.
+	transitions chan Transition
 }
+
+// Transition is one change of the breaker's state.
+type Transition struct {
+	From, To State
+	At       time.Time
+	Reason   string
+}
+
+// transitionBuffer is how many transitions wait for a slow watcher before
+// the oldest unread ones are lost: a watcher misses a notice, the breaker
+// never blocks a launch.
+const transitionBuffer = 16
 
 // New returns a closed breaker.
 func New(threshold int, cooldown time.Duration, gauge interface{ Set(float64) }, logger *slog.Logger) *Breaker {
@@ -72,8 +87,15 @@ func New(threshold int, cooldown time.Duration, gauge interface{ Set(float64) },
 		logger:    logger.With("component", "circuit-breaker"),
 		gauge:     gauge,
 		changed:   make(chan struct{}),
+
+		transitions: make(chan Transition, transitionBuffer),
 	}
 }
+
+// Transitions delivers each change of state as it happens, to one
+// watcher. The breaker never waits for it: a change the watcher has not
+// taken while transitionBuffer others wait is dropped.
+func (b *Breaker) Transitions() <-chan Transition { return b.transitions }
 
 // State returns the current state.
 func (b *Breaker) State() State {
@@ -167,6 +189,10 @@ func (b *Breaker) transition(to State, why string) {
 	b.logger.Log(context.Background(), level, "Circuit breaker state changed",
 		"from", from.String(), "to", to.String(), "reason", why,
 		"consecutive_failures", b.failures, "cooldown", b.cooldown.String())
+	select {
+	case b.transitions <- Transition{From: from, To: to, At: time.Now(), Reason: why}:
+	default:
+	}
 	b.notify()
 }
 

@@ -70,3 +70,42 @@ func TestCancelReturnsProbe(t *testing.T) {
 		t.Fatal("cancelled probe permit not returned")
 	}
 }
+
+// Every change of state is reported once, in order, with its reason; a
+// watcher that does not read loses changes past the buffer, and the
+// breaker does not block.
+func TestTransitionsReportEveryChange(t *testing.T) {
+	gauge := prometheus.NewGauge(prometheus.GaugeOpts{Name: "state"})
+	b := New(1, time.Hour, gauge, slog.New(slog.DiscardHandler))
+	defer b.Stop()
+	b.Record(false, false) // closed → open
+	b.mu.Lock()
+	b.transition(HalfOpen, "cooldown elapsed")
+	b.mu.Unlock()
+	b.Record(true, true) // half-open → closed
+	want := []struct{ from, to State }{{Closed, Open}, {Open, HalfOpen}, {HalfOpen, Closed}}
+	for i, w := range want {
+		select {
+		case tr := <-b.Transitions():
+			if tr.From != w.from || tr.To != w.to || tr.Reason == "" || tr.At.IsZero() {
+				t.Errorf("transition %d: %+v, want %v → %v with a reason and a time", i, tr, w.from, w.to)
+			}
+		default:
+			t.Fatalf("transition %d (%v → %v) not reported", i, w.from, w.to)
+		}
+	}
+	select {
+	case tr := <-b.Transitions():
+		t.Fatalf("unexpected transition %+v", tr)
+	default:
+	}
+	for range 3 * transitionBuffer { // nobody reads: must not block
+		b.Record(false, false)
+		b.mu.Lock()
+		b.transition(Closed, "test")
+		b.mu.Unlock()
+	}
+	if n := len(b.Transitions()); n != transitionBuffer {
+		t.Errorf("%d transitions buffered, want the buffer full at %d", n, transitionBuffer)
+	}
+}

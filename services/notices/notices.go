@@ -1,13 +1,17 @@
-package app
-
-// Notifications: the outbox records of a finished incident are built here
+// Package notices is the notification side of the runner: the configured
+// sinks and routes (--notify-file), the outbox records of a finished
+// incident, the outbox's pump and metrics, and the service that raises
+// system notices.
+//
+// The outbox records of a finished incident are built here
 // and written by the journal in the transaction that finishes it; the pump
 // delivers them; the notices service turns breaker transitions and blind
 // clusters into notices that go through the same outbox.
 //
 //	dispatch ──Finished──► journal.Writer ──(one tx: history + outbox)──► state.db
 //	                                └─Written──► pump.Kick
-//	breaker ──gauge──► notices ──AddOutbox──► state.db ◄──Due/Save── pump ──► sinks
+//	breaker ──Transitions──► notices ──AddOutbox──► state.db ◄──Due/Save── pump ──► sinks
+package notices
 
 import (
 	"context"
@@ -25,14 +29,12 @@ import (
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/metrics"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/notify"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/queue"
-	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/mcpsession"
-	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/ui"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/workspace"
 )
 
-// notifier is the configured notifications: nil sinks when --notify-file
+// Notifier is the configured notifications: nil sinks when --notify-file
 // is not set.
-type notifier struct {
+type Notifier struct {
 	file   notify.File
 	sinks  map[string]notify.Sink
 	names  []string
@@ -42,10 +44,10 @@ type notifier struct {
 	reportFile string
 }
 
-// loadNotifier reads --notify-file and builds its sinks. Every error is a
+// Load reads --notify-file and builds its sinks. Every error is a
 // configuration error naming the file and the sink or key.
-func loadNotifier(cfg config.Config, version string) (*notifier, error) {
-	n := &notifier{doc: notify.DocOptions{ExternalURL: cfg.ExternalURL}, reportFile: cfg.AgentReportFile}
+func Load(cfg config.Config, version string) (*Notifier, error) {
+	n := &Notifier{doc: notify.DocOptions{ExternalURL: cfg.ExternalURL}, reportFile: cfg.AgentReportFile}
 	if cfg.NotifyFile == "" {
 		return n, nil
 	}
@@ -60,23 +62,33 @@ func loadNotifier(cfg config.Config, version string) (*notifier, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--notify-file (NOTIFY_FILE) %s: %w", cfg.NotifyFile, err)
 	}
-	n.file, n.sinks, n.router = f, sinks, f.Router()
+	n = NewNotifier(sinks, f.Router(), cfg.AgentReportFile, n.doc)
+	n.file = f
+	return n, nil
+}
+
+// Enabled reports whether any sink is configured.
+func (n *Notifier) Enabled() bool { return len(n.sinks) > 0 }
+
+// NewNotifier is a Notifier of sinks already built, routed by router,
+// that reads each incident's report at reportFile (relative to its
+// workspace). Load builds one from --notify-file.
+func NewNotifier(sinks map[string]notify.Sink, router notify.Router, reportFile string, doc notify.DocOptions) *Notifier {
+	n := &Notifier{sinks: sinks, router: router, reportFile: reportFile, doc: doc}
 	for name := range sinks {
 		n.names = append(n.names, name)
 	}
 	sort.Strings(n.names)
-	return n, nil
+	return n
 }
-
-func (n *notifier) enabled() bool { return len(n.sinks) > 0 }
 
 // reportExcerptLimit bounds what is read of a report to build its excerpt.
 const reportExcerptLimit = 64 << 10
 
-// incidentRecords are the outbox records of a finished incident, one per
+// IncidentRecords are the outbox records of a finished incident, one per
 // routed sink.
-func (n *notifier) incidentRecords(it queue.Item, rec incident.Record) []notify.OutboxRecord {
-	if !n.enabled() {
+func (n *Notifier) IncidentRecords(it queue.Item, rec incident.Record) []notify.OutboxRecord {
+	if !n.Enabled() {
 		return nil
 	}
 	ev := it.Event
@@ -104,7 +116,7 @@ func (n *notifier) incidentRecords(it queue.Item, rec incident.Record) []notify.
 // route is the router's sinks that are configured (Validate has checked
 // routes name only configured sinks; this keeps a record from ever naming
 // another).
-func (n *notifier) route(doc notify.Notification) []string {
+func (n *Notifier) route(doc notify.Notification) []string {
 	var out []string
 	for _, s := range n.router.Sinks(doc) {
 		if _, ok := n.sinks[s]; ok {
@@ -114,21 +126,21 @@ func (n *notifier) route(doc notify.Notification) []string {
 	return out
 }
 
-// outbox is the notification machinery over the store: the pump, the
+// Outbox is the notification machinery over the store: the pump, the
 // metrics it keeps, and what raises notices.
-type outbox struct {
-	n      *notifier
+type Outbox struct {
+	n      *Notifier
 	store  *journal.Store
 	pump   *notify.Pump
 	m      *metrics.Metrics
 	logger *slog.Logger
 }
 
-// newOutbox dead-letters records of sinks no longer configured, prunes old
+// NewOutbox dead-letters records of sinks no longer configured, prunes old
 // finished records, and builds the pump.
-func newOutbox(n *notifier, store *journal.Store, m *metrics.Metrics, logger *slog.Logger, keep time.Duration, keepPerSink int) (*outbox, error) {
+func NewOutbox(n *Notifier, store *journal.Store, m *metrics.Metrics, logger *slog.Logger, keep time.Duration, keepPerSink int) (*Outbox, error) {
 	m.InitSinks(n.names)
-	o := &outbox{n: n, store: store, m: m, logger: logger.With("component", "notifications")}
+	o := &Outbox{n: n, store: store, m: m, logger: logger.With("component", "notifications")}
 	now := time.Now()
 	dead, err := store.DeadLetterUnknown(n.names, now)
 	if err != nil {
@@ -156,7 +168,7 @@ func newOutbox(n *notifier, store *journal.Store, m *metrics.Metrics, logger *sl
 }
 
 // attempted counts an attempt by the record's final state.
-func (o *outbox) attempted(sink string, _ notify.Result, saved notify.OutboxRecord) {
+func (o *Outbox) attempted(sink string, _ notify.Result, saved notify.OutboxRecord) {
 	switch saved.State {
 	case notify.StateDelivered:
 		o.m.NotificationsSent.WithLabelValues(sink).Inc()
@@ -170,7 +182,7 @@ func (o *outbox) attempted(sink string, _ notify.Result, saved notify.OutboxReco
 }
 
 // refreshDepth sets the outbox depth of every configured sink.
-func (o *outbox) refreshDepth() {
+func (o *Outbox) refreshDepth() {
 	depth, err := o.store.OutboxDepth()
 	if err != nil {
 		o.logger.Warn("Could not read the outbox depth", "error", err.Error())
@@ -181,14 +193,17 @@ func (o *outbox) refreshDepth() {
 	}
 }
 
-// written is the journal's signal that an incident's records committed.
-func (o *outbox) written() {
+// Pump is the service that delivers the outbox.
+func (o *Outbox) Pump() *notify.Pump { return o.pump }
+
+// Written is the journal's signal that an incident's records committed.
+func (o *Outbox) Written() {
 	o.refreshDepth()
 	o.pump.Kick()
 }
 
 // raise writes a notice's records and wakes the pump.
-func (o *outbox) raise(doc notify.Notification) {
+func (o *Outbox) raise(doc notify.Notification) {
 	sinks := o.n.route(doc)
 	if len(sinks) == 0 {
 		return
@@ -197,49 +212,17 @@ func (o *outbox) raise(doc notify.Notification) {
 		o.logger.Error("Could not store a notice for delivery", "notice", doc.Status(), "error", err.Error())
 		return
 	}
-	o.written()
+	o.Written()
 }
 
-// breakerGauge passes the breaker's state to its gauge and to the notices
-// service: the breaker reports every transition through its gauge.
-type breakerGauge struct {
-	gauge interface{ Set(float64) }
-	c     chan breakerChange
-}
-
-type breakerChange struct {
-	state string
-	at    time.Time
-}
-
-func newBreakerGauge(g interface{ Set(float64) }) *breakerGauge {
-	return &breakerGauge{gauge: g, c: make(chan breakerChange, 16)}
-}
-
-func (g *breakerGauge) Set(v float64) {
-	g.gauge.Set(v)
-	state := breaker.Closed
-	for _, s := range []breaker.State{breaker.HalfOpen, breaker.Open} {
-		if s.GaugeValue() == v {
-			state = s
-		}
-	}
-	// The breaker holds its lock here: never block it. A change lost to a
-	// full buffer is a notice missed, never a stalled dispatch.
-	select {
-	case g.c <- breakerChange{state.String(), time.Now()}:
-	default:
-	}
-}
-
-// notices is the service that raises system notices: breaker transitions
+// Service is the service that raises system notices: breaker transitions
 // as they happen, clusters blind past the threshold on every tick, and an
 // hourly prune of old delivered and dead records.
-type notices struct {
-	o       *outbox
+type Service struct {
+	o       *Outbox
 	breaker *notify.BreakerWatch
 	blind   *notify.BlindWatch
-	changes <-chan breakerChange
+	changes <-chan breaker.Transition
 	// clusters lists the clusters configured now (a reload adds and
 	// removes them); connected says whether one has a live subscription.
 	clusters  func() []string
@@ -249,12 +232,35 @@ type notices struct {
 	keepPer   int
 }
 
-func (s *notices) String() string { return "notification notices" }
+// ServiceOptions are what the notices service watches.
+type ServiceOptions struct {
+	// Transitions are the circuit breaker's changes of state.
+	Transitions <-chan breaker.Transition
+	// Clusters lists the clusters configured now (a reload adds and
+	// removes them); Connected says whether one has a live subscription.
+	Clusters  func() []string
+	Connected func(cluster string) bool
+	// Keep and KeepPerSink bound the delivered and dead records kept
+	// (--history-max-age, --history-max-entries).
+	Keep        time.Duration
+	KeepPerSink int
+}
+
+// NewService raises the notices the notifications file asks for through o.
+func NewService(o *Outbox, so ServiceOptions) *Service {
+	return &Service{
+		o: o, changes: so.Transitions, clusters: so.Clusters, connected: so.Connected,
+		breaker: breakerWatch(o.n), blind: notify.NewBlindWatch(o.n.file.BlindAfter(), o.n.doc),
+		keep: so.Keep, keepPer: so.KeepPerSink,
+	}
+}
+
+func (s *Service) String() string { return "notification notices" }
 
 // watch updates the clusters watched for blindness to those configured
 // now. A removed cluster is forgotten without a notice: it is not blind,
 // it is gone.
-func (s *notices) watch(now time.Time) {
+func (s *Service) watch(now time.Time) {
 	current := map[string]bool{}
 	for _, c := range s.clusters() {
 		current[c] = true
@@ -267,7 +273,7 @@ func (s *notices) watch(now time.Time) {
 	s.watched = current
 }
 
-func (s *notices) Serve(ctx context.Context) error {
+func (s *Service) Serve(ctx context.Context) error {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	prune := time.NewTicker(time.Hour)
@@ -280,7 +286,7 @@ func (s *notices) Serve(ctx context.Context) error {
 			if s.breaker == nil {
 				continue
 			}
-			if doc, ok := s.breaker.Transition(c.state, c.at); ok {
+			if doc, ok := s.breaker.Transition(c.To.String(), c.At); ok {
 				s.o.raise(doc)
 			}
 		case now := <-tick.C:
@@ -309,35 +315,9 @@ func (s *notices) Serve(ctx context.Context) error {
 }
 
 // breakerWatch raises breaker notices unless the file turned them off.
-func breakerWatch(n *notifier) *notify.BreakerWatch {
+func breakerWatch(n *Notifier) *notify.BreakerWatch {
 	if !n.file.BreakerNotices() {
 		return nil
 	}
 	return notify.NewBreakerWatch(n.doc)
-}
-
-// sessionClusters lists the clusters the session set serves now.
-func sessionClusters(set *mcpsession.Set) func() []string {
-	return func() []string {
-		var out []string
-		for _, ss := range set.Sessions() {
-			out = append(out, ss.Clusters()...)
-		}
-		return out
-	}
-}
-
-// CheckNotifications loads what the daemon would for notifications and the
-// incidents page: the notifications file with its sinks' secrets, and the
-// page's credential files.
-func CheckNotifications(cfg config.Config) error {
-	if _, err := loadNotifier(cfg, ""); err != nil {
-		return err
-	}
-	if cfg.UIBearerTokenFile != "" || cfg.UIBasicAuthFile != "" {
-		if _, err := ui.Auth(ui.AuthOptions{BearerTokenFile: cfg.UIBearerTokenFile, BasicAuthFile: cfg.UIBasicAuthFile}); err != nil {
-			return fmt.Errorf("--ui-bearer-token-file / --ui-basic-auth-file: %w", err)
-		}
-	}
-	return nil
 }
