@@ -28,7 +28,7 @@ import (
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/metrics"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/queue"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/alertmanager"
-	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/httpserver"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/httpserver"
 )
 
 // noAgents is dispatch with nothing running.

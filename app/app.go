@@ -56,7 +56,7 @@ import (
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/alertmanager"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/dispatch"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/health"
-	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/httpserver"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/httpserver"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/mcpsession"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/notices"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/reaper"

@@ -11,7 +11,7 @@ import (
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/scrape"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/testlog"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/metrics"
-	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/httpserver"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/httpserver"
 )
 
 // inProcess is the daemon's run path started in this process on ephemeral

@@ -22,7 +22,7 @@ import (
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/testagent"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/testlog"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/metrics"
-	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/httpserver"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/httpserver"
 )
 
 // TestDaemonWiring runs the daemon's own run path in process, on ephemeral

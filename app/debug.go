@@ -6,7 +6,7 @@ import (
 	"net/http/pprof"
 
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/config"
-	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/httpserver"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/httpserver"
 )
 
 // debugServer is the opt-in profiling server: Go's /debug/pprof handlers on

@@ -14,7 +14,7 @@ import (
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/config"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/faultsource"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/testagent"
-	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/httpserver"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/httpserver"
 )
 
 // TestProfilingEndpointIsOptIn: without --debug-address no server serves

@@ -23,7 +23,7 @@ import (
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/testagent"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/testlog"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/metrics"
-	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/httpserver"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/httpserver"
 )
 
 // TestThreeShardsOwnEveryClusterOnce runs three runners on one

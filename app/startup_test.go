@@ -16,7 +16,7 @@ import (
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/journal"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/metrics"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/queue"
-	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/httpserver"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/httpserver"
 )
 
 // TestRestoredFaultsPastMaxAgeAreExpiredBeforeDispatch: faults brought back

@@ -21,7 +21,7 @@ import (
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/poll"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/testlog"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/metrics"
-	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/httpserver"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/httpserver"
 )
 
 // panicky panics on its first n runs, then serves until stopped.

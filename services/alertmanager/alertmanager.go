@@ -24,7 +24,7 @@ import (
 	"net/http"
 	"sync/atomic"
 
-	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/httpserver"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/httpserver"
 )
 
 // Path is where the endpoint listens; Alertmanager's webhook url must end
