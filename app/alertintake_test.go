@@ -18,6 +18,7 @@ import (
 
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/config"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/fault"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/httpserver"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/incident"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/intake"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/poll"
@@ -28,7 +29,6 @@ import (
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/metrics"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/queue"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/alertmanager"
-	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/httpserver"
 )
 
 // noAgents is dispatch with nothing running.
@@ -43,7 +43,7 @@ type durableIntake struct {
 	queues *queue.Set
 	in     *intake.Intake
 	m      *metrics.Metrics
-	sub    alertSubmitter
+	sub    alertmanager.IntakeSubmitter
 }
 
 func openDurableIntake(t *testing.T, dir string) *durableIntake {
@@ -64,8 +64,8 @@ func openDurableIntake(t *testing.T, dir string) *durableIntake {
 		Clusters: map[string]intake.ClusterPolicy{"prod": {Triage: true}}, MinSeverity: fault.SeverityWarning,
 		DedupWindow: 15 * time.Minute, Now: time.Now})
 	return &durableIntake{dir: dir, store: store, queues: queues, in: in, m: m,
-		sub: alertSubmitter{in: in, queues: queues, agents: noAgents{}, now: time.Now,
-			resolved: func(c string) { m.EventsResolved.WithLabelValues(c).Inc() }}}
+		sub: alertmanager.IntakeSubmitter{Intake: in, Queues: queues, Agents: noAgents{}, Now: time.Now,
+			Resolved: func(c string) { m.EventsResolved.WithLabelValues(c).Inc() }}}
 }
 
 type closedBreaker struct{}

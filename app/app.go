@@ -48,6 +48,7 @@ import (
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/breaker"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/config"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/fault"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/httpserver"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/intake"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/journal"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/metrics"
@@ -56,7 +57,6 @@ import (
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/alertmanager"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/dispatch"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/health"
-	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/httpserver"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/mcpsession"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/notices"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/reaper"
@@ -182,9 +182,9 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) error {
 		defer signal.Stop(ch)
 		hangup = ch
 	}
-	alerts, err := alertIntake(cfg, alertSubmitter{
-		in: in, queues: durable.queues, agents: disp, now: time.Now,
-		resolved: func(c string) { m.EventsResolved.WithLabelValues(c).Inc() },
+	alerts, err := alertIntake(cfg, alertmanager.IntakeSubmitter{
+		Intake: in, Queues: durable.queues, Agents: disp, Now: time.Now,
+		Resolved: func(c string) { m.EventsResolved.WithLabelValues(c).Inc() },
 	}, m, logger)
 	if err != nil {
 		return ConfigError{err}

@@ -29,7 +29,7 @@ func TestMetricsLabelSetsAreTheirOwnersLists(t *testing.T) {
 		severities = append(severities, s.String())
 	}
 	var alertOutcomes []string
-	for _, o := range slices.Concat(submitOutcomes(), alertmanager.AlertOutcomes, []alertmanager.Outcome{alertmanager.Truncated}) {
+	for _, o := range slices.Concat(alertmanager.SubmitOutcomes(), alertmanager.AlertOutcomes, []alertmanager.Outcome{alertmanager.Truncated}) {
 		alertOutcomes = append(alertOutcomes, string(o))
 	}
 	for _, c := range []struct {

@@ -81,7 +81,7 @@ func NewPump(o PumpOptions) (*Pump, error) {
 }
 
 // String names the service in logs.
-func (p *Pump) String() string { return "notification outbox" }
+func (p *Pump) String() string { return "notification-outbox" }
 
 // Kick wakes every sink's loop, after the store committed new records.
 func (p *Pump) Kick() {

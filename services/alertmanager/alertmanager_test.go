@@ -18,6 +18,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/fault"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/testlog"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/alertmanager"
 )
@@ -131,7 +132,7 @@ func TestFiringAlertBecomesQueuedFault(t *testing.T) {
 		t.Fatalf("submitted %d faults, want 1", len(got))
 	}
 	f := got[0]
-	want := alertmanager.Resource{APIVersion: "v1", Kind: "Pod", Name: podA, Namespace: "shop"}
+	want := fault.Resource{APIVersion: "v1", Kind: "Pod", Name: podA, Namespace: "shop"}
 	if f.Cluster != "prod" || f.Source != "alertmanager" || f.FaultType != "KubePodCrashLooping" ||
 		f.Severity != "warning" || f.Resource != want || f.Status != "firing" || f.Fingerprint != fpA ||
 		!hex16.MatchString(f.FaultID) || f.Timestamp.Format(time.RFC3339Nano) != startsA {

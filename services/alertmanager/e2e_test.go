@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/fault"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/alertmanagertest"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/alertmanager"
 )
@@ -127,7 +128,7 @@ func TestRealAlertmanagerNotifications(t *testing.T) {
 		return statuses(fs, "firing")
 	})
 	idA := fired[0].FaultID
-	if fired[0].Resource != (alertmanager.Resource{APIVersion: "v1", Kind: "Pod", Name: podA, Namespace: "shop"}) ||
+	if fired[0].Resource != (fault.Resource{APIVersion: "v1", Kind: "Pod", Name: podA, Namespace: "shop"}) ||
 		fired[0].FaultType != "KubePodCrashLooping" || fired[0].Severity != "warning" || fired[0].Cluster != "prod" {
 		t.Errorf("firing alert mapped to %+v", fired[0])
 	}

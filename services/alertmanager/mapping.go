@@ -263,31 +263,12 @@ func (m Mapping) Validate() error {
 	return nil
 }
 
-// Resource is the Kubernetes object a fault is about; it has the fields
-// and JSON names of the fault event's resource.
-type Resource struct {
-	APIVersion string `json:"apiVersion,omitempty"`
-	Kind       string `json:"kind,omitempty"`
-	Name       string `json:"name,omitempty"`
-	Namespace  string `json:"namespace,omitempty"`
-}
-
-// Fault is one alert mapped to the runner's fault fields: Cluster,
-// FaultID, FaultType, Severity, Resource, Context and Timestamp are those
-// of the fault event, with the same meaning and bounds.
+// Fault is one alert mapped to the runner's fault event (Source is always
+// "alertmanager"; Context is a JSON object: the ContextAnnotations by name,
+// then "labels", "annotations" and "generatorURL" while they fit
+// fault.MaxContextBytes), with the alert's own detail beside it.
 type Fault struct {
-	Cluster string `json:"cluster"`
-	// Source is always "alertmanager".
-	Source    string   `json:"source"`
-	FaultID   string   `json:"faultId"`
-	FaultType string   `json:"faultType"`
-	Severity  string   `json:"severity"`
-	Resource  Resource `json:"resource"`
-	// Context is a JSON object: the ContextAnnotations by name, then
-	// "labels", "annotations" and "generatorURL" while they fit
-	// fault.MaxContextBytes.
-	Context   json.RawMessage `json:"context,omitempty"`
-	Timestamp time.Time       `json:"timestamp"`
+	fault.Event
 
 	// What follows is alert detail beyond the fault event's fields,
 	// bounded like the context.
@@ -346,12 +327,10 @@ func (m Mapping) Map(a Alert, clusters map[string]bool) (Fault, Outcome) {
 		return Fault{}, UnknownCluster
 	}
 	f := Fault{
-		Cluster:      cluster,
-		Source:       Source,
-		FaultID:      FaultID(a),
-		FaultType:    name,
-		Severity:     m.severity(labels[m.SeverityLabel]),
-		Timestamp:    a.StartsAt.UTC(),
+		Event: fault.Event{
+			Cluster: cluster, Source: Source, FaultID: FaultID(a), FaultType: name,
+			Severity: m.severity(labels[m.SeverityLabel]), Timestamp: a.StartsAt.UTC(),
+		},
 		Status:       a.Status,
 		Fingerprint:  truncate(a.Fingerprint, 64),
 		GeneratorURL: truncate(a.GeneratorURL, fault.MaxFieldBytes),
@@ -361,7 +340,7 @@ func (m Mapping) Map(a Alert, clusters map[string]bool) (Fault, Outcome) {
 	ns := labels[m.NamespaceLabel]
 	for _, r := range m.Resources {
 		if v := labels[r.Label]; v != "" {
-			f.Resource = Resource{APIVersion: r.APIVersion, Kind: r.Kind, Name: v}
+			f.Resource = fault.Resource{APIVersion: r.APIVersion, Kind: r.Kind, Name: v}
 			if !r.ClusterScoped {
 				f.Resource.Namespace = ns
 			}

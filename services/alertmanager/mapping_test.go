@@ -46,24 +46,24 @@ func TestResourceMapping(t *testing.T) {
 	m := alertmanager.DefaultMapping()
 	for _, tc := range []struct {
 		labels map[string]string
-		want   alertmanager.Resource
+		want   fault.Resource
 	}{
 		{map[string]string{"namespace": "shop", "pod": "p", "node": "n1", "deployment": "d"},
-			alertmanager.Resource{APIVersion: "v1", Kind: "Pod", Name: "p", Namespace: "shop"}},
+			fault.Resource{APIVersion: "v1", Kind: "Pod", Name: "p", Namespace: "shop"}},
 		{map[string]string{"namespace": "shop", "deployment": "d", "statefulset": "s"},
-			alertmanager.Resource{APIVersion: "apps/v1", Kind: "Deployment", Name: "d", Namespace: "shop"}},
+			fault.Resource{APIVersion: "apps/v1", Kind: "Deployment", Name: "d", Namespace: "shop"}},
 		{map[string]string{"namespace": "shop", "statefulset": "s"},
-			alertmanager.Resource{APIVersion: "apps/v1", Kind: "StatefulSet", Name: "s", Namespace: "shop"}},
+			fault.Resource{APIVersion: "apps/v1", Kind: "StatefulSet", Name: "s", Namespace: "shop"}},
 		{map[string]string{"namespace": "shop", "daemonset": "ds"},
-			alertmanager.Resource{APIVersion: "apps/v1", Kind: "DaemonSet", Name: "ds", Namespace: "shop"}},
+			fault.Resource{APIVersion: "apps/v1", Kind: "DaemonSet", Name: "ds", Namespace: "shop"}},
 		// job is Prometheus's scrape job, not a Kubernetes Job.
 		{map[string]string{"namespace": "shop", "job": "kube-state-metrics", "job_name": "backup-29"},
-			alertmanager.Resource{APIVersion: "batch/v1", Kind: "Job", Name: "backup-29", Namespace: "shop"}},
+			fault.Resource{APIVersion: "batch/v1", Kind: "Job", Name: "backup-29", Namespace: "shop"}},
 		{map[string]string{"namespace": "monitoring", "job": "kube-state-metrics", "node": "n1"},
-			alertmanager.Resource{APIVersion: "v1", Kind: "Node", Name: "n1"}},
+			fault.Resource{APIVersion: "v1", Kind: "Node", Name: "n1"}},
 		{map[string]string{"namespace": "shop", "job": "kube-state-metrics"},
-			alertmanager.Resource{Namespace: "shop"}},
-		{nil, alertmanager.Resource{}},
+			fault.Resource{Namespace: "shop"}},
+		{nil, fault.Resource{}},
 	} {
 		f, o := m.Map(alert(tc.labels), prod)
 		if o != "" || f.Resource != tc.want {
@@ -224,11 +224,11 @@ func ExampleMapping_Map() {
 	}
 	f, outcome := alertmanager.DefaultMapping().Map(n.Alerts[0], map[string]bool{"prod": true})
 	fmt.Println(outcome == "", f.Cluster, f.Source, f.FaultID, f.FaultType, f.Severity)
-	fmt.Printf("%+v\n", f.Resource)
+	fmt.Println(f.Resource.APIVersion, f.Resource.Kind, f.Resource.Namespace+"/"+f.Resource.Name)
 	fmt.Println(f.Timestamp)
 	// Output:
 	// true prod alertmanager 629af73145dc5d6d KubePodCrashLooping warning
-	// {APIVersion:v1 Kind:Pod Name:api-7d9c8b6f5-x2k4q Namespace:shop}
+	// v1 Pod shop/api-7d9c8b6f5-x2k4q
 	// 2026-11-27 00:11:14.077 +0000 UTC
 }
 

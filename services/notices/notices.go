@@ -255,7 +255,7 @@ func NewService(o *Outbox, so ServiceOptions) *Service {
 	}
 }
 
-func (s *Service) String() string { return "notification notices" }
+func (s *Service) String() string { return "notification-notices" }
 
 // watch updates the clusters watched for blindness to those configured
 // now. A removed cluster is forgotten without a notice: it is not blind,
