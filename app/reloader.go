@@ -19,7 +19,6 @@ import (
 	"log/slog"
 	"os"
 	"slices"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -114,7 +113,7 @@ func (r *reloader) Serve(ctx context.Context) error {
 func (r *reloader) apply(next config.Config) error {
 	// A sharded runner keeps its own clusters of the new list, by the
 	// shard it started with (changing the shards needs a restart, and
-	// restartOnly says so).
+	// config.RestartOnly says so).
 	shard := next
 	shard.Shard, shard.TotalShards = r.current.Shard, r.current.TotalShards
 	next.Clusters = shard.OwnClusters()
@@ -138,7 +137,7 @@ func (r *reloader) apply(next config.Config) error {
 			return err
 		}
 	}
-	if changed := restartOnly(r.current, next); len(changed) > 0 {
+	if changed := config.RestartOnly(r.current, next); len(changed) > 0 {
 		r.logger.Warn("Options changed that take effect only after a restart; not applied", "options", changed)
 	}
 
@@ -186,46 +185,4 @@ func (r *reloader) apply(next config.Config) error {
 	r.logger.Info("Configuration reloaded",
 		"clusters", len(next.Clusters), "added", added, "removed", removed, "sessions_kept_for", len(kept))
 	return nil
-}
-
-// restartOnly lists the options, other than the clusters, whose values
-// differ, by flag name: a reload does not apply them.
-func restartOnly(old, next config.Config) []string {
-	before, after := optionLines(old), optionLines(next)
-	var changed []string
-	for flag, v := range after {
-		if before[flag] != v && flag != "clusters-file" {
-			changed = append(changed, "--"+flag)
-		}
-	}
-	for flag := range before {
-		if _, ok := after[flag]; !ok && flag != "clusters-file" {
-			changed = append(changed, "--"+flag)
-		}
-	}
-	slices.Sort(changed)
-	return slices.Compact(changed)
-}
-
-// optionLines maps each option to its effective value(s), as check-config
-// prints them (secrets redacted), without the clusters.
-func optionLines(c config.Config) map[string]string {
-	c.Clusters = nil
-	var b strings.Builder
-	_ = c.WriteEffective(&b)
-	out := map[string]string{}
-	for _, line := range strings.Split(b.String(), "\n") {
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		if strings.HasPrefix(line, "clusters:") {
-			break
-		}
-		flag, value, _ := strings.Cut(line, " ")
-		if prev, ok := out[flag]; ok {
-			value = prev + "," + value
-		}
-		out[flag] = value
-	}
-	return out
 }

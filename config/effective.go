@@ -139,3 +139,22 @@ func redactWord(s string) string {
 	}
 	return s
 }
+
+// RestartOnly lists, by flag name, the options other than the clusters
+// whose values differ between running and next: a reload applies the
+// cluster list alone, and the rest take effect only after a restart. It
+// walks the options table, so a new option is covered without a word here.
+func RestartOnly(running, next Config) []string {
+	before, after := options(&running), options(&next)
+	var changed []string
+	for i, o := range before {
+		switch o.Flag {
+		case "config", "cluster", "clusters-file":
+			continue
+		}
+		if o.value.String() != after[i].value.String() {
+			changed = append(changed, "--"+o.Flag)
+		}
+	}
+	return changed
+}
