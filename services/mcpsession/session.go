@@ -88,7 +88,8 @@ type Options struct {
 	// BlindTicks, when set, replaces the BlindTick ticker; tests drive
 	// blind-time accounting with it.
 	BlindTicks <-chan time.Time
-	// Now is the clock of blind-time accounting; nil uses time.Now.
+	// Now is the session's clock: blind-time accounting and when a
+	// refused cluster is subscribed again; nil uses time.Now.
 	Now func() time.Time
 	// Rand feeds the backoff jitter; nil uses math/rand/v2.
 	Rand func() float64
@@ -214,7 +215,7 @@ func (s *Session) Serve(ctx context.Context) error {
 			return err
 		}
 		var upAt time.Time
-		reason, err, perCluster := s.connectAndListen(ctx, func() { upAt = s.o.Now() })
+		end := s.connectAndListen(ctx, func() { upAt = s.o.Now() })
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -227,9 +228,9 @@ func (s *Session) Serve(ctx context.Context) error {
 		delay := backoff.Next()
 		reasons := make(map[*binding]string, len(s.bindings))
 		for _, b := range s.bindings {
-			f, ok := perCluster[b]
+			f, ok := end.refused[b]
 			if !ok {
-				f = attemptFailure{reason, err}
+				f = attemptFailure{end.reason, end.err}
 			}
 			reasons[b] = f.reason
 			s.failed(b, f, delay)
@@ -262,18 +263,25 @@ func (s *Session) failed(b *binding, f attemptFailure, delay time.Duration) {
 	s.logger.Warn("SSE connection failed, retrying", attrs...)
 }
 
+// sessionEnd is why one session ended: the reason label and error of the
+// session, and the clusters whose own subscribe failed (each keeps its own
+// reason).
+type sessionEnd struct {
+	reason  string
+	err     error
+	refused map[*binding]attemptFailure
+}
+
 // connectAndListen runs one session from connect to its end and returns
-// why it ended; perCluster holds the clusters whose own subscribe failed.
-// onUp is called once the first subscription is live.
+// why it ended. onUp is called once the first subscription is live.
 //
-// It stays one function, longer than the rest of the package, because the
-// session's lifetime is a stack of defers whose order matters: the hand-off
-// drains last, the connection context ends before the client session
-// closes (so a reader waiting for room gives up), the legacy transport's
-// session context outlives the handshake, and every cluster's blind window
-// opens when the whole session ends. Split across functions, that order
-// would no longer be readable in one place.
-func (s *Session) connectAndListen(ctx context.Context, onUp func()) (string, error, map[*binding]attemptFailure) {
+// The session's lifetime is a stack of defers whose order matters, so they
+// are all here: the hand-off drains last, the connection context ends
+// before the client session closes (so a reader waiting for room gives
+// up), the legacy transport's session context outlives the handshake, and
+// every cluster's blind window opens when the whole session ends. The
+// steps are functions of their own: dial, subscribeAll, listen.
+func (s *Session) connectAndListen(ctx context.Context, onUp func()) sessionEnd {
 	// Faults are taken off the event stream before the SDK sees them
 	// (streamFilter) and handed to intake, in order, by this goroutine
 	// through a bounded queue (handoff): a flood slows the server down, or
@@ -293,8 +301,94 @@ func (s *Session) connectAndListen(ctx context.Context, onUp func()) (string, er
 		}
 	})
 	if err != nil {
-		return ReasonOther, err, nil
+		return sessionEnd{reason: ReasonOther, err: err}
 	}
+	hs := s.startHandshake(ctx, rec)
+	defer hs.stop()
+	cs, err := s.dial(hs.sessionCtx, httpClient)
+	if err != nil {
+		return hs.failed(err, "connect "+config.RedactURL(s.bindings[0].cluster.Endpoint), ReasonProtocol)
+	}
+	defer cs.Close()
+	// Before the close: a reader waiting for room in the hand-off gives up.
+	defer endConn()
+	// Faults are sent at level warning whatever their severity; without
+	// setLevel the server sends nothing at all.
+	if err := cs.SetLoggingLevel(hs.connectCtx, &mcp.SetLoggingLevelParams{Level: "warning"}); err != nil {
+		return hs.failed(err, "logging/setLevel", ReasonProtocol)
+	}
+	defer func() {
+		now := s.o.Now()
+		for _, b := range s.bindings {
+			b.down(now)
+		}
+	}()
+	refused, end, ok := s.subscribeAll(hs, cs)
+	if !ok {
+		return end
+	}
+	if !hs.done() {
+		return sessionEnd{reason: ReasonTimeout, err: fmt.Errorf("handshake took longer than %s", s.o.ConnectTimeout)}
+	}
+	onUp()
+	return s.listen(ctx, cs, rec, faults, streamEnded, refused)
+}
+
+// handshake bounds connect, setLevel and the first subscriptions by
+// --connect-timeout. The legacy SSE transport ties its event stream to the
+// context given to Connect, so that context (sessionCtx) must live as long
+// as the session; the handshake is bounded by a timer that cancels it
+// instead, and by connectCtx for the calls.
+type handshake struct {
+	sessionCtx    context.Context
+	endSession    context.CancelFunc
+	connectCtx    context.Context
+	cancelConnect context.CancelFunc
+	timer         *time.Timer
+	timedOut      atomic.Bool
+	rec           *recorder
+}
+
+func (s *Session) startHandshake(ctx context.Context, rec *recorder) *handshake {
+	hs := &handshake{rec: rec}
+	hs.sessionCtx, hs.endSession = context.WithCancel(ctx)
+	hs.timer = time.AfterFunc(s.o.ConnectTimeout, func() {
+		hs.timedOut.Store(true)
+		hs.endSession()
+	})
+	hs.connectCtx, hs.cancelConnect = context.WithTimeout(hs.sessionCtx, s.o.ConnectTimeout)
+	return hs
+}
+
+// done ends the handshake; false when its time ran out first.
+func (hs *handshake) done() bool {
+	if !hs.timer.Stop() {
+		return false
+	}
+	hs.cancelConnect()
+	return true
+}
+
+func (hs *handshake) stop() {
+	hs.timer.Stop()
+	hs.cancelConnect()
+	hs.endSession()
+}
+
+// failed is a handshake step's failure, classified: a timeout wins, then
+// what the wire showed, then the step's own fallback reason.
+func (hs *handshake) failed(err error, what string, fallback string) sessionEnd {
+	reason := classify(err, hs.rec)
+	if hs.timedOut.Load() || errors.Is(err, context.DeadlineExceeded) {
+		reason = ReasonTimeout
+	} else if reason == ReasonOther && fallback != "" {
+		reason = fallback
+	}
+	return sessionEnd{reason: reason, err: fmt.Errorf("%s: %w", what, err)}
+}
+
+// dial connects the MCP client over the cluster's transport.
+func (s *Session) dial(sessionCtx context.Context, httpClient *http.Client) (*mcp.ClientSession, error) {
 	// Other notifications (subscription errors, ordinary logs) are few
 	// and come through the SDK, which calls the handler from its reader.
 	client := mcp.NewClient(&mcp.Implementation{Name: "kubernetes-mcp-runner", Version: s.o.Version}, &mcp.ClientOptions{
@@ -319,59 +413,27 @@ func (s *Session) connectAndListen(ctx context.Context, onUp func()) (string, er
 			MaxEventSize: s.o.MaxEventBytes,
 		}
 	}
-
-	// The legacy SSE transport ties its event stream to the context given
-	// to Connect, so that context must live as long as the session; the
-	// handshake is bounded by a timer that cancels it instead.
-	sessionCtx, endSession := context.WithCancel(ctx)
-	defer endSession()
-	var handshakeTimedOut atomic.Bool
-	handshakeTimer := time.AfterFunc(s.o.ConnectTimeout, func() {
-		handshakeTimedOut.Store(true)
-		endSession()
-	})
-	defer handshakeTimer.Stop()
-	connectCtx, cancelConnect := context.WithTimeout(sessionCtx, s.o.ConnectTimeout)
-	defer cancelConnect()
-	failed := func(err error, what string, fallback string) (string, error, map[*binding]attemptFailure) {
-		reason := classify(err, rec)
-		if handshakeTimedOut.Load() || errors.Is(err, context.DeadlineExceeded) {
-			reason = ReasonTimeout
-		} else if reason == ReasonOther && fallback != "" {
-			reason = fallback
-		}
-		return reason, fmt.Errorf("%s: %w", what, err), nil
-	}
 	cs, err := client.Connect(sessionCtx, transport, &mcp.ClientSessionOptions{ProtocolVersion: ProtocolVersion})
 	if err != nil {
-		return failed(errors.New(s.redact(err.Error())), "connect "+config.RedactURL(c.Endpoint), ReasonProtocol)
+		return nil, errors.New(s.redact(err.Error()))
 	}
-	defer cs.Close()
-	// Before the close: a reader waiting for room in the hand-off gives up.
-	defer endConn()
-	// Faults are sent at level warning whatever their severity; without
-	// setLevel the server sends nothing at all.
-	if err := cs.SetLoggingLevel(connectCtx, &mcp.SetLoggingLevelParams{Level: "warning"}); err != nil {
-		return failed(err, "logging/setLevel", ReasonProtocol)
-	}
+	return cs, nil
+}
 
-	// Subscriptions die with the session: subscribe every cluster again.
+// subscribeAll subscribes every cluster of the session: subscriptions die
+// with the session. ok is false when none is live or the session itself
+// failed; end then says why.
+func (s *Session) subscribeAll(hs *handshake, cs *mcp.ClientSession) (refused map[*binding]attemptFailure, end sessionEnd, ok bool) {
 	s.mu.Lock()
 	clear(s.routes)
 	s.unroutedLogged = false
 	s.mu.Unlock()
-	defer func() {
-		now := s.o.Now()
-		for _, b := range s.bindings {
-			b.down(now)
-		}
-	}()
-	refused := make(map[*binding]attemptFailure)
+	refused = make(map[*binding]attemptFailure)
 	live := 0
 	for _, b := range s.bindings {
-		f, sessionErr := s.subscribe(connectCtx, cs, b)
+		f, sessionErr := s.subscribe(hs.connectCtx, cs, b)
 		if sessionErr != nil {
-			return failed(sessionErr, "events_subscribe", ReasonSubscribeFailed)
+			return nil, hs.failed(sessionErr, "events_subscribe", ReasonSubscribeFailed), false
 		}
 		if f != nil {
 			refused[b] = *f
@@ -381,34 +443,19 @@ func (s *Session) connectAndListen(ctx context.Context, onUp func()) (string, er
 	}
 	if live == 0 {
 		first := refused[s.bindings[0]]
-		return first.reason, first.err, refused
+		return nil, sessionEnd{reason: first.reason, err: first.err, refused: refused}, false
 	}
-	if !handshakeTimer.Stop() {
-		return ReasonTimeout, fmt.Errorf("handshake took longer than %s", s.o.ConnectTimeout), nil
-	}
-	cancelConnect()
-	onUp()
+	return refused, sessionEnd{}, true
+}
 
-	// Clusters the server refused (an unknown context, a filter it
-	// rejects) are retried on their own backoff while the others stay
-	// subscribed: a kubeconfig can gain the context later.
-	retries := make(map[*binding]*Backoff)
-	retryAt := make(map[*binding]time.Time)
-	lastReason := make(map[*binding]string)
-	schedule := func(b *binding, f attemptFailure) {
-		lastReason[b] = f.reason
-		bo, ok := retries[b]
-		if !ok {
-			bo = NewBackoff(s.o.InitialDelay, s.o.MaxDelay, s.o.Rand)
-			retries[b] = bo
-		}
-		delay := bo.Next()
-		s.failed(b, f, delay)
-		retryAt[b] = time.Now().Add(delay)
-	}
+// listen serves a live session until it ends: faults handed over, the
+// keepalive ping, and the clusters the server refused subscribed again on
+// their own backoff.
+func (s *Session) listen(ctx context.Context, cs *mcp.ClientSession, rec *recorder, faults *handoff, streamEnded <-chan error, refused map[*binding]attemptFailure) sessionEnd {
+	retries := newResubscribes(s.o.InitialDelay, s.o.MaxDelay, s.o.Rand)
 	for _, b := range s.bindings {
 		if f, ok := refused[b]; ok {
-			schedule(b, f)
+			s.failed(b, f, retries.schedule(b, f.reason, s.o.Now()))
 		}
 	}
 
@@ -420,13 +467,13 @@ func (s *Session) connectAndListen(ctx context.Context, onUp func()) (string, er
 	defer retryTimer.Stop()
 	for {
 		retryTimer.Stop()
-		if next, ok := earliest(retryAt); ok {
-			retryTimer.Reset(time.Until(next))
+		if next, ok := retries.next(); ok {
+			retryTimer.Reset(next.Sub(s.o.Now()))
 		}
 		select {
 		case <-ctx.Done():
 			_ = cs.Close()
-			return "", ctx.Err(), nil
+			return sessionEnd{err: ctx.Err()}
 		case <-faults.wake:
 			faults.drain(s.handleFault)
 		case err := <-streamEnded:
@@ -438,57 +485,112 @@ func (s *Session) connectAndListen(ctx context.Context, onUp func()) (string, er
 					reason = r
 				}
 			}
-			return reason, sessionEnded(err), nil
+			return sessionEnd{reason: reason, err: sessionEnded(err)}
 		case <-ticker.C:
 			pingCtx, cancel := context.WithTimeout(ctx, s.o.Keepalive/2)
 			err := cs.Ping(pingCtx, nil)
 			cancel()
 			if err != nil && ctx.Err() == nil {
 				_ = cs.Close()
-				return ReasonKeepaliveTimeout, fmt.Errorf("keepalive ping unanswered within %s: %w", s.o.Keepalive/2, err), nil
+				return sessionEnd{reason: ReasonKeepaliveTimeout, err: fmt.Errorf("keepalive ping unanswered within %s: %w", s.o.Keepalive/2, err)}
 			}
 		case <-retryTimer.C:
-			now := time.Now()
-			for _, b := range s.bindings {
-				at, ok := retryAt[b]
-				if !ok || at.After(now) {
-					continue
-				}
-				delete(retryAt, b)
-				s.o.Metrics.SSEReconnections.WithLabelValues(b.name, lastReason[b]).Inc()
-				subCtx, cancel := context.WithTimeout(ctx, s.o.ConnectTimeout)
-				f, sessionErr := s.subscribe(subCtx, cs, b)
-				cancel()
-				if sessionErr != nil {
-					if ctx.Err() != nil {
-						return "", ctx.Err(), nil
-					}
-					_ = cs.Close()
-					reason := classify(sessionErr, rec)
-					if errors.Is(sessionErr, context.DeadlineExceeded) {
-						reason = ReasonTimeout
-					}
-					return reason, fmt.Errorf("events_subscribe: %w", sessionErr), nil
-				}
-				if f != nil {
-					schedule(b, *f)
-					continue
-				}
-				delete(retries, b)
+			if end, ok := s.resubscribeDue(ctx, cs, rec, retries); !ok {
+				return end
 			}
 		}
 	}
 }
 
-func earliest(at map[*binding]time.Time) (time.Time, bool) {
-	var min time.Time
-	for _, t := range at {
-		if min.IsZero() || t.Before(min) {
-			min = t
+// resubscribeDue subscribes again the refused clusters whose retry is due.
+// ok is false when the session itself failed; end then says why.
+func (s *Session) resubscribeDue(ctx context.Context, cs *mcp.ClientSession, rec *recorder, retries *resubscribes) (end sessionEnd, ok bool) {
+	for _, due := range retries.due(s.o.Now(), s.bindings) {
+		b := due.b
+		s.o.Metrics.SSEReconnections.WithLabelValues(b.name, due.reason).Inc()
+		subCtx, cancel := context.WithTimeout(ctx, s.o.ConnectTimeout)
+		f, sessionErr := s.subscribe(subCtx, cs, b)
+		cancel()
+		if sessionErr != nil {
+			if ctx.Err() != nil {
+				return sessionEnd{err: ctx.Err()}, false
+			}
+			_ = cs.Close()
+			reason := classify(sessionErr, rec)
+			if errors.Is(sessionErr, context.DeadlineExceeded) {
+				reason = ReasonTimeout
+			}
+			return sessionEnd{reason: reason, err: fmt.Errorf("events_subscribe: %w", sessionErr)}, false
+		}
+		if f != nil {
+			s.failed(b, *f, retries.schedule(b, f.reason, s.o.Now()))
+			continue
+		}
+		retries.forget(b)
+	}
+	return sessionEnd{}, true
+}
+
+// resubscribes is the retry state of the clusters a live session's server
+// refused (an unknown context, a filter it rejects): each on a backoff of
+// its own, while the others stay subscribed, since a kubeconfig can gain
+// the context later.
+type resubscribes struct {
+	initial, max time.Duration
+	rand         func() float64
+	pending      map[*binding]*resubscribe
+}
+
+type resubscribe struct {
+	b       *binding
+	backoff *Backoff
+	at      time.Time // zero once taken by due
+	reason  string    // why the last attempt failed
+}
+
+func newResubscribes(initial, max time.Duration, rand func() float64) *resubscribes {
+	return &resubscribes{initial: initial, max: max, rand: rand, pending: map[*binding]*resubscribe{}}
+}
+
+// schedule sets b's next attempt after its backoff's next delay, which it
+// returns; the backoff grows with each refusal until forget.
+func (r *resubscribes) schedule(b *binding, reason string, now time.Time) time.Duration {
+	p, ok := r.pending[b]
+	if !ok {
+		p = &resubscribe{b: b, backoff: NewBackoff(r.initial, r.max, r.rand)}
+		r.pending[b] = p
+	}
+	delay := p.backoff.Next()
+	p.at, p.reason = now.Add(delay), reason
+	return delay
+}
+
+// next is the earliest scheduled attempt.
+func (r *resubscribes) next() (time.Time, bool) {
+	var first time.Time
+	for _, p := range r.pending {
+		if !p.at.IsZero() && (first.IsZero() || p.at.Before(first)) {
+			first = p.at
 		}
 	}
-	return min, !min.IsZero()
+	return first, !first.IsZero()
 }
+
+// due takes the attempts scheduled at or before now, in the session's
+// order of clusters.
+func (r *resubscribes) due(now time.Time, order []*binding) []resubscribe {
+	var out []resubscribe
+	for _, b := range order {
+		if p, ok := r.pending[b]; ok && !p.at.IsZero() && !p.at.After(now) {
+			out = append(out, *p)
+			p.at = time.Time{}
+		}
+	}
+	return out
+}
+
+// forget drops b's retry state once it is subscribed.
+func (r *resubscribes) forget(b *binding) { delete(r.pending, b) }
 
 // subscribe subscribes one cluster. A refusal or an answer without a
 // subscription id is that cluster's failure; any other error means the
