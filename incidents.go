@@ -11,7 +11,6 @@ import (
 
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/config"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/history"
-	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/journal"
 )
 
 // runIncidents lists finished incidents with their notification delivery
@@ -41,7 +40,7 @@ func runIncidents(args []string, getenv func(string) string, stdout, stderr io.W
 	var rows []history.Row
 	if *url == "" {
 		rows, err = history.ReadDir(*stateDir, q)
-		if errors.Is(err, journal.ErrLocked) {
+		if errors.Is(err, history.ErrLocked) {
 			*url = "http://" + envOr(getenv, "UI_ADDRESS", config.Defaults().UIAddress)
 		}
 	}

@@ -19,6 +19,10 @@ import (
 // authentication (docs/security.md).
 const APIPath = "/api/incidents"
 
+// ErrLocked: a running runner holds the state directory; read its
+// APIPath instead (Fetch).
+var ErrLocked = journal.ErrLocked
+
 // DefaultAPILimit is how many records APIPath serves without ?limit=.
 const DefaultAPILimit = 100
 

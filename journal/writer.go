@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/incident"
-	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/metrics"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/notification"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/queue"
 )
@@ -16,7 +15,7 @@ import (
 // operation (the op label values below) and brings the state back at start.
 type Writer struct {
 	Store   *Store
-	Metrics *metrics.Metrics
+	Metrics Metrics
 	Logger  *slog.Logger
 	// Outbox, when set, gives the notification records of a finished
 	// incident; they are written in the transaction that finishes it, and
@@ -33,9 +32,18 @@ type Writer struct {
 	Reclaim func(InFlight)
 }
 
+// Metrics gives the writer its collectors; *metrics.Metrics is one.
+type Metrics interface {
+	StateWriteFailed(op string) interface{ Inc() }
+	Abandoned(cluster string) interface{ Inc() }
+	Requeued(cluster string) interface{ Inc() }
+	Restored(cluster string) interface{ Inc() }
+	HandedOver() interface{ Add(float64) }
+}
+
 func (w Writer) failed(op string, err error) error {
 	if err != nil {
-		w.Metrics.StateWriteErrors.WithLabelValues(op).Inc()
+		w.Metrics.StateWriteFailed(op).Inc()
 	}
 	return err
 }
@@ -130,7 +138,7 @@ func (w Writer) Recover(queues *queue.Set, maxAttempts int, dedupWindow time.Dur
 					reason = "handed over: shard " + strconv.Itoa(shard) + " owns the cluster now"
 				}
 			} else {
-				w.Metrics.IncidentsAbandoned.WithLabelValues(cluster).Inc()
+				w.Metrics.Abandoned(cluster).Inc()
 			}
 			w.Logger.Error("Abandoning an interrupted incident", "cluster", cluster, "incident_id", f.IncidentID,
 				"fault_id", f.Item.Event.FaultID, "attempts", f.Item.Attempts, "reason", reason)
@@ -146,7 +154,7 @@ func (w Writer) Recover(queues *queue.Set, maxAttempts int, dedupWindow time.Dur
 		if _, err := w.Store.Requeue(f); w.failed(OpRequeue, err) != nil {
 			return nil, err
 		}
-		w.Metrics.IncidentsRequeued.WithLabelValues(cluster).Inc()
+		w.Metrics.Requeued(cluster).Inc()
 		w.Logger.Warn("Re-queued an incident interrupted by a shutdown or crash", "cluster", cluster,
 			"incident_id", f.IncidentID, "fault_id", f.Item.Event.FaultID, "attempts_so_far", f.Item.Attempts)
 	}
@@ -170,13 +178,13 @@ func (w Writer) Recover(queues *queue.Set, maxAttempts int, dedupWindow time.Dur
 				drop = append(drop, e.Seq)
 				continue
 			}
-			w.Metrics.EventsRestored.WithLabelValues(cluster).Inc()
+			w.Metrics.Restored(cluster).Inc()
 			restored++
 		}
 		if shard, ok := w.ownedBy(cluster); ok && q == nil && len(drop) > 0 {
 			// Resharded: the new owner starts clean and hears the
 			// cluster's faults from now on (docs/scaling.md).
-			w.Metrics.EventsHandedOver.Add(float64(len(drop)))
+			w.Metrics.HandedOver().Add(float64(len(drop)))
 			w.Logger.Warn("Dropped stored faults of a cluster another shard owns now",
 				"cluster", cluster, "owner_shard", shard, "dropped", len(drop))
 			_ = w.failed(OpRemove, w.Store.Remove(cluster, drop...))
