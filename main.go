@@ -1,16 +1,8 @@
 // Command kubernetes-mcp-runner keeps an MCP session open to the
 // kubernetes-mcp-server of every configured cluster, queues the faults they
-// report, and runs an investigation agent for each.
-//
-//	kubernetes-mcp-server ×N ──MCP──► sse[cluster] ──► intake ──► queue[cluster]
-//	                                   (reconnect,      (filter,     │    ▲
-//	                                    backoff)         dedup,      │    └─ sweeper (expiry)
-//	                                                     breaker)    ▼
-//	                                   breaker ◄── dispatch ── procutil.Run(agent) per incident
-//	                                                  │
-//	                                   workspace-root/<cluster>/<incident-id>/
-//
-//	/metrics (metrics-server)   /healthz /readyz (health-server)
+// report, and runs an investigation agent for each. This is the binary:
+// the mode switch, build info and exit codes; the daemon is package app
+// (its tree is sketched there), each other mode a file here.
 package main
 
 import (

@@ -1,33 +1,34 @@
-package app
-
-// The daemon's wiring, in the order Run builds it. Arrows point from
-// a component to what it uses.
+// Package app is the runner's composition: Run builds every component in
+// dependency order and runs it until shutdown, for the binary, the demo
+// and the tests alike. This is the one sketch of the running tree; arrows
+// point from a component to what it uses.
 //
 //	supervisor.Run (oklog/run)
 //	 ├─ 1 signals
 //	 ├─ 2 workers (suture)
-//	 │    ├─ intake: sessions: mcpsession[endpoint]… ──► intake ──► breaker, queues ──► journal
+//	 │    ├─ intake: sessions: sse[endpoint]… ──► intake ──► breaker, queues ──► journal
 //	 │    │          alertmanager-intake (--intake-address) ──► intake, queues, dispatch
 //	 │    │          sweeper ──► queues
-//	 │    │          reloader (SIGHUP) ──► sessions, intake, queues, dispatch (reload.go)
+//	 │    │          reloader (SIGHUP) ──► sessions, intake, queues, dispatch (reloader.go)
 //	 │    └─ dispatch ──► queues, breaker, procutil, journal (incident records)
 //	 └─ 3 http (suture)
-//	      ├─ metrics-server  /metrics
-//	      ├─ health-server   /healthz /readyz (probes only)
-//	      ├─ ui-server       incidents page, /api/incidents (journal; --ui-address)
-//	      ├─ outbox pump     notifications ──► sinks (--notify-file; notifications.go)
-//	      ├─ notices         breaker and blind-cluster notices ──► outbox
-//	      ├─ debug-server    /debug/pprof (only with --debug-address)
-//	      ├─ watchdog        (only under systemd with WatchdogSec)
-//	      └─ reaper          agents' orphans (the binary is a child subreaper)
+//	      ├─ metrics-server        /metrics
+//	      ├─ health-server         /healthz /readyz (probes only)
+//	      ├─ ui-server             incidents page, /api/incidents (history; --ui-address)
+//	      ├─ notification-outbox   notifications ──► sinks (--notify-file; services/notices)
+//	      ├─ notification-notices  breaker transitions and blind clusters ──► outbox
+//	      ├─ debug-server          /debug/pprof (only with --debug-address)
+//	      ├─ watchdog              (only under systemd with WatchdogSec)
+//	      └─ reaper                agents' orphans (the binary is a child subreaper)
 //
 // Shutdown runs down that list, one step at a time (supervisor/supervisor.go
 // holds the steps): the signal sets the shutdown flag (probes answer 503,
 // systemd hears STOPPING=1); the sessions close and the sweeper stops;
 // dispatch stops taking work, waits up to --shutdown-timeout for running
 // agents, then interrupts the rest; only then do the HTTP servers stop, so
-// /metrics and /readyz see the whole drain. The deferred closes below (state
-// store, breaker timer) run after supervisor.Run returns.
+// /metrics and /readyz see the whole drain. The deferred closes in Run
+// (state store, breaker timer) run after supervisor.Run returns.
+package app
 
 import (
 	"context"

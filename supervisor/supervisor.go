@@ -1,12 +1,8 @@
 // Package supervisor owns the process lifecycle: an oklog/run group whose
-// actors are the signal handler, the suture tree of workers and the suture
-// tree of HTTP servers, and the ordered shutdown between them.
-//
-//	run.Group
-//	 ├─ 1 signals ─────────── SIGTERM/SIGINT → step 1
-//	 ├─ 2 workers (suture) ── intake: sse[cluster]…, sweeper  → step 2
-//	 │                        dispatch                         → steps 3, 4
-//	 └─ 3 http (suture) ───── metrics-server, health-server, watchdog → step 5
+// actors are the signal handler (step 1), the suture tree of workers
+// (intake services: step 2; dispatch: steps 3 and 4) and the suture tree of
+// HTTP servers (step 5), and the ordered shutdown between them. What runs
+// in each tree is sketched once, at the top of package app.
 //
 // run.Group calls the actors' interrupt functions one at a time in the
 // order they were added, and each interrupt here blocks until its step is
