@@ -288,8 +288,11 @@ func TestConcurrentAdmitNearTheLimits(t *testing.T) {
 	}
 
 	l, _ := newLedger(t, Options{Global: Limits{RunsPerHour: 40}, Clusters: map[string]Limits{"prod": {RunsPerHour: 7}}})
-	if got := race(l, "prod", "staging"); got != 40 {
-		t.Errorf("admitted %d runs, want exactly the global limit 40", got)
+	if got := race(l, "prod"); got != 7 {
+		t.Errorf("admitted %d runs of prod, want exactly its limit 7", got)
+	}
+	if got := race(l, "prod", "staging"); got != 33 {
+		t.Errorf("admitted %d more runs, want exactly the 33 the global limit leaves", got)
 	}
 	st := l.Status()
 	if st.Global.RunsLastHour != 40 || st.Clusters[0].Scope.Cluster != "prod" || st.Clusters[0].RunsLastHour != 7 {
