@@ -2,6 +2,26 @@
 // handles one: how its agent ended, the files of its workspace, the fields
 // an agent sees, event.json, result.json and the history record. It imports
 // only the fault it is about.
+//
+// # The usage file
+//
+// The runner tells an agent where to report what its run cost through
+// USAGE_FILE (UsageFile, usage.json, in the workspace beside the report).
+// Writing it is optional. When written it is one JSON object of at most
+// MaxUsageBytes, every field optional:
+//
+//	{
+//	  "cost_usd": 0.42,          // number, >= 0, finite, at most MaxUsageCostUSD
+//	  "input_tokens": 12000,     // whole number, >= 0, at most MaxUsageTokens
+//	  "output_tokens": 1800,     // whole number, >= 0, at most MaxUsageTokens
+//	  "model": "claude-sonnet-4" // string, at most MaxUsageModelLen bytes, no control characters
+//	}
+//
+// Other fields are ignored, so an agent may write more. A field of the
+// wrong type, a number out of range, or a file that is not one JSON object
+// makes the whole file unusable (ReadUsage says why and names the file);
+// the run is then charged as if it had reported nothing. A field left out
+// or null is not reported, which differs from a reported 0.
 package incident
 
 import (

@@ -9,6 +9,8 @@
 #   KUBECONFIG   the cluster's kubeconfig (the clusters file's "kubeconfig"),
 #                bound to a read-only ClusterRole (rbac.yaml)
 #   CLUSTER, FAULT_TYPE, SEVERITY, RESOURCE_KIND, RESOURCE_NAME, RESOURCE_NAMESPACE
+#   USAGE_FILE   where to report what the run cost (usage.json, docs/budgets.md)
+#   MAX_COST_USD when set, the most this run may spend (--max-budget-usd)
 # and ANTHROPIC_API_KEY when the runner passes it on (agent-env-allow).
 #
 # Success is exit 0 with a report of at least agent-report-min-bytes; the
@@ -43,10 +45,56 @@ PROMPT
   printf '\n```\n'
 } >"$prompt"
 
-# Write beside the report and rename, so a killed run never leaves a
-# half-written report that could pass for a finished one.
-claude --print --output-format text --max-turns "${TRIAGE_MAX_TURNS:-25}" \
+# The CLI answers one JSON object (--output-format json): the report in
+# "result", the cost in "total_cost_usd", tokens in "usage" and one entry
+# per model in "modelUsage". It goes to a file first, so the cost is
+# reported even when the run fails (a failed run was still billed).
+set -- --print --output-format json --max-turns "${TRIAGE_MAX_TURNS:-25}" \
   --allowedTools 'Bash(kubectl get:*)' 'Bash(kubectl describe:*)' 'Bash(kubectl logs:*)' \
-  'Bash(kubectl events:*)' 'Bash(kubectl top:*)' \
-  <"$prompt" >"$REPORT_FILE.partial"
+  'Bash(kubectl events:*)' 'Bash(kubectl top:*)'
+if [ -n "${MAX_COST_USD:-}" ]; then
+  set -- "$@" --max-budget-usd "$MAX_COST_USD"
+fi
+answer="$WORKSPACE/claude.json"
+status=0
+claude "$@" <"$prompt" >"$answer" || status=$?
+
+# Node is in the image for the CLI already. It writes the report (beside
+# the final name, renamed below, so a killed run never leaves a
+# half-written report that could pass for a finished one) and the usage
+# file, and fails when the CLI said the run failed. An answer that is not
+# the JSON object (an older CLI, a wrapper printing text) is the report as
+# it stands, with no usage to report.
+node - "$answer" "$REPORT_FILE.partial" "${USAGE_FILE:-}" <<'JS' || { [ "$status" -ne 0 ] || status=1; }
+const fs = require("fs");
+const [answer, report, usageFile] = process.argv.slice(2);
+const text = fs.readFileSync(answer, "utf8");
+let out;
+try { out = JSON.parse(text); } catch { out = null; }
+if (out === null || typeof out !== "object" || Array.isArray(out)) {
+  fs.writeFileSync(report, text);
+  process.exit(0);
+}
+if (usageFile) {
+  const usage = {};
+  if (typeof out.total_cost_usd === "number") usage.cost_usd = out.total_cost_usd;
+  const u = out.usage || {};
+  if (Number.isInteger(u.input_tokens)) usage.input_tokens = u.input_tokens;
+  if (Number.isInteger(u.output_tokens)) usage.output_tokens = u.output_tokens;
+  // The model that cost the most names the run.
+  const models = Object.entries(out.modelUsage || {});
+  models.sort((a, b) => ((b[1] || {}).costUSD || 0) - ((a[1] || {}).costUSD || 0));
+  if (models.length > 0) usage.model = models[0][0].slice(0, 200);
+  fs.writeFileSync(usageFile, JSON.stringify(usage) + "\n");
+}
+if (out.is_error || typeof out.result !== "string") {
+  console.error("claude: " + (out.subtype || "error") + ": " + String(out.result || "").slice(0, 500));
+  process.exit(1);
+}
+fs.writeFileSync(report, out.result + "\n");
+JS
+if [ "$status" -ne 0 ]; then
+  rm -f "$REPORT_FILE.partial"
+  exit "$status"
+fi
 mv "$REPORT_FILE.partial" "$REPORT_FILE"
