@@ -184,7 +184,8 @@ func TestMaxSizeMakesAGroupReadyAtOnceAndLeavesTheRestWaiting(t *testing.T) {
 
 func TestANodeFaultAbsorbsItsPodsWaitingGroups(t *testing.T) {
 	pods := []Member{
-		podFault(1, t0, "web-7d9f-a", fault.TypePodCrash, "warning", "n1", deployment("web")),
+		// As severe as the node fault and older: the node still leads.
+		podFault(1, t0, "web-7d9f-a", fault.TypeCrashLoop, "critical", "n1", deployment("web")),
 		podFault(2, t0, "web-7d9f-b", fault.TypePodCrash, "warning", "n1", deployment("web")),
 		podFault(3, t0, "api-7d9f-a", fault.TypePodCrash, "warning", "n1", deployment("api")),
 	}
