@@ -128,11 +128,11 @@ func TestStandInAnswersTheRecordedReads(t *testing.T) {
 	}
 	at(21 * time.Minute)
 	for file, args := range map[string]map[string]any{
-		"after.pods_get-lonely.response.json":          {"name": "lonely", "namespace": "default"},
-		"after.pods_get-web-7d9f-a.response.json":      {"name": "web-7d9f-a", "namespace": "default"},
-		"after.pods_get-web-7d9f-b.response.json":      {"name": "web-7d9f-b", "namespace": "default"},
-		"after.resources_get-job.response.json":        {"apiVersion": "batch/v1", "kind": "Job", "name": "batch", "namespace": "default"},
-		"after.resources_get-deployment.response.json": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web", "namespace": "default"},
+		"after.pods_get-lonely.response.json":           {"name": "lonely", "namespace": "default"},
+		"after.pods_get-web-7d9f-a.response.json":       {"name": "web-7d9f-a", "namespace": "default"},
+		"after.pods_get-web-7d9f-b.response.json":       {"name": "web-7d9f-b", "namespace": "default"},
+		"after.resources_get-job.response.json":         {"apiVersion": "batch/v1", "kind": "Job", "name": "batch", "namespace": "default"},
+		"after.resources_get-deployment.response.json":  {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web", "namespace": "default"},
 		"after.resources_list-pods-on-n1.response.json": {"apiVersion": "v1", "kind": "Pod", "fieldSelector": "spec.nodeName=n1"},
 	} {
 		tool, _, _ := strings.Cut(strings.TrimPrefix(strings.TrimSuffix(file, ".response.json"), "after."), "-")
