@@ -61,6 +61,9 @@ type Options struct {
 	// LegacySSEDelivers makes /sse accept subscriptions and deliver
 	// faults, as other servers may; the real server refuses there.
 	LegacySSEDelivers bool
+	// Now is the clock of the tables' AGE and DURATION cells; nil means
+	// time.Now.
+	Now func() time.Time
 }
 
 // Server simulates a kubernetes-mcp-server.
@@ -87,6 +90,7 @@ type Server struct {
 	sent     atomic.Int64
 	history  []Subscribe
 	streams  eventStreams
+	state    []object // the cluster the read-only tools answer about
 }
 
 type subscription struct {
@@ -163,6 +167,8 @@ func (s *Server) newMCPServer(legacySSE bool) *mcp.Server {
 			h = s.listSubscriptions
 		case "events_unsubscribe":
 			h = s.unsubscribe
+		case "pods_get", "pods_list", "resources_get", "resources_list":
+			h = s.readTool(t.Name)
 		default:
 			h = func(context.Context, *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 				return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "# No events found"}}}, nil
