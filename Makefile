@@ -79,7 +79,7 @@ release-snapshot: $(GORELEASER) ## Snapshot build of every release artifact into
 
 release-check: release-snapshot ## goreleaser check, a snapshot build, and the test that inspects the deb.
 	$(GORELEASER) check
-	RELEASE_CHECK=1 go test -count=1 -run 'TestDebPackage' ./packaging
+	RELEASE_CHECK=1 go test -count=1 -run 'TestDebPackage|TestDebLintian' ./packaging
 
 SOAK_DURATION ?= 3m
 soak: ## Soak run (SOAK_DURATION=2h make soak): flat resources, no leaks, balanced books.

@@ -166,6 +166,11 @@ func TestHelmTriageAgentValues(t *testing.T) {
 			t.Errorf("API key Secret %s, want kubernetes-mcp-runner-agent as docs/deployment.md creates it", e.ValueFrom.SecretKeyRef.Name)
 		}
 	}
+	// And the metrics Service the kustomize manifests name.
+	kustSvc := only[*corev1.Service](t, renderKustomize(t, "kubernetes"))
+	if svc := only[*corev1.Service](t, objs); svc.Name != kustSvc.Name {
+		t.Errorf("the chart's metrics Service is %s, kustomize's %s: docs/deployment.md says they match", svc.Name, kustSvc.Name)
+	}
 	for _, v := range dep.Spec.Template.Spec.Volumes {
 		if v.Projected != nil && v.Projected.Sources[0].Secret.Name != "kubernetes-mcp-runner-clusters" {
 			t.Errorf("credentials Secret %s, want kubernetes-mcp-runner-clusters", v.Projected.Sources[0].Secret.Name)

@@ -18,6 +18,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
@@ -37,16 +38,19 @@ type object struct {
 
 // kinds maps apiVersion/kind to the Go type the API server would decode it into.
 var kinds = map[string]func() any{
-	"v1/Namespace":                             func() any { return &corev1.Namespace{} },
-	"v1/ConfigMap":                             func() any { return &corev1.ConfigMap{} },
-	"v1/Secret":                                func() any { return &corev1.Secret{} },
-	"v1/Service":                               func() any { return &corev1.Service{} },
-	"v1/ServiceAccount":                        func() any { return &corev1.ServiceAccount{} },
-	"v1/PersistentVolumeClaim":                 func() any { return &corev1.PersistentVolumeClaim{} },
-	"apps/v1/Deployment":                       func() any { return &appsv1.Deployment{} },
-	"apps/v1/StatefulSet":                      func() any { return &appsv1.StatefulSet{} },
-	"networking.k8s.io/v1/NetworkPolicy":       func() any { return &networkingv1.NetworkPolicy{} },
-	"rbac.authorization.k8s.io/v1/ClusterRole": func() any { return &rbacv1.ClusterRole{} },
+	"v1/Namespace":                                    func() any { return &corev1.Namespace{} },
+	"v1/ConfigMap":                                    func() any { return &corev1.ConfigMap{} },
+	"v1/Secret":                                       func() any { return &corev1.Secret{} },
+	"v1/Service":                                      func() any { return &corev1.Service{} },
+	"v1/ServiceAccount":                               func() any { return &corev1.ServiceAccount{} },
+	"v1/PersistentVolumeClaim":                        func() any { return &corev1.PersistentVolumeClaim{} },
+	"apps/v1/Deployment":                              func() any { return &appsv1.Deployment{} },
+	"apps/v1/StatefulSet":                             func() any { return &appsv1.StatefulSet{} },
+	"networking.k8s.io/v1/NetworkPolicy":              func() any { return &networkingv1.NetworkPolicy{} },
+	"networking.k8s.io/v1/Ingress":                    func() any { return &networkingv1.Ingress{} },
+	"policy/v1/PodDisruptionBudget":                   func() any { return &policyv1.PodDisruptionBudget{} },
+	"gateway.networking.k8s.io/v1/HTTPRoute":          func() any { return &httpRoute{} },
+	"rbac.authorization.k8s.io/v1/ClusterRole":        func() any { return &rbacv1.ClusterRole{} },
 	"rbac.authorization.k8s.io/v1/ClusterRoleBinding": func() any { return &rbacv1.ClusterRoleBinding{} },
 	"monitoring.coreos.com/v1/ServiceMonitor":         func() any { return &monitoringv1.ServiceMonitor{} },
 	"monitoring.coreos.com/v1/PrometheusRule":         func() any { return &monitoringv1.PrometheusRule{} },
@@ -411,8 +415,13 @@ func checkNetworkPolicy(t *testing.T, np *networkingv1.NetworkPolicy, dep *appsv
 
 func TestKustomize(t *testing.T) {
 	var kust struct {
-		Resources []string `json:"resources"`
-		Images    []struct {
+		Resources          []string `json:"resources"`
+		Components         []string `json:"components"`
+		ConfigMapGenerator []struct {
+			Name  string   `json:"name"`
+			Files []string `json:"files"`
+		} `json:"configMapGenerator"`
+		Images []struct {
 			Name, NewName, NewTag string
 		} `json:"images"`
 	}
@@ -420,10 +429,28 @@ func TestKustomize(t *testing.T) {
 	if err := yaml.Unmarshal(data, &kust); err != nil {
 		t.Fatal(err)
 	}
+	// The configuration is generated from files (a content hash in the
+	// name rolls the pod on a change), not a hand-written ConfigMap.
+	if len(kust.ConfigMapGenerator) != 1 || !slices.Equal(kust.ConfigMapGenerator[0].Files, []string{"runner.conf", "clusters.yaml"}) {
+		t.Errorf("configMapGenerator %+v, want runner.conf and clusters.yaml", kust.ConfigMapGenerator)
+	}
 	files, _ := filepath.Glob("kubernetes/*.yaml")
 	for _, f := range files {
-		if f != "kubernetes/kustomization.yaml" && !slices.Contains(kust.Resources, filepath.Base(f)) {
+		if f != "kubernetes/kustomization.yaml" && !slices.Contains(kust.Resources, filepath.Base(f)) &&
+			!slices.Contains(kust.ConfigMapGenerator[0].Files, filepath.Base(f)) {
 			t.Errorf("%s is not in kustomization.yaml", f)
+		}
+	}
+	// Monitoring objects are optional components, each a Component.
+	components, _ := filepath.Glob("kubernetes/components/*")
+	for _, dir := range components {
+		if !slices.Contains(kust.Components, "components/"+filepath.Base(dir)) {
+			t.Errorf("%s is not in the components of kustomization.yaml", dir)
+		}
+		var comp struct{ Kind string }
+		data, _ := os.ReadFile(filepath.Join(dir, "kustomization.yaml"))
+		if err := yaml.Unmarshal(data, &comp); err != nil || comp.Kind != "Component" {
+			t.Errorf("%s is not a kustomize Component: %v", dir, err)
 		}
 	}
 	image := publishedImage(t)
@@ -436,9 +463,33 @@ func TestKustomize(t *testing.T) {
 		networkPolicy: true, agentCommand: "/usr/bin/kubernetes-mcp-runner", persistent: true,
 		credentials: "/var/run/secrets/kubernetes-mcp-runner",
 	})
-	if ns := only[*corev1.Namespace](t, objs); ns.Name != "kubernetes-mcp-runner" {
-		t.Errorf("namespace %s", ns.Name)
+	ns := only[*corev1.Namespace](t, objs)
+	if ns.Name != "kubernetes-mcp-runner" || ns.Labels["pod-security.kubernetes.io/enforce"] != "restricted" {
+		t.Errorf("namespace %s labels %v: want the restricted Pod Security Standard enforced", ns.Name, ns.Labels)
 	}
+	dep := only[*appsv1.Deployment](t, objs)
+	for _, v := range dep.Spec.Template.Spec.Volumes {
+		if v.ConfigMap != nil && !regexp.MustCompile(`^kubernetes-mcp-runner-[a-z0-9]{10}$`).MatchString(v.ConfigMap.Name) {
+			t.Errorf("the pod mounts ConfigMap %s, not the generated (hashed) one", v.ConfigMap.Name)
+		}
+	}
+	// Without the components: no monitoring objects, nothing else lost.
+	dir := t.TempDir()
+	stripped := regexp.MustCompile(`(?s)\ncomponents:\n(  - [^\n]*\n)+`).ReplaceAll(data, []byte("\n"))
+	if err := os.WriteFile(filepath.Join(dir, "kustomization.yaml"), stripped, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range append(kust.Resources, kust.ConfigMapGenerator[0].Files...) {
+		body, _ := os.ReadFile(filepath.Join("kubernetes", f))
+		if err := os.WriteFile(filepath.Join(dir, f), body, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bare := renderKustomize(t, dir)
+	checkRunner(t, bare, expect{
+		image: image + ":" + kust.Images[0].NewTag, monitoring: false, networkPolicy: true,
+		agentCommand: "/usr/bin/kubernetes-mcp-runner", persistent: true, credentials: "/var/run/secrets/kubernetes-mcp-runner",
+	})
 }
 
 // TestKustomizeTriageAgent renders the worked agent example's overlay.
@@ -519,10 +570,10 @@ func TestGeneratedCopies(t *testing.T) {
 	cm.WriteString("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: kubernetes-mcp-runner-dashboard\n  namespace: kubernetes-mcp-runner\n  labels:\n    app.kubernetes.io/name: kubernetes-mcp-runner\n    grafana_dashboard: \"1\"\ndata:\n  kubernetes-mcp-runner.json: |\n")
 	cm.WriteString(indent(string(dashboard), "    "))
 	want := map[string][]byte{
-		"kubernetes/prometheusrule.yaml":                       rule.Bytes(),
-		"kubernetes/grafana-dashboard.yaml":                    cm.Bytes(),
-		"../charts/kubernetes-mcp-runner/files/rules.yml":      rules,
-		"../charts/kubernetes-mcp-runner/files/dashboard.json": dashboard,
+		"kubernetes/components/prometheus/prometheusrule.yaml":           rule.Bytes(),
+		"kubernetes/components/grafana-dashboard/grafana-dashboard.yaml": cm.Bytes(),
+		"../charts/kubernetes-mcp-runner/files/rules.yml":                rules,
+		"../charts/kubernetes-mcp-runner/files/dashboard.json":           dashboard,
 	}
 	for path, content := range want {
 		if *update {

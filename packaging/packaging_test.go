@@ -313,7 +313,7 @@ func TestDebPackage(t *testing.T) {
 		t.Errorf("%s is not a conffile, so upgrades would overwrite it", conf)
 	}
 	// The maintainer scripts are the tested ones, wired to the right hooks.
-	for hook, script := range map[string]string{"preinst": "preinstall.sh", "postinst": "postinstall.sh", "prerm": "preremove.sh", "postrm": "postremove.sh"} {
+	for hook, script := range map[string]string{"preinst": "preinstall.sh", "postinst": "deb/postinst.sh", "prerm": "deb/prerm.sh", "postrm": "deb/postrm.sh"} {
 		got, err := os.ReadFile(filepath.Join(control, hook))
 		want, _ := os.ReadFile(filepath.Join("scripts", script))
 		if err != nil || !bytes.Equal(got, want) {
@@ -324,16 +324,27 @@ func TestDebPackage(t *testing.T) {
 	if !regexp.MustCompile(`(?m)^Section: admin$`).Match(fields) {
 		t.Errorf("control has no Section:\n%s", fields)
 	}
+	// lintian's extended-description-is-empty: a synopsis and a paragraph.
+	if !regexp.MustCompile(`(?m)^Description: .+\n( \S.*\n)+`).Match(fields) {
+		t.Errorf("control has no extended description:\n%s", fields)
+	}
 	for path, mode := range map[string]string{
 		"./usr/share/doc/kubernetes-mcp-runner/copyright":                             "-rw-r--r--",
 		"./usr/share/doc/kubernetes-mcp-runner/docs/deployment.md":                    "-rw-r--r--",
 		"./usr/share/doc/kubernetes-mcp-runner/docs/upgrade.md":                       "-rw-r--r--",
 		"./usr/share/doc/kubernetes-mcp-runner/examples/triage-agent/triage-agent.sh": "-rwxr-xr-x",
 		"./usr/share/doc/kubernetes-mcp-runner/examples/triage-agent/rbac.yaml":       "-rw-r--r--",
+		"./usr/share/man/man1/kubernetes-mcp-runner.1.gz":                             "-rw-r--r--",
+		"./usr/share/lintian/overrides/kubernetes-mcp-runner":                         "-rw-r--r--",
+		"./usr/lib/tmpfiles.d/kubernetes-mcp-runner.conf":                             "-rw-r--r--",
 	} {
 		if !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(mode) + ` root/root .* ` + regexp.QuoteMeta(path) + `$`).MatchString(listing) {
 			t.Errorf("deb lacks %s %s", mode, path)
 		}
+	}
+	// nfpm writes the changelog it generates with numeric owners.
+	if !regexp.MustCompile(`(?m)^-rw-r--r-- (root/root|0/0) .* \./usr/share/doc/kubernetes-mcp-runner/changelog\.Debian\.gz$`).MatchString(listing) {
+		t.Error("deb lacks its changelog (lintian: no-changelog)")
 	}
 	// The rpm carries the same scripts and the licence where rpm looks.
 	rpms, _ := filepath.Glob("../dist/*.x86_64.rpm")
@@ -342,7 +353,7 @@ func TestDebPackage(t *testing.T) {
 	}
 	rpm := tool(t, "rpm")
 	scripts := run(t, "", rpm, "-qp", "--scripts", rpms[0])
-	for _, script := range []string{"preinstall.sh", "postinstall.sh", "preremove.sh", "postremove.sh"} {
+	for _, script := range []string{"preinstall.sh", "rpm/post.sh", "rpm/preun.sh", "rpm/postun.sh"} {
 		want, _ := os.ReadFile(filepath.Join("scripts", script))
 		body := strings.TrimPrefix(strings.TrimSpace(string(want)), "#!/bin/sh")
 		if !strings.Contains(scripts, strings.TrimSpace(body)) {
@@ -353,11 +364,36 @@ func TestDebPackage(t *testing.T) {
 		!strings.Contains(files, "/usr/share/doc/kubernetes-mcp-runner/docs/upgrade.md") {
 		t.Errorf("rpm lacks the licence or docs:\n%s", files)
 	}
+	if files := run(t, "", rpm, "-qlp", rpms[0]); !strings.Contains(files, "/usr/lib/tmpfiles.d/kubernetes-mcp-runner.conf") ||
+		!strings.Contains(files, "/usr/share/man/man1/kubernetes-mcp-runner.1.gz") || strings.Contains(files, "/usr/share/lintian") {
+		t.Errorf("rpm lacks the tmpfiles.d entry or the manual page, or carries lintian overrides:\n%s", files)
+	}
+	if log := run(t, "", rpm, "-qp", "--changelog", rpms[0]); !strings.Contains(log, "0.1.0") {
+		t.Errorf("rpm has no changelog:\n%s", log)
+	}
 
 	// The packaged binary runs and reports its version.
 	extract := t.TempDir()
 	run(t, "", dpkg, "-x", debs[0], extract)
 	if out := run(t, "", filepath.Join(extract, exec[0]), "--version"); !strings.Contains(out, "kubernetes-mcp-runner") {
 		t.Errorf("--version: %s", out)
+	}
+}
+
+// TestDebLintian runs lintian on the snapshot deb (make release-check):
+// no errors and no warnings. unknown-field is nfpm's Architecture-Variant
+// field (amd64v1), which the release tooling writes and dpkg ignores.
+func TestDebLintian(t *testing.T) {
+	if os.Getenv("RELEASE_CHECK") == "" {
+		t.Skip("run by make release-check after the snapshot build")
+	}
+	lintian := tool(t, "lintian")
+	debs, _ := filepath.Glob("../dist/*_amd64.deb")
+	if len(debs) != 1 {
+		t.Fatalf("want one amd64 deb in dist/, found %v", debs)
+	}
+	cmd := exec.Command(lintian, "--fail-on", "error,warning", "--suppress-tags", "unknown-field", debs[0])
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("lintian %s: %v\n%s", debs[0], err, out)
 	}
 }

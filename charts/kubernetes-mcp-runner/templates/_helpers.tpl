@@ -20,6 +20,46 @@ app.kubernetes.io/name: {{ include "kmr.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 
+{{- define "kmr.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- .Values.serviceAccount.name | default (include "kmr.fullname" .) }}
+{{- else }}
+{{- .Values.serviceAccount.name | default "default" }}
+{{- end }}
+{{- end }}
+
+{{- /* Settings the runner would refuse at start, refused at render time
+instead, with the value to change. */}}
+{{- define "kmr.validate" -}}
+{{- if ge (add (int .Values.shutdownTimeoutSeconds) (int .Values.agent.killGraceSeconds)) (int .Values.terminationGracePeriodSeconds) }}
+{{- fail (printf "terminationGracePeriodSeconds (%d) must exceed shutdownTimeoutSeconds (%d) + agent.killGraceSeconds (%d): the kubelet would SIGKILL the runner before it has drained its agents" (int .Values.terminationGracePeriodSeconds) (int .Values.shutdownTimeoutSeconds) (int .Values.agent.killGraceSeconds)) }}
+{{- end }}
+{{- if and .Values.ui.enabled (not (or .Values.ui.bearerTokenSecret.name .Values.ui.basicAuthSecret.name)) }}
+{{- fail "ui.enabled serves the incidents page beyond loopback: set ui.bearerTokenSecret.name or ui.basicAuthSecret.name (the runner refuses to start without one)" }}
+{{- end }}
+{{- if and .Values.intake.enabled (not (or .Values.intake.bearerTokenSecret.name .Values.intake.basicAuth.username)) }}
+{{- fail "intake.enabled: set intake.bearerTokenSecret.name, or intake.basicAuth.username with intake.basicAuth.passwordSecret.name (the intake refuses to run without a credential)" }}
+{{- end }}
+{{- if and .Values.intake.basicAuth.username (not .Values.intake.basicAuth.passwordSecret.name) }}
+{{- fail "intake.basicAuth.username needs intake.basicAuth.passwordSecret.name" }}
+{{- end }}
+{{- if and (or .Values.ui.ingress.enabled .Values.ui.httpRoute.enabled) (not .Values.ui.enabled) }}
+{{- fail "ui.ingress and ui.httpRoute expose the incidents page: set ui.enabled (with its credential) too" }}
+{{- end }}
+{{- if and .Values.sharding.enabled (or .Values.ui.ingress.enabled .Values.ui.httpRoute.enabled) }}
+{{- fail "ui.ingress and ui.httpRoute need one runner: in sharded mode every shard serves only its own incidents (reach each through the headless Service)" }}
+{{- end }}
+{{- if and .Values.serviceMonitor.runnerClusterLabel .Values.serviceMonitor.honorLabels }}
+{{- fail "serviceMonitor.runnerClusterLabel works through the clash honorLabels would resolve the other way: leave serviceMonitor.honorLabels false" }}
+{{- end }}
+{{- if and .Values.notifications.enabled (not (or .Values.notifications.secretName .Values.notifications.configMapName)) }}
+{{- fail "notifications.enabled: set notifications.secretName or notifications.configMapName" }}
+{{- end }}
+{{- if and .Values.notifications.secretName .Values.notifications.configMapName }}
+{{- fail "notifications: set one of secretName and configMapName, not both" }}
+{{- end }}
+{{- end }}
+
 {{- define "kmr.labels" -}}
 {{ include "kmr.selectorLabels" . }}
 app.kubernetes.io/version: {{ .Values.image.tag | default .Chart.AppVersion | quote }}
@@ -46,7 +86,10 @@ volume is each replica's own claim from volumeClaimTemplates. */}}
     spec:
       terminationGracePeriodSeconds: {{ int .Values.terminationGracePeriodSeconds }}
       # No shareProcessNamespace: the runner reaps agents' orphans itself.
-      automountServiceAccountToken: false
+      serviceAccountName: {{ include "kmr.serviceAccountName" . }}
+      # The runner calls no Kubernetes API; the token is there only for
+      # agents granted read access by rbac.create.
+      automountServiceAccountToken: {{ .Values.rbac.create }}
       # Service links would inject METRICS_PORT=tcp://... for a Service
       # named "metrics", which the runner rejects (exit 2).
       enableServiceLinks: false
@@ -58,12 +101,7 @@ volume is each replica's own claim from volumeClaimTemplates. */}}
         {{- toYaml . | nindent 8 }}
       {{- end }}
       securityContext:
-        runAsNonRoot: true
-        runAsUser: 65532
-        runAsGroup: 65532
-        fsGroup: 65532
-        seccompProfile:
-          type: RuntimeDefault
+        {{- toYaml .Values.podSecurityContext | nindent 8 }}
       containers:
         - name: runner
           image: "{{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}"
@@ -103,30 +141,26 @@ volume is each replica's own claim from volumeClaimTemplates. */}}
               containerPort: 8080
             - name: metrics
               containerPort: 9090
+            {{- if .Values.ui.enabled }}
+            - name: ui
+              containerPort: {{ int .Values.ui.port }}
+            {{- end }}
+            {{- if .Values.intake.enabled }}
+            - name: intake
+              containerPort: {{ int .Values.intake.port }}
+            {{- end }}
+          {{- with .Values.livenessProbe }}
           livenessProbe:
-            httpGet:
-              path: /healthz
-              port: health
-            initialDelaySeconds: 10
-            periodSeconds: 10
-            timeoutSeconds: 2
-            failureThreshold: 3
+            {{- toYaml . | nindent 12 }}
+          {{- end }}
+          {{- with .Values.readinessProbe }}
           readinessProbe:
-            httpGet:
-              path: /readyz
-              port: health
-            initialDelaySeconds: 5
-            periodSeconds: 5
-            timeoutSeconds: 2
-            failureThreshold: 2
+            {{- toYaml . | nindent 12 }}
+          {{- end }}
           resources:
             {{- toYaml .Values.resources | nindent 12 }}
           securityContext:
-            allowPrivilegeEscalation: false
-            readOnlyRootFilesystem: true
-            capabilities:
-              drop:
-                - ALL
+            {{- toYaml .Values.securityContext | nindent 12 }}
           volumeMounts:
             - name: config
               mountPath: /etc/kubernetes-mcp-runner
@@ -138,6 +172,21 @@ volume is each replica's own claim from volumeClaimTemplates. */}}
               mountPath: /var/lib/kubernetes-mcp-runner
             - name: tmp
               mountPath: /tmp
+            {{- if .Values.ui.enabled }}
+            - name: ui-auth
+              mountPath: /var/run/secrets/kubernetes-mcp-runner-ui
+              readOnly: true
+            {{- end }}
+            {{- if .Values.intake.enabled }}
+            - name: intake-auth
+              mountPath: /var/run/secrets/kubernetes-mcp-runner-intake
+              readOnly: true
+            {{- end }}
+            {{- if .Values.notifications.enabled }}
+            - name: notifications
+              mountPath: /etc/kubernetes-mcp-runner-notify
+              readOnly: true
+            {{- end }}
             {{- with .Values.extraVolumeMounts }}
             {{- toYaml . | nindent 12 }}
             {{- end }}
@@ -168,6 +217,62 @@ volume is each replica's own claim from volumeClaimTemplates. */}}
         {{- end }}
         - name: tmp
           emptyDir: {}
+        {{- if .Values.ui.enabled }}
+        # Not optional: a missing Secret keeps the pod from starting with
+        # a clear event instead of a runner that exits 2.
+        - name: ui-auth
+          projected:
+            defaultMode: 0440
+            sources:
+              {{- with .Values.ui.bearerTokenSecret.name }}
+              - secret:
+                  name: {{ . }}
+                  items:
+                    - key: {{ $.Values.ui.bearerTokenSecret.key }}
+                      path: bearer-token
+              {{- end }}
+              {{- with .Values.ui.basicAuthSecret.name }}
+              - secret:
+                  name: {{ . }}
+                  items:
+                    - key: {{ $.Values.ui.basicAuthSecret.key }}
+                      path: basic-auth
+              {{- end }}
+        {{- end }}
+        {{- if .Values.intake.enabled }}
+        - name: intake-auth
+          projected:
+            defaultMode: 0440
+            sources:
+              {{- with .Values.intake.bearerTokenSecret.name }}
+              - secret:
+                  name: {{ . }}
+                  items:
+                    - key: {{ $.Values.intake.bearerTokenSecret.key }}
+                      path: bearer-token
+              {{- end }}
+              {{- with .Values.intake.basicAuth.passwordSecret.name }}
+              - secret:
+                  name: {{ . }}
+                  items:
+                    - key: {{ $.Values.intake.basicAuth.passwordSecret.key }}
+                      path: basic-auth-password
+              {{- end }}
+        {{- end }}
+        {{- if .Values.notifications.enabled }}
+        - name: notifications
+          {{- if .Values.notifications.secretName }}
+          secret:
+            secretName: {{ .Values.notifications.secretName }}
+            defaultMode: 0440
+          {{- else }}
+          configMap:
+            name: {{ .Values.notifications.configMapName }}
+          {{- end }}
+            items:
+              - key: {{ .Values.notifications.key }}
+                path: notify.yaml
+        {{- end }}
         {{- with .Values.extraVolumes }}
         {{- toYaml . | nindent 8 }}
         {{- end }}
@@ -182,5 +287,12 @@ volume is each replica's own claim from volumeClaimTemplates. */}}
       {{- with .Values.affinity }}
       affinity:
         {{- toYaml . | nindent 8 }}
+      {{- end }}
+      {{- $spread := ternary .Values.sharding.topologySpreadConstraints .Values.topologySpreadConstraints .Values.sharding.enabled }}
+      {{- with $spread }}
+      topologySpreadConstraints:
+        {{- range . }}
+        - {{- toYaml (merge (dict) . (dict "labelSelector" (dict "matchLabels" (include "kmr.selectorLabels" $ | fromYaml)))) | nindent 10 }}
+        {{- end }}
       {{- end }}
 {{- end }}

@@ -1,11 +1,10 @@
 #!/bin/sh
-# Runs as the deb prerm ("remove", "upgrade", "deconfigure", "failed-upgrade")
-# and as the rpm %preun (0 on erase, 1 on upgrade).
+# rpm %preun: 0 on erase, 1 on upgrade.
 #
-# Only a removal stops and disables the service; the runner drains its agents
-# on the way out. An upgrade leaves it running: the new package restarts it
-# once its files are in place, so an upgrade costs one restart and never
-# leaves the service stopped or disabled.
+# As %systemd_preun: only an erase stops and disables the service (rpm
+# keeps no enable state across an erase); the runner drains its agents on
+# the way out. An upgrade leaves it running: %postun of the upgrade
+# restarts it once the new files are in place.
 set -e
 unit=kubernetes-mcp-runner.service
 
@@ -14,7 +13,7 @@ systemd_running() {
 }
 
 case "$1" in
-  remove | 0)
+  0)
     if systemd_running; then
       systemctl stop "$unit" || true
     fi
