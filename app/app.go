@@ -314,7 +314,7 @@ func buildSessions(cfg config.Config, in mcpsession.Handler, m *metrics.Metrics,
 		Handler: in, Metrics: m, Logger: logger,
 		InitialDelay: cfg.SSEReconnectInitialDelay, MaxDelay: cfg.SSEReconnectMaxDelay,
 		Keepalive: cfg.KeepaliveInterval, ConnectTimeout: cfg.ConnectTimeout,
-		MaxEventBytes: cfg.MaxEventBytes, Version: version,
+		MaxEventBytes: cfg.MaxEventBytes, MaxReplyBytes: cfg.MaxReplyBytes, Version: version,
 		MaxSubscriptionsPerSession: cfg.MaxSubscriptionsPerSession,
 	})
 }

@@ -86,6 +86,7 @@ type Config struct {
 	KeepaliveInterval time.Duration
 	ConnectTimeout    time.Duration
 	MaxEventBytes     int
+	MaxReplyBytes     int
 	// AllowPlaintextBearerToken lets a bearer token travel over plain
 	// http to a host other than loopback.
 	AllowPlaintextBearerToken bool
@@ -170,6 +171,7 @@ func Defaults() Config {
 		KeepaliveInterval:          30 * time.Second,
 		ConnectTimeout:             30 * time.Second,
 		MaxEventBytes:              1 << 20,
+		MaxReplyBytes:              16 << 20,
 		MaxSubscriptionsPerSession: 10,
 		AgentEnvAllow:              []string{"PATH", "HOME", "LANG", "TZ"},
 		AgentKillGrace:             5 * time.Second,
@@ -234,6 +236,7 @@ func options(c *Config) []option {
 		o("sse-keepalive-interval", "seconds between MCP pings that detect a stalled server", secs(&c.KeepaliveInterval)),
 		o("sse-connect-timeout", "seconds a connection attempt (connect, setLevel, subscribe) may take", secs(&c.ConnectTimeout)),
 		o("sse-max-event-bytes", "largest notification accepted, in bytes", n(&c.MaxEventBytes)),
+		o("mcp-max-reply-bytes", "largest reply read from an MCP server to one request (initialize, ping, a tool call), in bytes; a larger one fails the session", n(&c.MaxReplyBytes)),
 		o("allow-plaintext-bearer-token", "allow a cluster's bearer token over plain http to a host other than loopback", boolValue{&c.AllowPlaintextBearerToken}),
 
 		o("agent-command", "program run for each incident (required)", str(&c.AgentCommand)),
@@ -416,6 +419,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxEventBytes < MinEventBytes {
 		return fmt.Errorf("invalid --sse-max-event-bytes (SSE_MAX_EVENT_BYTES): %d is under the %d-byte minimum; no session could come up", c.MaxEventBytes, MinEventBytes)
+	}
+	if c.MaxReplyBytes < MinEventBytes {
+		return fmt.Errorf("invalid --mcp-max-reply-bytes (MCP_MAX_REPLY_BYTES): %d is under the %d-byte minimum; no session could come up", c.MaxReplyBytes, MinEventBytes)
 	}
 	if c.KeepaliveInterval < 2*time.Second {
 		return fmt.Errorf("invalid --sse-keepalive-interval (SSE_KEEPALIVE_INTERVAL_SECONDS): %s is under the 2 s minimum", c.KeepaliveInterval)

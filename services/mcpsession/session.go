@@ -76,7 +76,11 @@ type Options struct {
 	// together, and each later subscribe retry alone.
 	ConnectTimeout time.Duration
 	MaxEventBytes  int
-	Version        string
+	// MaxReplyBytes bounds what is read of any response other than the
+	// event stream (the SDK reads a JSON reply whole); 0 means
+	// DefaultMaxReplyBytes.
+	MaxReplyBytes int
+	Version       string
 	// MaxSubscriptionsPerSession bounds the clusters one session
 	// subscribes for; more clusters sharing an endpoint open further
 	// sessions. 0 means DefaultMaxSubscriptionsPerSession.
@@ -97,7 +101,13 @@ type Options struct {
 	Sleep func(ctx context.Context, d time.Duration) error
 }
 
+// DefaultMaxReplyBytes is the bound on one reply when Options leave it 0.
+const DefaultMaxReplyBytes = 16 << 20
+
 func (o Options) withDefaults() Options {
+	if o.MaxReplyBytes <= 0 {
+		o.MaxReplyBytes = DefaultMaxReplyBytes
+	}
 	if o.ConnectTimeout == 0 {
 		o.ConnectTimeout = 30 * time.Second
 	}
@@ -763,7 +773,7 @@ func (s *Session) httpClient(ctx context.Context, faults *handoff, ended func(er
 	if err != nil {
 		return nil, nil, fmt.Errorf("endpoint %s: %w", config.RedactURL(c.Endpoint), err)
 	}
-	rec := &recorder{next: base, origin: origin(u), stream: func(body io.ReadCloser) io.ReadCloser {
+	rec := &recorder{next: base, origin: origin(u), maxReply: int64(s.o.MaxReplyBytes), stream: func(body io.ReadCloser) io.ReadCloser {
 		return newStreamFilter(body, s.o.MaxEventBytes, s.malformedFrame, func(data json.RawMessage) {
 			if !faults.push(ctx, data) {
 				s.shed(data)
