@@ -94,6 +94,7 @@ func (p PageStore) List(_ context.Context, f ui.Filter) ([]ui.Summary, error) {
 func summaryOf(r incident.Record) ui.Summary {
 	return ui.Summary{
 		ID: r.IncidentID, Cluster: r.Cluster, FaultType: r.FaultType, Status: string(r.Status), Reason: r.Reason,
+		Source: r.Source, Severity: r.Severity, Resource: r.Resource,
 		Attempts: r.Attempts, StartedAt: r.StartedAt, EndedAt: r.EndedAt,
 		Duration: time.Duration(r.DurationSeconds * float64(time.Second)),
 	}

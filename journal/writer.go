@@ -89,7 +89,9 @@ func (w Writer) Running(incidentID string, pgid int, bootID string) error {
 
 // Finished implements dispatch.Recorder.
 func (w Writer) Finished(it queue.Item, r incident.Result) error {
-	return w.finish(it, r.Record(it.Event.FaultType))
+	rec := r.Record(it.Event.FaultType)
+	rec.Source, rec.Severity, rec.Resource = it.Event.Source, it.Event.Level().String(), notification.Resource{Kind: it.Event.Resource.Kind, Namespace: it.Event.Resource.Namespace, Name: it.Event.Resource.Name}.String()
+	return w.finish(it, rec)
 }
 
 // finish records an incident's end with its notifications.
