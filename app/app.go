@@ -175,7 +175,7 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) error {
 	}
 	// Sessions do not wait for the fsync of each fault: the queue counts
 	// and shows a fault once its group commit is synced.
-	sessions := buildSessions(cfg, intake.Deferred{Intake: in}, m, logger, b.Version)
+	sessions := buildSessions(cfg, intake.Deferred{Intake: in}, reconcileOptions(cfg, in, durable, logger), m, logger, b.Version)
 	tree := newSessionTree(sessions, supervisor.EventHook(logger, m))
 	hangup := deps.Hangup
 	if hangup == nil {
@@ -315,13 +315,14 @@ func processServices(logger *slog.Logger, deps Deps) []suture.Service {
 // buildSessions makes one MCP session per server endpoint (and
 // credentials), with one subscription per configured cluster in it, each
 // handing what it hears to intake. Alert-only clusters have none.
-func buildSessions(cfg config.Config, in mcpsession.Handler, m *metrics.Metrics, logger *slog.Logger, version string) *mcpsession.Set {
+func buildSessions(cfg config.Config, in mcpsession.Handler, rec mcpsession.ReconcileOptions, m *metrics.Metrics, logger *slog.Logger, version string) *mcpsession.Set {
 	return mcpsession.NewSet(cfg.MCPClusters(), mcpsession.Options{
 		Handler: in, Metrics: m, Logger: logger,
 		InitialDelay: cfg.SSEReconnectInitialDelay, MaxDelay: cfg.SSEReconnectMaxDelay,
 		Keepalive: cfg.KeepaliveInterval, ConnectTimeout: cfg.ConnectTimeout,
 		MaxEventBytes: cfg.MaxEventBytes, MaxReplyBytes: cfg.MaxReplyBytes, Version: version,
 		MaxSubscriptionsPerSession: cfg.MaxSubscriptionsPerSession,
+		Reconcile:                  rec,
 	})
 }
 

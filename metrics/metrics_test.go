@@ -46,6 +46,9 @@ var seedMetrics = map[string][]string{
 	"state_corruptions_total":        nil,
 	"agent_leftover_processes_total": {"cluster"},
 	"sse_disconnected_seconds_total": {"cluster"},
+	"events_reconciled_total":        {"cluster"},
+	"reconcile_duration_seconds":     nil,
+	"reconcile_failures_total":       {"cluster", "reason"},
 
 	"workspaces":                         nil,
 	"workspaces_bytes":                   nil,
