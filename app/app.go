@@ -451,6 +451,9 @@ func logStart(logger *slog.Logger, cfg config.Config, b metrics.BuildInfo) {
 		logger.Warn("A /metrics scrape of this many clusters may exceed --metrics-timeout; raise it (and the Prometheus scrape_timeout)",
 			"clusters", len(cfg.Clusters), "metrics_timeout", cfg.MetricsTimeout.String())
 	}
+	for _, w := range cfg.Warnings() {
+		logger.Warn("Configuration accepted with a warning", "warning", w)
+	}
 	logger.Info("Starting kubernetes-mcp-runner",
 		"version", b.Version, "git_commit", b.GitCommit, "clusters", len(cfg.Clusters),
 		"shard", cfg.Shard, "total_shards", cfg.TotalShards,
