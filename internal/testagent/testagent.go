@@ -57,6 +57,12 @@ func agent(args []string) int {
 		return good()
 	case strings.HasPrefix(name, "hang-"):
 		time.Sleep(time.Hour)
+	case strings.HasPrefix(name, "partial-"):
+		// Half a report, then hang until the timeout.
+		if err := os.WriteFile(report, []byte(PartialReport), 0o600); err != nil {
+			return 1
+		}
+		time.Sleep(time.Hour)
 	case strings.HasPrefix(name, "stubborn-"):
 		signal.Ignore(syscall.SIGTERM)
 		fmt.Println("ignoring SIGTERM")
@@ -135,6 +141,9 @@ func agent(args []string) int {
 	}
 	return good()
 }
+
+// PartialReport is what a partial- agent writes before it hangs.
+const PartialReport = "# Investigation (unfinished)\n\nThe pod's memory limit is 64Mi; it was OOM-killed at\n"
 
 func exitOn(err error) int {
 	if err != nil {
