@@ -2,8 +2,12 @@ package workspace
 
 import (
 	"bytes"
+	"cmp"
 	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
+	"slices"
 )
 
 // Bounded reads of an incident's files: an agent writes them, so every
@@ -49,4 +53,44 @@ func ReadTail(path string, limit int64) ([]byte, bool) {
 		b = b[i+1:]
 	}
 	return b, true
+}
+
+// Trim removes the largest regular files under dir, except those named in
+// keep (relative to dir), until what is left is at most limit bytes. It
+// returns the files it removed, relative to dir. An agent stopped for
+// filling its workspace would otherwise leave what it wrote on the disk,
+// and the next incidents would fill it.
+func Trim(dir string, limit int64, keep ...string) (removed []string) {
+	type file struct {
+		rel  string
+		size int64
+	}
+	var files []file
+	var total int64
+	_ = filepath.WalkDir(dir, func(path string, e fs.DirEntry, err error) error {
+		if err != nil || !e.Type().IsRegular() {
+			return nil
+		}
+		info, err := e.Info()
+		if err != nil {
+			return nil
+		}
+		total += info.Size()
+		rel, _ := filepath.Rel(dir, path)
+		if !slices.Contains(keep, rel) {
+			files = append(files, file{rel, info.Size()})
+		}
+		return nil
+	})
+	slices.SortFunc(files, func(a, b file) int { return cmp.Compare(b.size, a.size) })
+	for _, f := range files {
+		if total <= limit {
+			break
+		}
+		if os.Remove(filepath.Join(dir, f.rel)) == nil {
+			total -= f.size
+			removed = append(removed, f.rel)
+		}
+	}
+	return removed
 }

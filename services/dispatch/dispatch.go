@@ -463,6 +463,13 @@ func (d *Dispatcher) runAgent(cluster, ws string, f incident.Fields, args []stri
 	if overQuota() {
 		result.Status = incident.StatusFailure
 		result.Reason = fmt.Sprintf("workspace grew past %d bytes; agent stopped", d.o.Agent.WorkspaceMaxBytes)
+		// What it wrote goes too, largest first, down to the cap: the
+		// record (event, log, result) stays.
+		if removed := workspace.Trim(ws, d.o.Agent.WorkspaceMaxBytes, incident.EventFile, incident.LogFile, incident.ResultFile); len(removed) > 0 {
+			result.Reason += fmt.Sprintf("; removed %s", strings.Join(removed, ", "))
+			d.logger.Warn("Removed what an agent wrote past its workspace cap", "cluster", cluster, "workspace", ws,
+				"removed", removed, "max_bytes", d.o.Agent.WorkspaceMaxBytes)
+		}
 	}
 	return res
 }

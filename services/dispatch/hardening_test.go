@@ -16,6 +16,7 @@ import (
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/breaker"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/incident"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/testagent"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/workspace"
 )
 
 // histogramCount is the number of observations of one series of h.
@@ -41,6 +42,16 @@ func TestWorkspaceCapCheckedAfterExit(t *testing.T) {
 	}
 	if got := f.completed("prod", incident.StatusSuccess); got != 0 {
 		t.Errorf("%v successes", got)
+	}
+	// What it wrote past the cap is removed, the record kept.
+	ws := filepath.Join(f.root, "prod", rs[0].IncidentID)
+	if size := workspace.Size(ws); size > 10<<20 {
+		t.Errorf("workspace holds %d bytes after the cap stopped the agent, want at most the cap", size)
+	}
+	for _, keep := range []string{incident.EventFile, incident.LogFile, incident.ResultFile} {
+		if _, err := os.Stat(filepath.Join(ws, keep)); err != nil {
+			t.Errorf("%s removed with the agent's output: %v", keep, err)
+		}
 	}
 }
 
