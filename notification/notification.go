@@ -31,6 +31,9 @@ const (
 	StatusFailure     = "failure"
 	StatusTimeout     = "timeout"
 	StatusInterrupted = "interrupted"
+	// StatusError: the runner's own I/O failed or the agent could not
+	// start; it says nothing of the agent.
+	StatusError = "error"
 )
 
 // Notice types. Breaker notices are runner-wide (no cluster); blind notices

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/notification"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -103,7 +104,7 @@ const DefaultBlindAfter = 5 * time.Minute
 var (
 	sinkName  = regexp.MustCompile(`^[a-z0-9]([a-z0-9_-]{0,62})$`)
 	kinds     = []string{KindIncident, KindNotice}
-	statuses  = []string{StatusSuccess, StatusFailure, StatusTimeout, StatusInterrupted, NoticeTriageDegraded, NoticeTriageProbing, NoticeTriageRecovered, NoticeClusterBlind, NoticeClusterRestored}
+	statuses  = []string{StatusSuccess, StatusFailure, StatusTimeout, StatusInterrupted, notification.StatusError, NoticeTriageDegraded, NoticeTriageProbing, NoticeTriageRecovered, NoticeClusterBlind, NoticeClusterRestored}
 	severites = []string{SeverityInfo, SeverityWarning, SeverityCritical, SeverityUnknown}
 )
 

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/google/jsonschema-go/jsonschema"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/incident"
 )
 
 func resolvedSchema(t *testing.T) *jsonschema.Resolved {
@@ -83,6 +84,19 @@ func TestDocumentsValidateAgainstSchema(t *testing.T) {
 		mutate(m)
 		if err := rs.Validate(m); err == nil {
 			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+// Every status the runner records can be sent: each validates against the
+// published schema's enum.
+func TestEveryIncidentStatusIsInTheSchema(t *testing.T) {
+	rs := resolvedSchema(t)
+	for _, st := range incident.Statuses() {
+		doc := NewIncident(IncidentInput{Incident: Incident{ID: "i1", Cluster: "prod", Status: string(st), Attempt: 1,
+			Fault: Fault{ID: "f1", Type: "CrashLoop", Severity: "critical"}, EndedAt: time.Now()}}, DocOptions{})
+		if err := rs.Validate(asJSONValue(t, doc)); err != nil {
+			t.Errorf("status %q: %v", st, err)
 		}
 	}
 }
