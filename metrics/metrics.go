@@ -136,6 +136,9 @@ type Metrics struct {
 	// incident and were killed: left in the group after SIGKILL, escaped
 	// from it, or found at start after a crash of the runner.
 	AgentLeftoverProcesses *prometheus.CounterVec // cluster
+
+	// Budget is agents' spend and the budgets (budget.go).
+	Budget Budget
 }
 
 // New registers every collector on reg and initialises the per-cluster
@@ -229,6 +232,7 @@ func New(reg prometheus.Registerer, build BuildInfo, clusters []string) *Metrics
 
 		AgentLeftoverProcesses: counter("agent_leftover_processes_total", "Agent processes that outlived their incident (left in its process group after SIGKILL, escaped from it, or found at start after a crash) and were killed.", "cluster"),
 	}
+	m.Budget = newBudget(counter, gauge)
 	m.BuildInfo.WithLabelValues(build.Version, build.GitCommit, build.BuildDate).Set(1)
 	m.Up.Set(1)
 	for _, c := range clusters {
@@ -271,6 +275,7 @@ func (m *Metrics) AddCluster(c string) {
 	m.IncidentsAbandoned.WithLabelValues(c)
 	m.EventsResolved.WithLabelValues(c)
 	m.AgentLeftoverProcesses.WithLabelValues(c)
+	m.Budget.addCluster(c)
 	// Every known combination of the labelled families exists from
 	// start, so dashboards and increase() see the first event.
 	for _, sev := range Severities {
@@ -320,6 +325,8 @@ func Catalog() map[string][]string {
 	m.AlertmanagerAlertsReceived.WithLabelValues("c", Severities[0])
 	m.AlertmanagerAlerts.WithLabelValues("c", AlertmanagerOutcomes[0])
 	m.ShardInfo.WithLabelValues("0", "1")
+	m.Budget.RemainingUSD.WithLabelValues(BudgetScopeGlobal)
+	m.Budget.RemainingRuns.WithLabelValues(BudgetScopeGlobal)
 	families, err := reg.Gather()
 	if err != nil {
 		panic(err) // a registry of our own collectors cannot fail

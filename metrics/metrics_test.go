@@ -45,6 +45,11 @@ var seedMetrics = map[string][]string{
 	"state_write_errors_total":       {"op"},
 	"state_corruptions_total":        nil,
 	"agent_leftover_processes_total": {"cluster"},
+	"agent_cost_usd_total":           {"cluster"},
+	"agent_tokens_total":             {"cluster", "kind"},
+	"agent_usage_invalid_total":      {"cluster"},
+	"agent_over_max_cost_total":      {"cluster"},
+	"launches_held_total":            {"cluster", "reason"},
 	"sse_disconnected_seconds_total": {"cluster"},
 
 	"workspaces":                         nil,
