@@ -248,14 +248,14 @@ func (l *Ledger) Admit(cluster string, now time.Time) (Reservation, Decision) {
 
 // Charge records what an admitted run cost, once its agent ended
 // (whatever its status). A cost the agent did not report is charged as
-// DefaultCostUSD. A Reservation charged before, or never admitted, is
-// ignored.
-func (l *Ledger) Charge(res Reservation, u incident.Usage, now time.Time) {
+// DefaultCostUSD. It returns what was charged. A Reservation charged
+// before, or never admitted, is ignored (and 0 returned).
+func (l *Ledger) Charge(res Reservation, u incident.Usage, now time.Time) float64 {
 	l.mu.Lock()
 	adm, ok := l.inFlight[res.id]
 	if !ok {
 		l.mu.Unlock()
-		return
+		return 0
 	}
 	cluster := adm.cluster
 	delete(l.inFlight, res.id)
@@ -284,6 +284,7 @@ func (l *Ledger) Charge(res Reservation, u incident.Usage, now time.Time) {
 	ts := l.transitions(now)
 	l.save()
 	l.unlockAndReport(ts)
+	return cost
 }
 
 // Cancel gives back an admission no agent followed (the queue emptied
