@@ -10,13 +10,14 @@
 //	 │    │          alertmanager-intake (--intake-address) ──► intake, queues, dispatch
 //	 │    │          sweeper ──► queues
 //	 │    │          reloader (SIGHUP) ──► sessions, intake, queues, dispatch (reloader.go)
-//	 │    └─ dispatch ──► queues, breaker, procutil, journal (incident records)
+//	 │    └─ dispatch ──► queues, breaker, budget ledger, procutil, journal (incident records)
 //	 └─ 3 http (suture)
 //	      ├─ metrics-server        /metrics
 //	      ├─ health-server         /healthz /readyz (probes only)
 //	      ├─ ui-server             incidents page, /api/incidents (history; --ui-address)
 //	      ├─ notification-outbox   notifications ──► sinks (--notify-file; services/notices)
 //	      ├─ notification-notices  breaker transitions and blind clusters ──► outbox
+//	      ├─ budgets               ticks the budget ledger (resumes, remaining gauges)
 //	      ├─ debug-server          /debug/pprof (only with --debug-address)
 //	      ├─ watchdog              (only under systemd with WatchdogSec)
 //	      └─ reaper                agents' orphans (the binary is a child subreaper)
@@ -158,6 +159,10 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) error {
 		return err
 	}
 	defer durable.close()
+	spend, err := openBudget(cfg, durable, m, logger)
+	if err != nil {
+		return fmt.Errorf("open the budget ledger: %w", err)
+	}
 
 	in := intake.New(intake.Options{
 		Logger: logger, Metrics: m, Queues: durable.queues, Breaker: brk, Clusters: policies(cfg),
@@ -167,6 +172,7 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) error {
 		Logger: logger, Metrics: m, Queues: durable.queues, Breaker: brk, Kubeconfigs: kubeconfigs(cfg), Agent: agent,
 		WorkspaceRoot: cfg.WorkspaceRoot, AgentsPerCluster: cfg.AgentsPerCluster, MaxConcurrent: cfg.MaxConcurrentAgents,
 		Recorder: retainingRecorder{journal: durable.recorder, ret: retention},
+		Budget:   spend.gate,
 	})
 	if err != nil {
 		return ConfigError{err}
@@ -222,6 +228,7 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) error {
 			Keep: cfg.HistoryMaxAge, KeepPerSink: cfg.HistoryMaxEntries,
 		}))
 	}
+	extra = append(extra, spend.service)
 	extra = append(extra, processServices(logger, deps)...)
 
 	logStart(logger, cfg, b)
