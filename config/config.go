@@ -214,7 +214,7 @@ func options(c *Config) []option {
 	return []option{
 		o("config", "path of a config file: one 'flag value' per line, # comments", str(&c.ConfigFile)),
 		o("cluster", "a cluster to watch as NAME=URL, or NAME=URL#CONTEXT for a kubeconfig context of a multi-cluster server (repeatable; comma-separated in the environment)", clusterFlag{&c.Clusters}),
-		o("clusters-file", "path of a YAML file listing clusters (name, endpoint, transport, context, filters, triage, kubeconfig, bearerTokenFile, caFile)", str(&c.ClustersFile)),
+		o("clusters-file", "path of a YAML file listing clusters (name, endpoint, transport, context, filters, triage, kubeconfig, bearerTokenFile, caFile, budgetUsdPerDay, maxAgentRunsPerHour, agentMaxCostUsd)", str(&c.ClustersFile)),
 		o("max-subscriptions-per-session", "clusters one MCP session subscribes for when they share an endpoint; more open further sessions (kubernetes-mcp-server allows 10 per session)", n(&c.MaxSubscriptionsPerSession)),
 
 		o("agent-timeout", "seconds an agent may run before it is terminated", secs(&c.AgentTimeout)),
