@@ -65,6 +65,7 @@ import (
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/sdnotify"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/sweeper"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/supervisor"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/ui"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/workspace"
 )
 
@@ -217,7 +218,7 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) error {
 	}
 
 	probes := health.New(state.ShuttingDown, sourcesCheck(sessions, alerts, &alertOnly), breakerCheck(brk))
-	listeners, err := httpServers(cfg, reg, probes, durable, logger, deps)
+	listeners, err := httpServers(cfg, reg, probes, durable, spend.header, logger, deps)
 	if err != nil {
 		return err
 	}
@@ -263,7 +264,7 @@ func checkStart(cfg config.Config) (dispatch.Agent, error) {
 // and the profiling server when configured, and binds them all now, before
 // READY: a port in use or an address that does not resolve stops the
 // runner here instead of leaving it without probes.
-func httpServers(cfg config.Config, reg *prometheus.Registry, probes *health.Handlers, durable durableState, logger *slog.Logger, deps Deps) ([]supervisor.Listener, error) {
+func httpServers(cfg config.Config, reg *prometheus.Registry, probes *health.Handlers, durable durableState, budget func() ui.BudgetHeader, logger *slog.Logger, deps Deps) ([]supervisor.Listener, error) {
 	metricsServer := httpserver.New("metrics-server", hostPort(cfg.MetricsAddress, cfg.MetricsPort), metrics.Handler(reg, cfg.MetricsTimeout, logger), logger)
 	// The health server answers probes only: it binds where kubelet and
 	// load balancers reach it, and incident history is not for them.
@@ -272,7 +273,7 @@ func httpServers(cfg config.Config, reg *prometheus.Registry, probes *health.Han
 	var page *httpserver.Server
 	if cfg.UIAddress != "" && durable.store != nil {
 		var err error
-		if page, err = uiServer(cfg, durable.store, logger); err != nil {
+		if page, err = uiServer(cfg, durable.store, budget, logger); err != nil {
 			return nil, err
 		}
 		listeners = append(listeners, page)

@@ -10,6 +10,7 @@ import (
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/metrics"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/budgets"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/dispatch"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/ui"
 )
 
 // budgetState is the ledger with what the rest of the runner sees of it:
@@ -75,6 +76,19 @@ func openBudget(cfg config.Config, durable durableState, m *metrics.Metrics, log
 		MaxCostUSD: func(c string) float64 { return maxCost[c] },
 	}
 	return b, nil
+}
+
+// header is the incidents page's line on today's spend.
+func (b *budgetState) header() ui.BudgetHeader {
+	st := b.ledger.Status()
+	h := ui.BudgetHeader{SpentUSD: st.Global.SpentUSD, USDPerDay: st.Global.USDPerDay,
+		RunsLastHour: st.Global.RunsLastHour, RunsPerHour: st.Global.RunsPerHour}
+	for _, s := range append([]budget.ScopeStatus{st.Global}, st.Clusters...) {
+		if s.Paused {
+			h.Paused = append(h.Paused, ui.PausedScope{Scope: s.Scope.String(), Reason: string(s.Reason), ResumesAt: s.ResumesAt})
+		}
+	}
+	return h
 }
 
 // ledgerGate is the ledger as dispatch's Admitter; the gauges follow each

@@ -3,6 +3,8 @@ package notices
 import (
 	"time"
 
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/incident"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/notification"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/notify"
 )
 
@@ -12,4 +14,13 @@ import (
 // restarts, so this raises each notice once.
 func (o *Outbox) RaiseBudget(cluster string, paused bool, reason string, until, at time.Time) {
 	o.raise(notify.NewBudgetNotice(cluster, paused, reason, until, at, o.n.doc))
+}
+
+// spendOf is an incident's spend in the notification document.
+func spendOf(s *incident.Spend) *notification.Spend {
+	if s == nil {
+		return nil
+	}
+	return &notification.Spend{CostUSD: s.CostUSD, ChargedUSD: s.ChargedUSD, InputTokens: s.InputTokens,
+		OutputTokens: s.OutputTokens, Model: s.Model, OverMaxCost: s.OverMaxCost}
 }
