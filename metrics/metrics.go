@@ -43,7 +43,7 @@ var (
 	}
 	// StateOps are the journal writes state_write_errors_total counts.
 	StateOps     = []string{"enqueue", "remove", "start", "finish", "requeue", "running"}
-	ServiceKinds = []string{"sse", "sweeper", "reloader", "alertmanager-intake", "dispatch", "metrics-server", "health-server", "ui-server", "debug-server", "notification-outbox", "notification-notices", "watchdog", "reaper", "other"}
+	ServiceKinds = []string{"sse", "sweeper", "reloader", "alertmanager-intake", "dispatch", "metrics-server", "health-server", "ui-server", "debug-server", "notification-outbox", "notification-notices", "budgets", "watchdog", "reaper", "other"}
 	// AlertmanagerResults are how the Alertmanager endpoint answered a
 	// notification.
 	AlertmanagerResults = []string{"accepted", "not_found", "method_not_allowed", "unauthorized",
