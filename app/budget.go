@@ -73,7 +73,14 @@ func openBudget(cfg config.Config, durable durableState, m *metrics.Metrics, log
 	}, budgets.Interval, time.Now)
 	b.gate = dispatch.Budget{
 		Admitter:   ledgerGate{ledger: ledger, refresh: b.service.Refresh},
-		MaxCostUSD: func(c string) float64 { return maxCost[c] },
+		MaxCostUSD: func(c string) float64 {
+			if v, ok := maxCost[c]; ok {
+				return v
+			}
+			// A cluster a reload added: the global limit until a restart
+			// reads its own.
+			return cfg.Budgets.MaxCostUSD
+		},
 	}
 	return b, nil
 }

@@ -409,8 +409,9 @@ func (d *Dispatcher) runIncident(it queue.Item, id string, probe bool) incident.
 	}
 
 	res := d.runAgent(cluster, ws, f, args, marker, &result)
-	// Before any cleanup prunes the workspace, usage.json with it.
-	d.charge(id, true, &result)
+	// Before any cleanup prunes the workspace, usage.json with it. An
+	// agent that never started (no exit code, no signal) spent nothing.
+	d.charge(id, result.ExitCode != nil || result.Signal != "", &result)
 	duration := result.EndedAt.Sub(result.StartedAt)
 
 	switch result.Status {
