@@ -21,8 +21,8 @@ var ranks = []struct {
 	packages []string
 	why      string
 }{
-	{0, []string{"fault", "notification", "procutil", "config", "metrics", "httpserver"},
-		"leaves: the domain's fault, the notification document, process groups, options, collectors, the HTTP listener"},
+	{0, []string{"fault", "notification", "procutil", "config", "metrics", "httpserver", "logging"},
+		"leaves: the domain's fault, the notification document, process groups, options, collectors, the HTTP listener, the logger"},
 	{1, []string{"incident", "breaker", "workspace", "queue", "grouping"},
 		"what an incident is, and the mechanisms over faults: breaker, workspaces, queues, grouping"},
 	{2, []string{"budget", "intake", "ui", "services/health"},

@@ -35,6 +35,9 @@ func runCheckConfig(args []string, getenv func(string) string, lookupEnv func(st
 		fmt.Fprintf(stderr, "kubernetes-mcp-runner: %v\n", err)
 		return exitFailure
 	}
+	for _, w := range cfg.Warnings() {
+		fmt.Fprintf(stderr, "kubernetes-mcp-runner: warning: %s\n", w)
+	}
 	fmt.Fprintf(stderr, "kubernetes-mcp-runner: configuration OK (%d clusters)\n", len(cfg.Clusters))
 	return exitOK
 }

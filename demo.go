@@ -18,6 +18,7 @@ import (
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/config"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/fault"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/faultsource"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/logging"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/metrics"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/notify"
 )
@@ -100,7 +101,7 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "Metrics: http://127.0.0.1:%d/metrics   Health: http://127.0.0.1:%d/readyz?verbose   Stop: Ctrl-C\n", *metricsPort, *healthPort)
 
 	err = app.Run(ctx, cfg, app.Deps{
-		Logger:    newLogger(stderr, "text", cfg.SlogLevel()),
+		Logger:    logging.New(stderr, "text", cfg.SlogLevel()),
 		Signals:   []os.Signal{syscall.SIGTERM, syscall.SIGINT},
 		Notify:    func(string) {},
 		Subreaper: true,

@@ -26,7 +26,7 @@ func runIncidents(args []string, getenv func(string) string, stdout, stderr io.W
 	params := map[string]*string{
 		"limit":   fs.String("limit", "50", "newest incidents to list (0: all)"),
 		"cluster": fs.String("cluster", "", "only incidents of this cluster"),
-		"status":  fs.String("status", "", "only incidents that ended so (success, failure, timeout, interrupted, error)"),
+		"status":  fs.String("status", "", "only incidents that ended so (success, failure, timeout, interrupted, error), or running now"),
 		"since":   fs.String("since", "", "only incidents that ended since then: an RFC 3339 time or a duration such as 24h"),
 	}
 	if err := fs.Parse(args); err != nil {

@@ -10,13 +10,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"syscall"
 
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/app"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/config"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/sampleagent"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/logging"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/metrics"
 )
 
@@ -63,7 +63,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "kubernetes-mcp-runner: %v\n", err)
 		return exitConfig
 	}
-	logger := newLogger(stderr, cfg.LogFormat, cfg.SlogLevel())
+	logger := logging.New(stderr, cfg.LogFormat, cfg.SlogLevel())
 	if err := app.Run(context.Background(), cfg, app.Deps{
 		Logger:    logger,
 		Signals:   []os.Signal{syscall.SIGTERM, syscall.SIGINT},
@@ -87,12 +87,4 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitFailure
 	}
 	return exitOK
-}
-
-func newLogger(w io.Writer, format string, level slog.Level) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: level}
-	if format == "text" {
-		return slog.New(slog.NewTextHandler(w, opts))
-	}
-	return slog.New(slog.NewJSONHandler(w, opts))
 }

@@ -95,6 +95,8 @@ type Deps struct {
 	// (procutil.SetChildSubreaper) and runs the reaper service. Only the
 	// binary sets it: a test process must not adopt and kill orphans.
 	Subreaper bool
+	// StoreUnreadyAfter, when set, replaces StoreUnreadyAfter (tests).
+	StoreUnreadyAfter time.Duration
 	// Build is the binary's version, commit and build date (build_info,
 	// the start log line, the notifications' User-Agent).
 	Build metrics.BuildInfo
@@ -155,7 +157,7 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) error {
 	brk := breaker.New(cfg.BreakerThreshold, cfg.BreakerCooldown, m.BreakerState, logger)
 	defer brk.Stop()
 	retention := newRetention(cfg, m, logger)
-	durable, err := openState(cfg, notes, m, logger, retention, ownedBy)
+	durable, err := openState(cfg, deps, notes, m, logger, retention, ownedBy)
 	if err != nil {
 		return err
 	}
@@ -180,7 +182,7 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) error {
 	}
 	// Sessions do not wait for the fsync of each fault: the queue counts
 	// and shows a fault once its group commit is synced.
-	sessions := buildSessions(cfg, intake.Deferred{Intake: in}, m, logger, b.Version)
+	sessions := buildSessions(cfg, intake.Deferred{Intake: in}, reconcileOptions(cfg, in, durable, logger), m, logger, b.Version)
 	tree := newSessionTree(sessions, supervisor.EventHook(logger, m))
 	hangup := deps.Hangup
 	if hangup == nil {
@@ -217,7 +219,11 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) error {
 		}
 	}
 
-	probes := health.New(state.ShuttingDown, sourcesCheck(sessions, alerts, &alertOnly), breakerCheck(brk))
+	checks := []health.Check{sourcesCheck(sessions, alerts, &alertOnly), breakerCheck(brk)}
+	if durable.writes != nil {
+		checks = append(checks, durable.writes.Check())
+	}
+	probes := health.New(state.ShuttingDown, checks...)
 	listeners, err := httpServers(cfg, reg, probes, durable, spend.header, logger, deps)
 	if err != nil {
 		return err
@@ -317,13 +323,14 @@ func processServices(logger *slog.Logger, deps Deps) []suture.Service {
 // buildSessions makes one MCP session per server endpoint (and
 // credentials), with one subscription per configured cluster in it, each
 // handing what it hears to intake. Alert-only clusters have none.
-func buildSessions(cfg config.Config, in mcpsession.Handler, m *metrics.Metrics, logger *slog.Logger, version string) *mcpsession.Set {
+func buildSessions(cfg config.Config, in mcpsession.Handler, rec mcpsession.ReconcileOptions, m *metrics.Metrics, logger *slog.Logger, version string) *mcpsession.Set {
 	return mcpsession.NewSet(cfg.MCPClusters(), mcpsession.Options{
 		Handler: in, Metrics: m, Logger: logger,
 		InitialDelay: cfg.SSEReconnectInitialDelay, MaxDelay: cfg.SSEReconnectMaxDelay,
 		Keepalive: cfg.KeepaliveInterval, ConnectTimeout: cfg.ConnectTimeout,
-		MaxEventBytes: cfg.MaxEventBytes, Version: version,
+		MaxEventBytes: cfg.MaxEventBytes, MaxReplyBytes: cfg.MaxReplyBytes, Version: version,
 		MaxSubscriptionsPerSession: cfg.MaxSubscriptionsPerSession,
+		Reconcile:                  rec,
 	})
 }
 
@@ -335,12 +342,20 @@ type durableState struct {
 	store     *journal.Store
 	outbox    *notices.Outbox // nil without --notify-file
 	dedupSeed map[string]map[string]time.Time
-	close     func()
+	// writes makes the runner unready while the store cannot be written
+	// (nil without a store).
+	writes *health.Writes
+	close  func()
 }
+
+// StoreUnreadyAfter is how long writes to the state store must keep
+// failing, with none succeeding, before the runner reports itself unready:
+// one slow or failed write does not flap readiness (docs/operations.md).
+const StoreUnreadyAfter = 10 * time.Second
 
 // openState opens (or quarantines and recreates) the state store, then
 // brings back queued faults, interrupted incidents and dedup marks.
-func openState(cfg config.Config, notes *notices.Notifier, m *metrics.Metrics, logger *slog.Logger, retention *workspace.Retention, ownedBy func(string) (int, bool)) (durableState, error) {
+func openState(cfg config.Config, deps Deps, notes *notices.Notifier, m *metrics.Metrics, logger *slog.Logger, retention *workspace.Retention, ownedBy func(string) (int, bool)) (durableState, error) {
 	names := cfg.ClusterNames()
 	if cfg.StateDir == "" {
 		sweepWorkspaces(retention, nil, logger)
@@ -360,7 +375,8 @@ func openState(cfg config.Config, notes *notices.Notifier, m *metrics.Metrics, l
 		return durableState{}, fmt.Errorf("--state-dir (STATE_DIR): %w", err)
 	}
 	sweepWorkspaces(retention, store, logger)
-	writer := journal.Writer{Store: store, Metrics: m, Logger: logger, OwnedBy: ownedBy, Reclaim: reclaimer(m, logger, names)}
+	writes := health.NewWrites("state-store", storeUnreadyAfter(deps), time.Now)
+	writer := journal.Writer{Store: store, Metrics: m, Logger: logger, OwnedBy: ownedBy, Reclaim: reclaimer(m, logger, names), OnWrite: writes.Observe}
 	var ob *notices.Outbox
 	if notes.Enabled() {
 		if ob, err = notices.NewOutbox(notes, store, m, logger, cfg.HistoryMaxAge, cfg.HistoryMaxEntries); err != nil {
@@ -384,7 +400,7 @@ func openState(cfg config.Config, notes *notices.Notifier, m *metrics.Metrics, l
 		store.Close()
 		return durableState{}, fmt.Errorf("restore state from %s: %w", store.Path(), err)
 	}
-	return durableState{queues: queues, recorder: writer, store: store, outbox: ob, dedupSeed: dedupSeed, close: func() { store.Close() }}, nil
+	return durableState{queues: queues, recorder: writer, store: store, outbox: ob, dedupSeed: dedupSeed, writes: writes, close: func() { store.Close() }}, nil
 }
 
 // shardOwners maps every configured cluster to its shard, before the
@@ -443,6 +459,9 @@ func logStart(logger *slog.Logger, cfg config.Config, b metrics.BuildInfo) {
 		logger.Warn("A /metrics scrape of this many clusters may exceed --metrics-timeout; raise it (and the Prometheus scrape_timeout)",
 			"clusters", len(cfg.Clusters), "metrics_timeout", cfg.MetricsTimeout.String())
 	}
+	for _, w := range cfg.Warnings() {
+		logger.Warn("Configuration accepted with a warning", "warning", w)
+	}
 	logger.Info("Starting kubernetes-mcp-runner",
 		"version", b.Version, "git_commit", b.GitCommit, "clusters", len(cfg.Clusters),
 		"shard", cfg.Shard, "total_shards", cfg.TotalShards,
@@ -451,3 +470,10 @@ func logStart(logger *slog.Logger, cfg config.Config, b metrics.BuildInfo) {
 }
 
 func hostPort(host string, port int) string { return net.JoinHostPort(host, strconv.Itoa(port)) }
+
+func storeUnreadyAfter(deps Deps) time.Duration {
+	if deps.StoreUnreadyAfter > 0 {
+		return deps.StoreUnreadyAfter
+	}
+	return StoreUnreadyAfter
+}

@@ -4,12 +4,23 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/config"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/history"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/httpserver"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/journal"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/ui"
+)
+
+// The incidents page and /api/incidents read the store and workspaces for
+// each request: at most UIMaxConcurrentRequests run at once (authentication
+// is checked first, outside the limit), and one that waits UIQueueWait for
+// room is answered 503, so no crowd of readers slows the probes or the
+// runner's own work (docs/benchmarks.md has the figures).
+const (
+	UIMaxConcurrentRequests = 4
+	UIQueueWait             = 2 * time.Second
 )
 
 // uiServer builds the incidents page server on --ui-address: the page,
@@ -36,7 +47,7 @@ func uiHandler(cfg config.Config, store *journal.Store, budget func() ui.BudgetH
 	mux := http.NewServeMux()
 	mux.Handle("GET "+history.APIPath, history.Handler(store))
 	mux.Handle("/", page)
-	var h http.Handler = mux
+	var h = httpserver.Limit(mux, UIMaxConcurrentRequests, UIQueueWait)
 	if cfg.UIBearerTokenFile != "" || cfg.UIBasicAuthFile != "" {
 		auth, err := ui.Auth(ui.AuthOptions{BearerTokenFile: cfg.UIBearerTokenFile, BasicAuthFile: cfg.UIBasicAuthFile})
 		if err != nil {

@@ -88,12 +88,20 @@ type Config struct {
 	KeepaliveInterval time.Duration
 	ConnectTimeout    time.Duration
 	MaxEventBytes     int
+	MaxReplyBytes     int
 	// AllowPlaintextBearerToken lets a bearer token travel over plain
 	// http to a host other than loopback.
 	AllowPlaintextBearerToken bool
 	// MaxSubscriptionsPerSession bounds the clusters that share one MCP
 	// session to a server.
 	MaxSubscriptionsPerSession int
+	// Reconcile after a blind window (docs/operations.md): its bounds,
+	// and whether a first start with no earlier state reconciles too.
+	ReconcileOnFirstStart bool
+	ReconcileMaxCalls     int
+	ReconcileMaxBytes     int
+	ReconcileConcurrency  int
+	ReconcileTimeout      time.Duration
 
 	// Agents.
 	AgentCommand           string
@@ -173,7 +181,12 @@ func Defaults() Config {
 		KeepaliveInterval:          30 * time.Second,
 		ConnectTimeout:             30 * time.Second,
 		MaxEventBytes:              1 << 20,
+		MaxReplyBytes:              16 << 20,
 		MaxSubscriptionsPerSession: 10,
+		ReconcileMaxCalls:          100,
+		ReconcileMaxBytes:          8 << 20,
+		ReconcileConcurrency:       16,
+		ReconcileTimeout:           60 * time.Second,
 		AgentEnvAllow:              []string{"PATH", "HOME", "LANG", "TZ"},
 		AgentKillGrace:             5 * time.Second,
 		AgentLogMaxBytes:           10 << 20,
@@ -237,6 +250,12 @@ func options(c *Config) []option {
 		o("sse-keepalive-interval", "seconds between MCP pings that detect a stalled server", secs(&c.KeepaliveInterval)),
 		o("sse-connect-timeout", "seconds a connection attempt (connect, setLevel, subscribe) may take", secs(&c.ConnectTimeout)),
 		o("sse-max-event-bytes", "largest notification accepted, in bytes", n(&c.MaxEventBytes)),
+		o("mcp-max-reply-bytes", "largest reply read from an MCP server to one request (initialize, ping, a tool call), in bytes; a larger one fails the session", n(&c.MaxReplyBytes)),
+		o("reconcile-on-first-start", "on a first start with no earlier state, reconcile too: investigate what is broken now (after a restart or reconnect the runner always reconciles its blind window)", boolValue{&c.ReconcileOnFirstStart}),
+		o("reconcile-max-calls", "tool calls one reconcile after a blind window may make (lists, then gets of candidates)", n(&c.ReconcileMaxCalls)),
+		o("reconcile-max-bytes", "bytes of tool answers one reconcile may read", n(&c.ReconcileMaxBytes)),
+		o("reconcile-concurrency", "reconciles that may run at once across all clusters (thousands reconnecting after a network blip wait their turn)", n(&c.ReconcileConcurrency)),
+		o("reconcile-timeout", "seconds one reconcile may take, its wait for a slot included", secs(&c.ReconcileTimeout)),
 		o("allow-plaintext-bearer-token", "allow a cluster's bearer token over plain http to a host other than loopback", boolValue{&c.AllowPlaintextBearerToken}),
 
 		o("agent-command", "program run for each incident (required)", str(&c.AgentCommand)),
@@ -423,6 +442,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxEventBytes < MinEventBytes {
 		return fmt.Errorf("invalid --sse-max-event-bytes (SSE_MAX_EVENT_BYTES): %d is under the %d-byte minimum; no session could come up", c.MaxEventBytes, MinEventBytes)
+	}
+	if c.MaxReplyBytes < MinEventBytes {
+		return fmt.Errorf("invalid --mcp-max-reply-bytes (MCP_MAX_REPLY_BYTES): %d is under the %d-byte minimum; no session could come up", c.MaxReplyBytes, MinEventBytes)
 	}
 	if c.KeepaliveInterval < 2*time.Second {
 		return fmt.Errorf("invalid --sse-keepalive-interval (SSE_KEEPALIVE_INTERVAL_SECONDS): %s is under the 2 s minimum", c.KeepaliveInterval)

@@ -116,8 +116,22 @@ var faultID = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 // source is what Event.Source may hold.
 var source = regexp.MustCompile(`^[a-z][a-z0-9-]{0,31}$`)
 
+// controlByte is the offset of the first ASCII control byte (NUL, newline,
+// escape, DEL …) in s, or -1. A fault's fields become an agent's
+// environment (exec refuses a NUL), log lines and parts of paths: none of
+// them may carry one.
+func controlByte(s string) int {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == 0x7f {
+			return i
+		}
+	}
+	return -1
+}
+
 // Validate checks a decoded fault against the limits every source's faults
-// must meet: a safe id, bounded fields, a fault type and a source. The
+// must meet: a safe id, bounded fields free of control bytes, a fault type
+// and a source. The
 // error says what was wrong and wraps ErrMalformed.
 func (e Event) Validate() error {
 	if !source.MatchString(e.Source) {
@@ -137,6 +151,9 @@ func (e Event) Validate() error {
 	} {
 		if len(f.v) > MaxFieldBytes {
 			return fmt.Errorf("%w: field %s is %d bytes, over %d", ErrMalformed, f.name, len(f.v), MaxFieldBytes)
+		}
+		if i := controlByte(f.v); i >= 0 {
+			return fmt.Errorf("%w: field %s holds control byte %#02x at offset %d", ErrMalformed, f.name, f.v[i], i)
 		}
 	}
 	if len(e.Context) > MaxContextBytes {

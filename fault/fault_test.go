@@ -20,6 +20,10 @@ func TestValidateRejects(t *testing.T) {
 		"path faultId":      func(e *Event) { e.FaultID = "../../x" },
 		"no faultType":      func(e *Event) { e.FaultType = "" },
 		"oversized field":   func(e *Event) { e.Resource.Name = big },
+		"NUL in a name":     func(e *Event) { e.Resource.Name = "api\x00x" },
+		"newline in a kind": func(e *Event) { e.Resource.Kind = "Pod\nlevel=ERROR" },
+		"escape in a type":  func(e *Event) { e.FaultType = "Crash\x1b[31m" },
+		"DEL in a cluster":  func(e *Event) { e.Cluster = "prod\x7f" },
 		"oversized context": func(e *Event) { e.Context = json.RawMessage(`"` + strings.Repeat("y", MaxContextBytes) + `"`) },
 	} {
 		e := ok

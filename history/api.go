@@ -37,16 +37,11 @@ func Handler(store *journal.Store) http.Handler {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		fetch := q.Limit
-		if q.Filtered() {
-			fetch = 0 // filter the whole history, then cap
-		}
-		records, err := store.History(fetch)
+		records, err := selectRecords(q, store.History, store.Running)
 		if err != nil {
 			http.Error(w, "could not read the history", http.StatusInternalServerError)
 			return
 		}
-		records = q.Select(records)
 		ids := make([]string, len(records))
 		for i, rec := range records {
 			ids[i] = rec.IncidentID
@@ -62,18 +57,47 @@ func Handler(store *journal.Store) http.Handler {
 	})
 }
 
-// ReadDir reads the history and its deliveries from a stopped
-// runner's state directory.
-func ReadDir(dir string, q Query) ([]Row, error) {
+// selectRecords reads what q selects: finished records from history, or,
+// for status running, the running incidents as records.
+func selectRecords(q Query, history func(limit int) ([]incident.Record, error), running func() ([]journal.InFlight, error)) ([]incident.Record, error) {
+	if q.Status == StatusRunning {
+		fs, err := running()
+		if err != nil {
+			return nil, err
+		}
+		recs := make([]incident.Record, 0, len(fs))
+		for _, f := range fs {
+			ev := f.Item.Event
+			recs = append(recs, incident.Record{
+				IncidentID: f.IncidentID, Cluster: f.Item.Cluster, FaultID: ev.FaultID, FaultType: ev.FaultType,
+				Source: ev.Source, Severity: ev.Level().String(),
+				Resource: notification.Resource{Kind: ev.Resource.Kind, Namespace: ev.Resource.Namespace, Name: ev.Resource.Name}.String(),
+				Status:   StatusRunning, Attempts: attemptOf(f), StartedAt: f.StartedAt, Workspace: f.Workspace,
+			})
+		}
+		slices.SortFunc(recs, func(a, b incident.Record) int { return b.StartedAt.Compare(a.StartedAt) })
+		q.Status = ""
+		return q.selectStarted(recs), nil
+	}
 	fetch := q.Limit
 	if q.Filtered() {
 		fetch = 0 // filter the whole history, then cap
 	}
-	records, err := journal.ReadHistory(dir, fetch)
+	records, err := history(fetch)
 	if err != nil {
 		return nil, err
 	}
-	records = q.Select(records)
+	return q.Select(records), nil
+}
+
+// ReadDir reads the history and its deliveries from a stopped
+// runner's state directory.
+func ReadDir(dir string, q Query) ([]Row, error) {
+	records, err := selectRecords(q, func(limit int) ([]incident.Record, error) { return journal.ReadHistory(dir, limit) },
+		func() ([]journal.InFlight, error) { return journal.ReadRunning(dir) })
+	if err != nil {
+		return nil, err
+	}
 	ids := make([]string, len(records))
 	for i, r := range records {
 		ids[i] = r.IncidentID

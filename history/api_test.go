@@ -10,8 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/fault"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/incident"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/journal"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/queue"
 )
 
 // historyDir is a state directory holding n finished incidents, alternately
@@ -68,5 +70,37 @@ func TestAPIIncidentsAllFiltersAndRefusals(t *testing.T) {
 		if code, _, body := get(query); code != http.StatusBadRequest || !strings.Contains(body, name) {
 			t.Errorf("%q: %d %q, want 400 naming %s", query, code, body, name)
 		}
+	}
+}
+
+// status=running, which the page offers, is served by the API and read
+// from a stopped runner's directory too, with the attempt the incident is
+// on (not one more).
+func TestRunningIncidentsAreServedAndRead(t *testing.T) {
+	dir := historyDir(t, 3)
+	store, err := journal.Open(dir, journal.Options{Logger: slog.New(slog.DiscardHandler), HistoryMaxEntries: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := fault.Event{Source: "mcp", FaultID: "f1", FaultType: fault.TypeCrashLoop, Severity: "critical",
+		Resource: fault.Resource{Kind: "Pod", Namespace: "shop", Name: "api"}}
+	if err := store.Start(journal.InFlight{IncidentID: "run-1", Item: queue.Item{Cluster: "prod", Event: ev, Attempts: 1}, StartedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	Handler(store).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, APIPath+"?status=running", nil))
+	var rows []Row
+	if err := json.Unmarshal(rec.Body.Bytes(), &rows); rec.Code != http.StatusOK || err != nil {
+		t.Fatalf("%d %s (%v)", rec.Code, rec.Body.String(), err)
+	}
+	if len(rows) != 1 || rows[0].IncidentID != "run-1" || rows[0].Status != StatusRunning || rows[0].Attempts != 1 ||
+		rows[0].Severity != "critical" || rows[0].Resource != "Pod/shop/api" {
+		t.Fatalf("rows %+v, want run-1 running on its first attempt with its fault", rows)
+	}
+	store.Close()
+	q, _ := ParseQuery(func(k string) string { return map[string]string{"status": "running"}[k] }, 50, time.Now())
+	got, err := ReadDir(dir, q)
+	if err != nil || len(got) != 1 || got[0].IncidentID != "run-1" {
+		t.Fatalf("ReadDir: %+v, %v", got, err)
 	}
 }

@@ -52,7 +52,7 @@ func (p PageStore) List(_ context.Context, f ui.Filter) ([]ui.Summary, error) {
 			return nil, err
 		}
 		for _, r := range running {
-			s := ui.Summary{ID: r.IncidentID, Cluster: r.Item.Cluster, Status: "running", StartedAt: r.StartedAt, Attempts: r.Item.Attempts + 1}
+			s := ui.Summary{ID: r.IncidentID, Cluster: r.Item.Cluster, Status: "running", StartedAt: r.StartedAt, Attempts: attemptOf(r)}
 			fillFault(&s, r.Item.Event.Source, r.Item.Event.FaultType, r.Item.Event.Severity, resourceString(r.Item.Event.Resource.Kind, r.Item.Event.Resource.Namespace, r.Item.Event.Resource.Name))
 			if keep(s) {
 				out = append(out, s)
@@ -94,6 +94,7 @@ func (p PageStore) List(_ context.Context, f ui.Filter) ([]ui.Summary, error) {
 func summaryOf(r incident.Record) ui.Summary {
 	s := ui.Summary{
 		ID: r.IncidentID, Cluster: r.Cluster, FaultType: r.FaultType, Status: string(r.Status), Reason: r.Reason,
+		Source: r.Source, Severity: r.Severity, Resource: r.Resource,
 		Attempts: r.Attempts, StartedAt: r.StartedAt, EndedAt: r.EndedAt,
 		Duration: time.Duration(r.DurationSeconds * float64(time.Second)),
 	}
@@ -152,8 +153,8 @@ func (p PageStore) Get(_ context.Context, id string) (ui.Incident, error) {
 			return inc, fmt.Errorf("incident %s: %w", id, ui.ErrNotFound)
 		}
 		r := running[i]
-		inc.Summary = ui.Summary{ID: id, Cluster: r.Item.Cluster, Status: "running", StartedAt: r.StartedAt, Attempts: r.Item.Attempts + 1}
-		inc.Runs = []ui.Run{{Number: r.Item.Attempts + 1, StartedAt: r.StartedAt, Status: "running"}}
+		inc.Summary = ui.Summary{ID: id, Cluster: r.Item.Cluster, Status: "running", StartedAt: r.StartedAt, Attempts: attemptOf(r)}
+		inc.Runs = []ui.Run{{Number: attemptOf(r), StartedAt: r.StartedAt, Status: "running"}}
 	}
 	dir := p.workspace(inc.Cluster, id)
 	inc.Event = p.fillFromEvent(&inc.Summary, dir)
@@ -174,3 +175,7 @@ func (p PageStore) Get(_ context.Context, id string) (ui.Incident, error) {
 	}
 	return inc, nil
 }
+
+// attemptOf is the attempt a running incident is on: dispatch counts the
+// attempt in the item before it records the start.
+func attemptOf(f journal.InFlight) int { return max(f.Item.Attempts, 1) }

@@ -9,6 +9,11 @@ import (
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/incident"
 )
 
+// StatusRunning selects the incidents whose agent runs now (from a
+// stopped runner's state directory: those its stop interrupted, which run
+// again at its next start).
+const StatusRunning = "running"
+
 // Query selects finished incidents from the history: by cluster, by
 // status, ended at or after Since, newest first, at most Limit (0: all).
 // /incidents and the incidents command parse the same parameters.
@@ -36,8 +41,8 @@ func ParseQuery(get func(string) string, defaultLimit int, now time.Time) (Query
 		q.Limit = n
 	}
 	if v := get("status"); v != "" {
-		if !slices.Contains(incident.Statuses(), incident.Status(v)) {
-			return Query{}, fmt.Errorf("status %q: want one of %v", v, incident.Statuses())
+		if v != StatusRunning && !slices.Contains(incident.Statuses(), incident.Status(v)) {
+			return Query{}, fmt.Errorf("status %q: want one of %v or %s", v, incident.Statuses(), StatusRunning)
 		}
 		q.Status = incident.Status(v)
 	}
@@ -62,6 +67,22 @@ func (q Query) Select(records []incident.Record) []incident.Record {
 		}
 		if (q.Cluster != "" && r.Cluster != q.Cluster) || (q.Status != "" && r.Status != q.Status) ||
 			(!q.Since.IsZero() && r.EndedAt.Before(q.Since)) {
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// selectStarted is Select for running incidents, which have no end yet:
+// since applies to when they started.
+func (q Query) selectStarted(records []incident.Record) []incident.Record {
+	out := make([]incident.Record, 0, len(records))
+	for _, r := range records {
+		if q.Limit > 0 && len(out) >= q.Limit {
+			break
+		}
+		if (q.Cluster != "" && r.Cluster != q.Cluster) || (!q.Since.IsZero() && r.StartedAt.Before(q.Since)) {
 			continue
 		}
 		out = append(out, r)

@@ -151,10 +151,16 @@ type Result struct {
 // It is a type of its own, not Result, because stored history and the
 // /incidents output keep the field names they were published with.
 type Record struct {
-	IncidentID      string    `json:"incidentId"`
-	Cluster         string    `json:"cluster"`
-	FaultID         string    `json:"faultId"`
-	FaultType       string    `json:"faultType"`
+	IncidentID string `json:"incidentId"`
+	Cluster    string `json:"cluster"`
+	FaultID    string `json:"faultId"`
+	FaultType  string `json:"faultType"`
+	// Source, Severity and Resource ("Kind/namespace/name") are the
+	// fault's, kept with the record so that listing the history needs no
+	// read of each workspace. Records written before they existed lack them.
+	Source          string    `json:"source,omitempty"`
+	Severity        string    `json:"severity,omitempty"`
+	Resource        string    `json:"resource,omitempty"`
 	Status          Status    `json:"status"`
 	Reason          string    `json:"reason,omitempty"`
 	Attempts        int       `json:"attempts"`

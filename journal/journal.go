@@ -558,6 +558,17 @@ func ReadHistory(dir string, limit int) ([]incident.Record, error) {
 	return (&Store{db: db, path: path}).History(limit)
 }
 
+// ReadRunning reads the incidents a stopped runner left running (they run
+// again at its next start) from the store in dir.
+func ReadRunning(dir string) ([]InFlight, error) {
+	db, path, err := openReadOnly(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	return (&Store{db: db, path: path}).Running()
+}
+
 // openReadOnly opens the store in dir for reading; ErrLocked while a
 // runner holds it.
 func openReadOnly(dir string) (*bolt.DB, string, error) {

@@ -202,13 +202,19 @@ func (s *Store) OutboxDepth() (map[string]int, error) {
 	return depth, err
 }
 
-// Deliveries returns the records of the notification with key, one per
-// sink it was routed to, in sink order.
+// Deliveries returns the delivery status of the notification with key, one
+// record per sink it was routed to, in sink order; the records' Notification
+// is left empty (the pump reads documents through Due).
 func (s *Store) Deliveries(key string) ([]notification.OutboxRecord, error) {
 	var out []notification.OutboxRecord
 	err := s.db.View(func(tx *bolt.Tx) error { return deliveries(tx, key, &out) })
 	return out, err
 }
+
+// skipJSON takes a JSON value and keeps nothing of it.
+type skipJSON struct{}
+
+func (*skipJSON) UnmarshalJSON([]byte) error { return nil }
 
 func deliveries(tx *bolt.Tx, key string, out *[]notification.OutboxRecord) error {
 	top := tx.Bucket(bucketOutbox)
@@ -220,11 +226,17 @@ func deliveries(tx *bolt.Tx, key string, out *[]notification.OutboxRecord) error
 		if v == nil {
 			return nil
 		}
-		var r notification.OutboxRecord
+		// The delivery status only: the document (report excerpt, fault
+		// context, up to tens of KiB each) is skipped, not decoded, so a
+		// page listing hundreds of incidents stays cheap.
+		var r struct {
+			notification.OutboxRecord
+			Notification skipJSON `json:"notification"`
+		}
 		if err := json.Unmarshal(v, &r); err != nil {
 			return fmt.Errorf("outbox record %s/%s: %w", name, key, err)
 		}
-		*out = append(*out, r)
+		*out = append(*out, r.OutboxRecord)
 		return nil
 	})
 }
@@ -335,8 +347,8 @@ func ReadDeliveries(dir string, ids []string) (map[string][]notification.OutboxR
 	return out, err
 }
 
-// IncidentDeliveries returns the delivery records of each incident in ids,
-// by incident id.
+// IncidentDeliveries returns the delivery status of each incident in ids,
+// by incident id, as Deliveries does.
 func (s *Store) IncidentDeliveries(ids []string) (map[string][]notification.OutboxRecord, error) {
 	out := make(map[string][]notification.OutboxRecord, len(ids))
 	err := s.db.View(func(tx *bolt.Tx) error {

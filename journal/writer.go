@@ -30,6 +30,9 @@ type Writer struct {
 	// incident before it is queued again or abandoned: it kills what is
 	// left of the agent a crash interrupted, so two copies never run.
 	Reclaim func(InFlight)
+	// OnWrite, when set, hears the outcome of every write (nil: it
+	// succeeded), for readiness.
+	OnWrite func(error)
 }
 
 // Metrics gives the writer its collectors; *metrics.Metrics is one.
@@ -44,6 +47,9 @@ type Metrics interface {
 func (w Writer) failed(op string, err error) error {
 	if err != nil {
 		w.Metrics.StateWriteFailed(op).Inc()
+	}
+	if w.OnWrite != nil {
+		w.OnWrite(err)
 	}
 	return err
 }
@@ -89,7 +95,9 @@ func (w Writer) Running(incidentID string, pgid int, bootID string) error {
 
 // Finished implements dispatch.Recorder.
 func (w Writer) Finished(it queue.Item, r incident.Result) error {
-	return w.finish(it, r.Record(it.Event.FaultType))
+	rec := r.Record(it.Event.FaultType)
+	rec.Source, rec.Severity, rec.Resource = it.Event.Source, it.Event.Level().String(), notification.Resource{Kind: it.Event.Resource.Kind, Namespace: it.Event.Resource.Namespace, Name: it.Event.Resource.Name}.String()
+	return w.finish(it, rec)
 }
 
 // finish records an incident's end with its notifications.

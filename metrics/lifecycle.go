@@ -22,6 +22,7 @@ func (m *Metrics) RemoveCluster(c string) {
 		m.EventsDisplaced, m.QueueDepth, m.AgentsSpawned, m.AgentsCompleted, m.AgentsTimeout,
 		m.AgentsActive, m.AgentDuration, m.BreakerEventsDropped, m.SSEConnectionsActive,
 		m.SSEReconnections, m.SSEConnectionErrors, m.SSEConnectionDuration, m.SSEDisconnectedSeconds,
+		m.EventsReconciled, m.ReconcileFailures,
 		m.EventsRestored, m.IncidentsRequeued, m.IncidentsAbandoned,
 		m.AlertmanagerAlertsReceived, m.AlertmanagerAlerts, m.EventsResolved, m.AgentLeftoverProcesses,
 		m.Budget.CostUSD, m.Budget.Tokens, m.Budget.UsageInvalid, m.Budget.OverMaxCost, m.Budget.LaunchesHeld,

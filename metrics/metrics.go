@@ -10,6 +10,7 @@
 //	reason    (events_filtered_total) severity_low, duplicate, malformed,
 //	          unknown_cluster, triage_disabled, queue_full, persist_failed
 //	reason    (sse_*) see ConnectionReasons
+//	reason    (reconcile_failures_total) see ReconcileFailureReasons
 //	status    success, failure, timeout, interrupted
 //	service   the kinds of supervised service: sse, sweeper, dispatch,
 //	          metrics-server, health-server, watchdog, other
@@ -44,6 +45,10 @@ var (
 	// StateOps are the journal writes state_write_errors_total counts.
 	StateOps     = []string{"enqueue", "remove", "start", "finish", "requeue", "running"}
 	ServiceKinds = []string{"sse", "sweeper", "reloader", "alertmanager-intake", "dispatch", "metrics-server", "health-server", "ui-server", "debug-server", "notification-outbox", "notification-notices", "budgets", "watchdog", "reaper", "other"}
+	// ReconcileFailureReasons classify a reconcile that failed or stopped
+	// short: the server refused a tool (or has none), it ran out of time,
+	// it reached its call or byte cap, anything else.
+	ReconcileFailureReasons = []string{"tool_refused", "timeout", "over_limit", "other"}
 	// AlertmanagerResults are how the Alertmanager endpoint answered a
 	// notification.
 	AlertmanagerResults = []string{"accepted", "not_found", "method_not_allowed", "unauthorized",
@@ -58,6 +63,7 @@ var (
 var (
 	AgentDurationBuckets      = []float64{1, 5, 10, 30, 60, 120, 300}
 	ConnectionDurationBuckets = []float64{60, 300, 600, 1800, 3600, 7200, 14400}
+	ReconcileDurationBuckets  = []float64{0.1, 0.5, 1, 5, 10, 30, 60, 120}
 )
 
 // BuildInfo labels the build_info gauge.
@@ -93,6 +99,12 @@ type Metrics struct {
 	// SSEDisconnectedSeconds is each cluster's blind time: seconds without
 	// a live subscription, during which the server's faults are lost.
 	SSEDisconnectedSeconds *prometheus.CounterVec // cluster
+	// Reconciles after a blind window: faults submitted, how long each
+	// took (no cluster label: one histogram per cluster would be the
+	// largest family of a runner of thousands), and failures by reason.
+	EventsReconciled  *prometheus.CounterVec // cluster
+	ReconcileDuration prometheus.Histogram
+	ReconcileFailures *prometheus.CounterVec // cluster, reason
 
 	BuildInfo       *prometheus.GaugeVec
 	Up              prometheus.Gauge
@@ -186,6 +198,13 @@ func New(reg prometheus.Registerer, build BuildInfo, clusters []string) *Metrics
 			Buckets: ConnectionDurationBuckets,
 		}, []string{"cluster"}),
 		SSEDisconnectedSeconds: counter("sse_disconnected_seconds_total", "Seconds a cluster spent without a live fault subscription (from start until the first subscribe, and during every outage); faults the server detected then were not delivered.", "cluster"),
+		EventsReconciled:       counter("events_reconciled_total", "Faults a reconcile after a blind window found in the current cluster state and submitted to intake.", "cluster"),
+		ReconcileDuration: f.NewHistogram(prometheus.HistogramOpts{
+			Namespace: Namespace, Name: "reconcile_duration_seconds",
+			Help:    "Wall-clock duration of each reconcile after a blind window, waiting for a slot included.",
+			Buckets: ReconcileDurationBuckets,
+		}),
+		ReconcileFailures: counter("reconcile_failures_total", "Reconciles after a blind window that failed or stopped short, by reason.", "cluster", "reason"),
 
 		BuildInfo:       gauge("build_info", "Build of the running binary; always 1.", "version", "git_commit", "build_date"),
 		Up:              f.NewGauge(prometheus.GaugeOpts{Namespace: Namespace, Name: "up", Help: "1 while the runner is serving metrics."}),
@@ -270,6 +289,10 @@ func (m *Metrics) AddCluster(c string) {
 	m.BreakerEventsDropped.WithLabelValues(c)
 	m.SSEConnectionsActive.WithLabelValues(c)
 	m.SSEDisconnectedSeconds.WithLabelValues(c)
+	m.EventsReconciled.WithLabelValues(c)
+	for _, r := range ReconcileFailureReasons {
+		m.ReconcileFailures.WithLabelValues(c, r)
+	}
 	m.EventsRestored.WithLabelValues(c)
 	m.IncidentsRequeued.WithLabelValues(c)
 	m.IncidentsAbandoned.WithLabelValues(c)

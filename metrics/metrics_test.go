@@ -51,6 +51,9 @@ var seedMetrics = map[string][]string{
 	"agent_over_max_cost_total":      {"cluster"},
 	"launches_held_total":            {"cluster", "reason"},
 	"sse_disconnected_seconds_total": {"cluster"},
+	"events_reconciled_total":        {"cluster"},
+	"reconcile_duration_seconds":     nil,
+	"reconcile_failures_total":       {"cluster", "reason"},
 
 	"workspaces":                         nil,
 	"workspaces_bytes":                   nil,

@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -126,6 +127,16 @@ func Run(ctx context.Context, o Options) error {
 		signal.Notify(sigs, o.Signals...)
 	}
 	stopSignals := make(chan struct{})
+	// After the first signal the drain can take up to --shutdown-timeout:
+	// later signals are caught and answered in the log, so an operator
+	// pressing Ctrl-C again learns what the runner is waiting for.
+	repeatsDone := make(chan struct{})
+	var repeats sync.WaitGroup
+	defer func() {
+		close(repeatsDone)
+		repeats.Wait()
+		signal.Stop(sigs)
+	}()
 	g.Add(func() error {
 		select {
 		case s := <-sigs:
@@ -136,9 +147,21 @@ func Run(ctx context.Context, o Options) error {
 			return nil
 		}
 	}, func(cause error) {
-		signal.Stop(sigs)
 		close(stopSignals)
 		shutdownStart = time.Now()
+		started := shutdownStart
+		repeats.Go(func() {
+			for {
+				select {
+				case s := <-sigs:
+					logger.Warn("Shutdown already in progress; waiting for in-flight agents before exiting (send SIGKILL to stop at once)",
+						"signal", s.String(), "in_flight_agents", o.Dispatch.InFlight(),
+						"waited", time.Since(started).Round(time.Second).String(), "shutdown_timeout", o.ShutdownTimeout.String())
+				case <-repeatsDone:
+					return
+				}
+			}
+		})
 		o.State.begin() // /healthz and /readyz now answer 503
 		notify("STOPPING=1")
 		logger.Info("Shutting down gracefully",

@@ -246,3 +246,60 @@ func TestNoSignalsMeansNone(t *testing.T) {
 	cancel()
 	<-done
 }
+
+// slowDrain is dispatch whose drain lasts until release is closed.
+type slowDrain struct {
+	draining chan struct{}
+	release  chan struct{}
+}
+
+func (f *slowDrain) String() string { return "dispatch" }
+func (f *slowDrain) Serve(ctx context.Context) error {
+	<-ctx.Done()
+	return ctx.Err()
+}
+func (f *slowDrain) InFlight() int { return 3 }
+func (f *slowDrain) Drain(time.Duration) incident.DrainReport {
+	close(f.draining)
+	<-f.release
+	return incident.DrainReport{}
+}
+
+// A second signal during a long drain is answered in the log with what the
+// runner waits for and how to stop it at once; the drain goes on.
+func TestRepeatedSignalDuringTheDrainIsAnswered(t *testing.T) {
+	m := metrics.New(prometheus.NewRegistry(), metrics.BuildInfo{}, nil)
+	logs := &testlog.Buffer{}
+	srv := httpserver.New("health-server", "127.0.0.1:0", http.NotFoundHandler(), slog.New(slog.DiscardHandler))
+	disp := &slowDrain{draining: make(chan struct{}), release: make(chan struct{})}
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(context.Background(), Options{
+			Logger: slog.New(slog.NewJSONHandler(logs, nil)), Metrics: m, State: &State{}, ShutdownTimeout: time.Minute,
+			Dispatch: disp, HTTP: []Listener{srv}, Signals: []os.Signal{syscall.SIGUSR2},
+		})
+	}()
+	<-srv.Listening()
+	if err := syscall.Kill(os.Getpid(), syscall.SIGUSR2); err != nil {
+		t.Fatal(err)
+	}
+	<-disp.draining
+	if err := syscall.Kill(os.Getpid(), syscall.SIGUSR2); err != nil {
+		t.Fatal(err)
+	}
+	poll.Until(t, 10*time.Second, "the repeated signal to be answered", func() bool {
+		return strings.Contains(logs.String(), "Shutdown already in progress")
+	})
+	select {
+	case err := <-done:
+		t.Fatalf("Run returned (%v) before the drain ended", err)
+	default:
+	}
+	close(disp.release)
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if out := logs.String(); !strings.Contains(out, `"in_flight_agents":3`) || !strings.Contains(out, "SIGKILL") {
+		t.Errorf("the answer does not say what the runner waits for:\n%s", out)
+	}
+}

@@ -12,6 +12,7 @@
 //	kubernetes-mcp-runner-load [--clusters N] [--faults N] [--shutdown-agents N] [--runner PATH]
 //	kubernetes-mcp-runner-load flood [--faults N] [--submit-delay D]
 //	kubernetes-mcp-runner-load idle [--clusters N] [--keepalive D] [--settle D] [--profile-dir DIR]
+//	kubernetes-mcp-runner-load readers [--readers N] [--incidents N] [--duration D] [--runner PATH]
 //	kubernetes-mcp-runner-load compare [--clusters N] [--faults N] [--faults-per-cluster N] [--idle D] [--runs N] [--runner PATH]
 package main
 
@@ -76,6 +77,8 @@ func main() {
 			os.Exit(runFloor(os.Args[2:], os.Stdout, os.Stderr))
 		case compareMode:
 			os.Exit(runCompare(os.Args[2:], os.Stdout, os.Stderr))
+		case readersMode:
+			os.Exit(runReaders(os.Args[2:], os.Stdout, os.Stderr))
 		}
 	}
 	os.Exit(runLoad(os.Args[1:], os.Stdout, os.Stderr))

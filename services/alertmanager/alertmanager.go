@@ -23,8 +23,10 @@ import (
 	"mime"
 	"net/http"
 	"sync/atomic"
+	"time"
 
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/httpserver"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/logging"
 )
 
 // Path is where the endpoint listens; Alertmanager's webhook url must end
@@ -34,6 +36,10 @@ const Path = "/alertmanager"
 // DefaultMaxBodyBytes bounds a notification's body unless Options says
 // otherwise: a few hundred alerts with long annotations.
 const DefaultMaxBodyBytes = 4 << 20
+
+// RepeatedWarningInterval is how often the same warning about the same
+// client is logged; the ones between are counted on the next line.
+const RepeatedWarningInterval = 10 * time.Second
 
 // Submitter takes mapped faults into the runner. It is called from
 // concurrent requests.
@@ -163,7 +169,9 @@ func NewHandler(o Options) (*Handler, error) {
 		mapping:   o.Mapping,
 		submitter: o.Submitter,
 		metrics:   m,
-		logger:    o.Logger.With("component", "alertmanager-intake"),
+		// Any client can make the endpoint refuse it again and again: its
+		// warnings are reported once per source and interval, counted.
+		logger: logging.Limit(o.Logger, RepeatedWarningInterval, time.Now).With("component", "alertmanager-intake"),
 	}
 	h.clusters.Store(clusterSet(o.Clusters))
 	return h, nil

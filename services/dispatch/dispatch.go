@@ -560,7 +560,11 @@ func (d *Dispatcher) watchWorkspace(ws string, stop context.CancelFunc) (end fun
 func (d *Dispatcher) classify(res procutil.Result, runErr error, ws string, result *incident.Result) (incident.Status, string) {
 	switch {
 	case runErr != nil:
-		return incident.StatusFailure, runErr.Error()
+		// The agent never started (exec refused it: its environment, built
+		// from the fault, or the runner's own resources). That says nothing
+		// about agents, so it is an error, not a failure, and the breaker
+		// does not hear of it.
+		return incident.StatusError, "agent could not start: " + runErr.Error()
 	case res.TimedOut:
 		return incident.StatusTimeout, fmt.Sprintf("agent ran longer than %s", d.o.Agent.Timeout)
 	case res.Cancelled:

@@ -126,3 +126,23 @@ func TestTimeoutLogCarriesThreshold(t *testing.T) {
 		t.Errorf("timeout line %q lacks threshold and timeout_threshold", line)
 	}
 }
+
+// TestAgentThatCannotStartIsAnErrorNotABreakerFailure: a fault that
+// reaches dispatch with a NUL in a field the agent's environment carries
+// (intake refuses those; here it is queued directly) cannot be exec'd. The
+// agent never started, so the incident is an error and the breaker does
+// not count it: one bad byte must not stop triage of every cluster.
+func TestAgentThatCannotStartIsAnErrorNotABreakerFailure(t *testing.T) {
+	f := start(t, settings{breakerThreshold: 2})
+	for range 4 {
+		f.push(t, "prod", "ok-api\x00injected")
+	}
+	f.waitCompleted(t, "prod", incident.StatusError, 4)
+	if f.breaker.State() != breaker.Closed {
+		t.Errorf("breaker %v after 4 agents that could not start, want closed", f.breaker.State())
+	}
+	rs := f.results(t, "prod")
+	if len(rs) != 4 || !strings.Contains(rs[0].Reason, "agent could not start") {
+		t.Errorf("results %+v, want 4 errors saying the agent could not start", rs)
+	}
+}

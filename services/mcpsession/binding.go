@@ -36,6 +36,10 @@ type binding struct {
 	// every session within a second shows as down, not up and down every
 	// second. One early drop (a server restart) does not hold readiness.
 	shortRuns int
+	// owed says a reconcile of the window starting at owedSince (zero:
+	// a window of unknown start) has not finished yet.
+	owed      bool
+	owedSince time.Time
 }
 
 func newBinding(c config.Cluster, o Options, now time.Time) *binding {
@@ -138,4 +142,38 @@ func (b *binding) claimShedLog() bool {
 	}
 	b.shedLog = true
 	return true
+}
+
+// owe records that the window starting at from must be reconciled, and
+// returns the start of the oldest window still owed: a reconcile that did
+// not finish leaves its window to the next one.
+func (b *binding) owe(from time.Time) time.Time {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.owed {
+		b.owed, b.owedSince = true, from
+	}
+	return b.owedSince
+}
+
+// reconciled says the owed window has been reconciled.
+func (b *binding) reconciled() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.owed, b.owedSince = false, time.Time{}
+}
+
+// liveMark is the live mark to keep for b: now while it is live with
+// nothing owed; the start of the owed window while one is; none when it is
+// not live, or when what is owed has no known start.
+func (b *binding) liveMark(now time.Time) (time.Time, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	switch {
+	case !b.live:
+		return time.Time{}, false
+	case b.owed:
+		return b.owedSince, !b.owedSince.IsZero()
+	}
+	return now, true
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -44,6 +45,11 @@ type recorder struct {
 	origin string
 	// stream, when set, wraps the body of each event stream opened with GET.
 	stream func(io.ReadCloser) io.ReadCloser
+	// maxReply bounds every other response body: the SDK reads a JSON reply
+	// (initialize, ping, a tool call) whole into memory, so a server
+	// answering with a gigabyte would otherwise take the runner's memory
+	// with it. 0 leaves them unbounded.
+	maxReply int64
 
 	mu      sync.Mutex
 	lastErr error
@@ -68,8 +74,37 @@ func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 	if r.stream != nil && req.Method == http.MethodGet && resp.StatusCode == http.StatusOK &&
 		strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
 		resp.Body = r.stream(resp.Body)
+	} else if r.maxReply > 0 {
+		resp.Body = &cappedBody{ReadCloser: resp.Body, left: r.maxReply, limit: r.maxReply}
 	}
 	return resp, nil
+}
+
+// ErrReplyTooLarge: a server's reply to one request passed
+// --mcp-max-reply-bytes; the session ends as a protocol failure.
+var ErrReplyTooLarge = errors.New("MCP reply exceeds --mcp-max-reply-bytes")
+
+// cappedBody fails a read past limit bytes instead of returning them.
+type cappedBody struct {
+	io.ReadCloser
+	left, limit int64
+}
+
+func (b *cappedBody) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		// A reply of exactly limit bytes ends here; one byte more is over.
+		var one [1]byte
+		if n, err := b.ReadCloser.Read(one[:]); n == 0 && err != nil {
+			return 0, err
+		}
+		return 0, fmt.Errorf("%w (%d bytes)", ErrReplyTooLarge, b.limit)
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.ReadCloser.Read(p)
+	b.left -= int64(n)
+	return n, err
 }
 
 func (r *recorder) observed() (error, int) {

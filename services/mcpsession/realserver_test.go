@@ -9,7 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/config"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/mcpsession/clusterstate"
 )
 
 // TestRealServer runs the runner's sessions against a real
@@ -18,7 +21,10 @@ import (
 // MCP_SERVER_CONTEXTS=eu-prod,us-prod for a multi-cluster server (one
 // configured cluster per context, sharing one session) and
 // MCP_SERVER_FAULTS=N to wait for N faults you cause in the cluster. It is
-// skipped without MCP_SERVER_URL and is not part of CI.
+// skipped without MCP_SERVER_URL and is not part of CI. Every cluster also
+// reconciles on its first subscribe (as with --reconcile-on-first-start),
+// through the server's real read-only tools: the reconcile must finish
+// without a failure, whatever the cluster holds.
 func TestRealServer(t *testing.T) {
 	url := os.Getenv("MCP_SERVER_URL")
 	if url == "" {
@@ -32,7 +38,10 @@ func TestRealServer(t *testing.T) {
 	} else {
 		clusters = []config.Cluster{{Name: "real", Endpoint: url, Transport: config.TransportStreamable, Triage: true}}
 	}
-	h := startSet(t, clusters, func(o *Options) { o.ConnectTimeout = 30 * time.Second })
+	h := startSet(t, clusters, func(o *Options) {
+		o.ConnectTimeout = 30 * time.Second
+		o.Reconcile = ReconcileOptions{Reconciler: clusterstate.NewReconciler(clusterstate.ReconcilerOptions{}), OnFirstStart: true}
+	})
 	if n := len(h.set.Sessions()); n != 1 && len(clusters) <= 10 {
 		t.Fatalf("%d sessions for %d clusters of one server", n, len(clusters))
 	}
@@ -46,6 +55,20 @@ func TestRealServer(t *testing.T) {
 		}
 	}
 	t.Logf("%d clusters subscribed over one session", len(clusters))
+	for _, c := range clusters {
+		for strings.Count(h.logs.String(), `"reconcile":`) < len(clusters) {
+			if time.Now().After(deadline) {
+				t.Fatalf("reconciles not done within 60 s:\n%s", h.logs.String())
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		for _, r := range []string{ReconcileToolRefused, ReconcileTimeout, ReconcileOverLimit, ReconcileOther} {
+			if n := testutil.ToFloat64(h.m.ReconcileFailures.WithLabelValues(c.Name, r)); n != 0 {
+				t.Errorf("cluster %s: reconcile failed (%s)", c.Name, r)
+			}
+		}
+		t.Logf("cluster %s: reconcile submitted %v faults", c.Name, testutil.ToFloat64(h.m.EventsReconciled.WithLabelValues(c.Name)))
+	}
 	want, _ := strconv.Atoi(os.Getenv("MCP_SERVER_FAULTS"))
 	if want <= 0 {
 		return

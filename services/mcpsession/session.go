@@ -76,7 +76,11 @@ type Options struct {
 	// together, and each later subscribe retry alone.
 	ConnectTimeout time.Duration
 	MaxEventBytes  int
-	Version        string
+	// MaxReplyBytes bounds what is read of any response other than the
+	// event stream (the SDK reads a JSON reply whole); 0 means
+	// DefaultMaxReplyBytes.
+	MaxReplyBytes int
+	Version       string
 	// MaxSubscriptionsPerSession bounds the clusters one session
 	// subscribes for; more clusters sharing an endpoint open further
 	// sessions. 0 means DefaultMaxSubscriptionsPerSession.
@@ -95,9 +99,18 @@ type Options struct {
 	Rand func() float64
 	// Sleep waits for d or ctx; nil uses a timer. Tests inject it.
 	Sleep func(ctx context.Context, d time.Duration) error
+	// Reconcile is the reconcile after a blind window (reconcile.go);
+	// off without a Reconciler.
+	Reconcile ReconcileOptions
 }
 
+// DefaultMaxReplyBytes is the bound on one reply when Options leave it 0.
+const DefaultMaxReplyBytes = 16 << 20
+
 func (o Options) withDefaults() Options {
+	if o.MaxReplyBytes <= 0 {
+		o.MaxReplyBytes = DefaultMaxReplyBytes
+	}
 	if o.ConnectTimeout == 0 {
 		o.ConnectTimeout = 30 * time.Second
 	}
@@ -116,6 +129,7 @@ func (o Options) withDefaults() Options {
 	if o.HealthyAfter <= 0 {
 		o.HealthyAfter = o.Keepalive
 	}
+	o.Reconcile = o.Reconcile.withDefaults()
 	return o
 }
 
@@ -149,6 +163,9 @@ type Session struct {
 	// unroutedLogged: a fault no subscription of this session claims
 	// was logged; once per session, since a server may send many.
 	unroutedLogged bool
+	// runs are the current connection's reconciles; only the session's
+	// own goroutine sets and reads it.
+	runs *reconciles
 }
 
 // New returns the session service of a single cluster.
@@ -310,14 +327,21 @@ func (s *Session) connectAndListen(ctx context.Context, onUp func()) sessionEnd 
 		return hs.failed(err, "connect "+config.RedactURL(s.bindings[0].cluster.Endpoint), ReasonProtocol)
 	}
 	defer cs.Close()
-	// Before the close: a reader waiting for room in the hand-off gives up.
-	defer endConn()
+	// Before the close: a reader waiting for room in the hand-off gives
+	// up, and the connection's reconciles stop and are waited for.
+	s.runs = &reconciles{ctx: connCtx, caller: s.o.Reconcile.Caller(cs)}
+	defer func() {
+		endConn()
+		s.runs.wg.Wait()
+	}()
 	// Faults are sent at level warning whatever their severity; without
 	// setLevel the server sends nothing at all.
 	if err := cs.SetLoggingLevel(hs.connectCtx, &mcp.SetLoggingLevelParams{Level: "warning"}); err != nil {
 		return hs.failed(err, "logging/setLevel", ReasonProtocol)
 	}
 	defer func() {
+		// The marks first: they are written only for live clusters.
+		s.markLive()
 		now := s.o.Now()
 		for _, b := range s.bindings {
 			b.down(now)
@@ -463,6 +487,8 @@ func (s *Session) listen(ctx context.Context, cs *mcp.ClientSession, rec *record
 	// a missed ping is reported as its own reason.
 	ticker := time.NewTicker(s.o.Keepalive)
 	defer ticker.Stop()
+	marks := time.NewTicker(s.o.Reconcile.MarkInterval)
+	defer marks.Stop()
 	retryTimer := time.NewTimer(time.Hour)
 	defer retryTimer.Stop()
 	for {
@@ -494,6 +520,8 @@ func (s *Session) listen(ctx context.Context, cs *mcp.ClientSession, rec *record
 				_ = cs.Close()
 				return sessionEnd{reason: ReasonKeepaliveTimeout, err: fmt.Errorf("keepalive ping unanswered within %s: %w", s.o.Keepalive/2, err)}
 			}
+		case <-marks.C:
+			s.markLive()
 		case <-retryTimer.C:
 			if end, ok := s.resubscribeDue(ctx, cs, rec, retries); !ok {
 				return end
@@ -642,13 +670,15 @@ func (s *Session) up(b *binding, sub subscription) {
 		attrs = append(attrs, "context", b.cluster.Context)
 	}
 	s.logger.Info("SSE connection established", attrs...)
-	if reconnect {
-		// The server keeps no history: what it detected in the window
-		// was never sent and will not be.
-		s.logger.Warn("Faults in this window may have been missed: the cluster had no live subscription",
-			"cluster", b.name, "missed_from", from.UTC().Format(time.RFC3339Nano),
-			"missed_to", now.UTC().Format(time.RFC3339Nano), "missed_duration", now.Sub(from).String())
+	// The server keeps no history: what it detected in the window was
+	// never sent and will not be, unless a reconcile finds it; that
+	// reconcile logs the window with what it recovered.
+	if since, missedFrom, ok := s.reconcileWindow(b, from, reconnect); ok {
+		s.startReconcile(b, sub, since, missedFrom, now)
+	} else if reconnect {
+		s.logMissed(b, from, now)
 	}
+	s.markLive(b)
 	s.checkClusterName(b, sub.Cluster)
 }
 
@@ -763,7 +793,7 @@ func (s *Session) httpClient(ctx context.Context, faults *handoff, ended func(er
 	if err != nil {
 		return nil, nil, fmt.Errorf("endpoint %s: %w", config.RedactURL(c.Endpoint), err)
 	}
-	rec := &recorder{next: base, origin: origin(u), stream: func(body io.ReadCloser) io.ReadCloser {
+	rec := &recorder{next: base, origin: origin(u), maxReply: int64(s.o.MaxReplyBytes), stream: func(body io.ReadCloser) io.ReadCloser {
 		return newStreamFilter(body, s.o.MaxEventBytes, s.malformedFrame, func(data json.RawMessage) {
 			if !faults.push(ctx, data) {
 				s.shed(data)

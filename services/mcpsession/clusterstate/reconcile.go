@@ -75,6 +75,10 @@ type Result struct {
 	// Failures are the calls that failed ("resources_list v1/Node: ...");
 	// the reconcile goes on without what they would have said.
 	Failures []string
+	// Err is the first failure as an error (it wraps ErrToolError for a
+	// refusal, the context's error for a timeout), so callers can tell
+	// failures apart without reading Failures' text.
+	Err error
 }
 
 // Complete says every list and candidate was read.
@@ -187,7 +191,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, c Caller, s Scope) (Result, 
 		run.res.Faults = append(run.res.Faults, run.det.faults(o)...)
 	}
 	if ctx.Err() != nil && !run.res.Truncated {
-		run.res.Failures = append(run.res.Failures, "reconcile: "+ctx.Err().Error())
+		run.fail(fmt.Errorf("reconcile: %w", ctx.Err()))
 	}
 	return run.res, nil
 }
@@ -198,6 +202,13 @@ type reconcile struct {
 	s   Scope
 	det detector
 	res Result
+}
+
+func (run *reconcile) fail(err error) {
+	run.res.Failures = append(run.res.Failures, err.Error())
+	if run.res.Err == nil {
+		run.res.Err = err
+	}
 }
 
 // call makes one bounded call. ok is false when a limit stopped it
@@ -216,7 +227,7 @@ func (run *reconcile) call(ctx context.Context, what, tool string, args map[stri
 	text, err := run.c.CallTool(cctx, tool, args)
 	cancel()
 	if err != nil {
-		run.res.Failures = append(run.res.Failures, fmt.Sprintf("%s %s: %v", tool, what, err))
+		run.fail(fmt.Errorf("%s %s: %w", tool, what, err))
 		return "", false
 	}
 	left := l.MaxBytes - run.res.Bytes
@@ -253,7 +264,7 @@ func (run *reconcile) list(ctx context.Context, l listing) ([]candidate, bool) {
 	}
 	t, err := ParseTable(text)
 	if err != nil {
-		run.res.Failures = append(run.res.Failures, fmt.Sprintf("resources_list %s: %v", what, err))
+		run.fail(fmt.Errorf("resources_list %s: %w", what, err))
 		return nil, true
 	}
 	var out []candidate
@@ -287,7 +298,7 @@ func (run *reconcile) get(ctx context.Context, cd candidate) (Object, bool) {
 	}
 	o, err := ParseObject(text)
 	if err != nil {
-		run.res.Failures = append(run.res.Failures, fmt.Sprintf("%s %s: %v", tool, what, err))
+		run.fail(fmt.Errorf("%s %s: %w", tool, what, err))
 		return Object{}, false
 	}
 	return o, true
