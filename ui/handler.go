@@ -297,8 +297,12 @@ func statusClass(s string) string {
 	switch s {
 	case "success", "delivered":
 		return "ok"
-	case "failure", "timeout", "dead":
+	case "failure", "dead":
 		return "bad"
+	case "timeout":
+		// A timeout is told apart from a failure at a glance: the agent
+		// may have been right and slow, and its partial output is kept.
+		return "slow"
 	case "interrupted", "pending", "running":
 		return "warn"
 	}

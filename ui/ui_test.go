@@ -265,3 +265,10 @@ func TestAuth(t *testing.T) {
 		t.Error("short token accepted")
 	}
 }
+
+// Failure and timeout wear different badges.
+func TestFailureAndTimeoutBadgesDiffer(t *testing.T) {
+	if statusClass("failure") == statusClass("timeout") {
+		t.Errorf("failure and timeout share the badge class %q", statusClass("failure"))
+	}
+}

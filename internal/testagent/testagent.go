@@ -95,6 +95,12 @@ func agent(args []string) int {
 		return good()
 	case strings.HasPrefix(name, "hang-"):
 		time.Sleep(time.Hour)
+	case strings.HasPrefix(name, "partial-"):
+		// Half a report, then hang until the timeout.
+		if err := os.WriteFile(report, []byte(PartialReport), 0o600); err != nil {
+			return 1
+		}
+		time.Sleep(time.Hour)
 	case strings.HasPrefix(name, "stubborn-"):
 		signal.Ignore(syscall.SIGTERM)
 		fmt.Println("ignoring SIGTERM")
@@ -182,6 +188,9 @@ func writeUsage(doc string) error {
 	}
 	return os.WriteFile(path, []byte(doc), 0o600)
 }
+
+// PartialReport is what a partial- agent writes before it hangs.
+const PartialReport = "# Investigation (unfinished)\n\nThe pod's memory limit is 64Mi; it was OOM-killed at\n"
 
 func exitOn(err error) int {
 	if err != nil {

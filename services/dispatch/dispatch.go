@@ -620,7 +620,7 @@ func (d *Dispatcher) cleanUp(ws string, f incident.Fields, status incident.Statu
 		d.logger.Warn("Could not prune agent workspace", "cluster", f.Cluster, "incident_id", f.IncidentID, "error", err.Error())
 	} else {
 		d.logger.Info("Cleaned up agent workspace", "cluster", f.Cluster, "incident_id", f.IncidentID,
-			"status", string(status), "kept", []string{incident.EventFile, incident.LogFile, incident.ResultFile})
+			"status", string(status), "kept", []string{incident.EventFile, incident.LogFile, incident.ResultFile, incident.OutputDir + "/"})
 	}
 	d.runCleanupCommand(f)
 }
@@ -674,9 +674,12 @@ func (d *Dispatcher) runCleanupCommand(f incident.Fields) {
 	if outcome != CleanupSuccess {
 		level = slog.LevelWarn
 	}
-	d.logger.Log(context.Background(), level, "Ran agent cleanup command",
-		"cluster", f.Cluster, "incident_id", f.IncidentID, "command", strings.Join(argv, " "),
-		"outcome", outcome, "exit_code", res.ExitCode, "error", fmt.Sprint(err))
+	attrs := []any{"cluster", f.Cluster, "incident_id", f.IncidentID, "command", strings.Join(argv, " "),
+		"outcome", outcome, "exit_code", res.ExitCode}
+	if err != nil {
+		attrs = append(attrs, "error", err.Error())
+	}
+	d.logger.Log(context.Background(), level, "Ran agent cleanup command", attrs...)
 }
 
 // recoverLeftovers finds workspaces with an event but no result, which a

@@ -223,7 +223,7 @@ func TestSuccess(t *testing.T) {
 
 func TestTimeoutTerminatesAndCleansUp(t *testing.T) {
 	f := start(t, settings{timeout: 500 * time.Millisecond, cleanup: true})
-	f.push(t, "prod", "hang-api")
+	f.push(t, "prod", "partial-api")
 	f.waitCompleted(t, "prod", incident.StatusTimeout, 1)
 	rs := f.results(t, "prod")
 	if len(rs) != 1 || rs[0].Signal != syscall.SIGTERM.String() || rs[0].Killed {
@@ -244,8 +244,12 @@ func TestTimeoutTerminatesAndCleansUp(t *testing.T) {
 	for _, e := range entries {
 		names = append(names, e.Name())
 	}
-	if strings.Join(names, ",") != "agent.log,event.json,result.json" {
-		t.Errorf("workspace after timeout holds %v, want only the log, event and result", names)
+	if strings.Join(names, ",") != "agent.log,event.json,output,result.json" {
+		t.Errorf("workspace after timeout holds %v, want only the log, event, result and the agent's output", names)
+	}
+	// The partial report is the most useful thing a timed-out run leaves.
+	if got, _ := os.ReadFile(filepath.Join(ws, "output", "investigation.md")); string(got) != testagent.PartialReport {
+		t.Errorf("partial report after timeout: %q, want it kept", got)
 	}
 	// The cleanup command ran with the incident's fields.
 	marks, _ := os.ReadDir(f.cleanupDir)
@@ -258,6 +262,9 @@ func TestTimeoutTerminatesAndCleansUp(t *testing.T) {
 	}
 	if v := testutil.ToFloat64(f.m.AgentCleanups.WithLabelValues("success")); v != 1 {
 		t.Errorf("cleanup success count %v", v)
+	}
+	if strings.Contains(f.logs.String(), `"error":"<nil>"`) {
+		t.Error(`a successful cleanup is logged with "error":"<nil>"`)
 	}
 }
 

@@ -89,8 +89,9 @@ func (ts argTemplates) render(f incident.Fields) ([]string, error) {
 }
 
 // pruneWorkspace removes everything in a timed-out or interrupted
-// workspace except the event, the log and the result, which are the record
-// an operator needs.
+// workspace except the event, the log, the result and the agent's output
+// (its partial report: the most useful thing a run cut short leaves; the
+// workspace cap bounds its size), which are the record an operator needs.
 func pruneWorkspace(ws string) error {
 	entries, err := os.ReadDir(ws)
 	if err != nil {
@@ -99,7 +100,7 @@ func pruneWorkspace(ws string) error {
 	var firstErr error
 	for _, e := range entries {
 		switch e.Name() {
-		case incident.EventFile, incident.LogFile, incident.ResultFile:
+		case incident.EventFile, incident.LogFile, incident.ResultFile, incident.OutputDir:
 			continue
 		}
 		if err := os.RemoveAll(filepath.Join(ws, e.Name())); err != nil && firstErr == nil {
