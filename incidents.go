@@ -58,14 +58,24 @@ func runIncidents(args []string, getenv func(string) string, stdout, stderr io.W
 		return exitOK
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ENDED\tCLUSTER\tINCIDENT\tSTATUS\tATTEMPTS\tDURATION\tDELIVERY\tWORKSPACE")
+	fmt.Fprintln(tw, "ENDED\tCLUSTER\tINCIDENT\tSTATUS\tATTEMPTS\tDURATION\tCOST\tTOKENS\tDELIVERY\tWORKSPACE")
 	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", r.EndedAt.UTC().Format(time.RFC3339), r.Cluster, r.IncidentID,
+		cost, tokens := history.SpendCells(r.Spend)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", r.EndedAt.UTC().Format(time.RFC3339), r.Cluster, r.IncidentID,
 			r.Status, r.Attempts, (time.Duration(r.DurationSeconds * float64(time.Second))).Round(time.Millisecond),
-			history.DeliveryCell(r.Deliveries), r.Workspace)
+			dash(cost), dash(tokens), history.DeliveryCell(r.Deliveries), r.Workspace)
 	}
 	_ = tw.Flush()
 	return exitOK
+}
+
+// dash stands in for an empty cell: a run whose cost is not known (a
+// result from before budgets) reads as such, not as a missing column.
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 func envOr(getenv func(string) string, key, def string) string {

@@ -10,13 +10,14 @@
 //	 │    │          alertmanager-intake (--intake-address) ──► intake, queues, dispatch
 //	 │    │          sweeper ──► queues
 //	 │    │          reloader (SIGHUP) ──► sessions, intake, queues, dispatch (reloader.go)
-//	 │    └─ dispatch ──► queues, breaker, procutil, journal (incident records)
+//	 │    └─ dispatch ──► queues, breaker, budget ledger, procutil, journal (incident records)
 //	 └─ 3 http (suture)
 //	      ├─ metrics-server        /metrics
 //	      ├─ health-server         /healthz /readyz (probes only)
 //	      ├─ ui-server             incidents page, /api/incidents (history; --ui-address)
 //	      ├─ notification-outbox   notifications ──► sinks (--notify-file; services/notices)
 //	      ├─ notification-notices  breaker transitions and blind clusters ──► outbox
+//	      ├─ budgets               ticks the budget ledger (resumes, remaining gauges)
 //	      ├─ debug-server          /debug/pprof (only with --debug-address)
 //	      ├─ watchdog              (only under systemd with WatchdogSec)
 //	      └─ reaper                agents' orphans (the binary is a child subreaper)
@@ -64,6 +65,7 @@ import (
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/sdnotify"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/sweeper"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/supervisor"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/ui"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/workspace"
 )
 
@@ -160,6 +162,10 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) error {
 		return err
 	}
 	defer durable.close()
+	spend, err := openBudget(cfg, durable, m, logger)
+	if err != nil {
+		return fmt.Errorf("open the budget ledger: %w", err)
+	}
 
 	in := intake.New(intake.Options{
 		Logger: logger, Metrics: m, Queues: durable.queues, Breaker: brk, Clusters: policies(cfg),
@@ -169,6 +175,7 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) error {
 		Logger: logger, Metrics: m, Queues: durable.queues, Breaker: brk, Kubeconfigs: kubeconfigs(cfg), Agent: agent,
 		WorkspaceRoot: cfg.WorkspaceRoot, AgentsPerCluster: cfg.AgentsPerCluster, MaxConcurrent: cfg.MaxConcurrentAgents,
 		Recorder: retainingRecorder{journal: durable.recorder, ret: retention},
+		Budget:   spend.gate,
 	})
 	if err != nil {
 		return ConfigError{err}
@@ -217,7 +224,7 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) error {
 		checks = append(checks, durable.writes.Check())
 	}
 	probes := health.New(state.ShuttingDown, checks...)
-	listeners, err := httpServers(cfg, reg, probes, durable, logger, deps)
+	listeners, err := httpServers(cfg, reg, probes, durable, spend.header, logger, deps)
 	if err != nil {
 		return err
 	}
@@ -228,6 +235,7 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) error {
 			Keep: cfg.HistoryMaxAge, KeepPerSink: cfg.HistoryMaxEntries,
 		}))
 	}
+	extra = append(extra, spend.service)
 	extra = append(extra, processServices(logger, deps)...)
 
 	logStart(logger, cfg, b)
@@ -262,7 +270,7 @@ func checkStart(cfg config.Config) (dispatch.Agent, error) {
 // and the profiling server when configured, and binds them all now, before
 // READY: a port in use or an address that does not resolve stops the
 // runner here instead of leaving it without probes.
-func httpServers(cfg config.Config, reg *prometheus.Registry, probes *health.Handlers, durable durableState, logger *slog.Logger, deps Deps) ([]supervisor.Listener, error) {
+func httpServers(cfg config.Config, reg *prometheus.Registry, probes *health.Handlers, durable durableState, budget func() ui.BudgetHeader, logger *slog.Logger, deps Deps) ([]supervisor.Listener, error) {
 	metricsServer := httpserver.New("metrics-server", hostPort(cfg.MetricsAddress, cfg.MetricsPort), metrics.Handler(reg, cfg.MetricsTimeout, logger), logger)
 	// The health server answers probes only: it binds where kubelet and
 	// load balancers reach it, and incident history is not for them.
@@ -271,7 +279,7 @@ func httpServers(cfg config.Config, reg *prometheus.Registry, probes *health.Han
 	var page *httpserver.Server
 	if cfg.UIAddress != "" && durable.store != nil {
 		var err error
-		if page, err = uiServer(cfg, durable.store, logger); err != nil {
+		if page, err = uiServer(cfg, durable.store, budget, logger); err != nil {
 			return nil, err
 		}
 		listeners = append(listeners, page)

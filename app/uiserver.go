@@ -25,20 +25,21 @@ const (
 
 // uiServer builds the incidents page server on --ui-address: the page,
 // /api/incidents, and the bearer/basic authentication when a file is set.
-func uiServer(cfg config.Config, store *journal.Store, logger *slog.Logger) (*httpserver.Server, error) {
-	h, err := uiHandler(cfg, store, logger)
+func uiServer(cfg config.Config, store *journal.Store, budget func() ui.BudgetHeader, logger *slog.Logger) (*httpserver.Server, error) {
+	h, err := uiHandler(cfg, store, budget, logger)
 	if err != nil {
 		return nil, err
 	}
 	return httpserver.New("ui-server", cfg.UIAddress, h, logger), nil
 }
 
-// uiHandler is what the incidents page server serves.
-func uiHandler(cfg config.Config, store *journal.Store, logger *slog.Logger) (http.Handler, error) {
+// uiHandler is what the incidents page server serves; budget, when set,
+// is the header's line on today's spend.
+func uiHandler(cfg config.Config, store *journal.Store, budget func() ui.BudgetHeader, logger *slog.Logger) (http.Handler, error) {
 	page, err := ui.New(ui.Options{
 		Store:  history.PageStore{Store: store, WorkspaceRoot: cfg.WorkspaceRoot, ReportFile: cfg.AgentReportFile},
 		Logger: logger.With("component", "incidents-page"), Title: "kubernetes-mcp-runner · incidents",
-		Clusters: cfg.ClusterNames(),
+		Clusters: cfg.ClusterNames(), Budget: budget,
 	})
 	if err != nil {
 		return nil, err

@@ -170,7 +170,7 @@ type Ledger struct {
 
 	mu       sync.Mutex
 	st       State
-	inFlight map[uint64]string // reservation → cluster
+	inFlight map[uint64]admission
 	nextID   uint64
 
 	// deliver is taken before mu is released whenever transitions are to
@@ -195,7 +195,7 @@ func New(o Options) (*Ledger, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &Ledger{o: o, st: st.clone(), inFlight: map[uint64]string{}}
+	l := &Ledger{o: o, st: st.clone(), inFlight: map[uint64]admission{}}
 	if l.st.Clusters == nil {
 		l.st.Clusters = map[string]ScopeState{}
 	}
@@ -239,7 +239,7 @@ func (l *Ledger) Admit(cluster string, now time.Time) (Reservation, Decision) {
 	}
 	l.nextID++
 	res := Reservation{id: l.nextID, cluster: cluster}
-	l.inFlight[res.id] = cluster
+	l.inFlight[res.id] = admission{cluster: cluster, at: now}
 	ts := l.transitions(now)
 	l.save()
 	l.unlockAndReport(ts)
@@ -248,15 +248,16 @@ func (l *Ledger) Admit(cluster string, now time.Time) (Reservation, Decision) {
 
 // Charge records what an admitted run cost, once its agent ended
 // (whatever its status). A cost the agent did not report is charged as
-// DefaultCostUSD. A Reservation charged before, or never admitted, is
-// ignored.
-func (l *Ledger) Charge(res Reservation, u incident.Usage, now time.Time) {
+// DefaultCostUSD. It returns what was charged. A Reservation charged
+// before, or never admitted, is ignored (and 0 returned).
+func (l *Ledger) Charge(res Reservation, u incident.Usage, now time.Time) float64 {
 	l.mu.Lock()
-	cluster, ok := l.inFlight[res.id]
+	adm, ok := l.inFlight[res.id]
 	if !ok {
 		l.mu.Unlock()
-		return
+		return 0
 	}
+	cluster := adm.cluster
 	delete(l.inFlight, res.id)
 	l.roll(now)
 	cost := l.o.DefaultCostUSD
@@ -283,6 +284,42 @@ func (l *Ledger) Charge(res Reservation, u incident.Usage, now time.Time) {
 	ts := l.transitions(now)
 	l.save()
 	l.unlockAndReport(ts)
+	return cost
+}
+
+// Cancel gives back an admission no agent followed (the queue emptied
+// between the admission and the launch): the run leaves the hour's count
+// as if it had not been admitted. A Reservation charged or cancelled
+// before is ignored.
+func (l *Ledger) Cancel(res Reservation) {
+	l.mu.Lock()
+	adm, ok := l.inFlight[res.id]
+	if !ok {
+		l.mu.Unlock()
+		return
+	}
+	delete(l.inFlight, res.id)
+	drop := func(ss *ScopeState) {
+		if i := slices.IndexFunc(ss.Runs, adm.at.Equal); i >= 0 {
+			ss.Runs = slices.Delete(ss.Runs, i, i+1)
+		}
+	}
+	l.update(Global(), drop)
+	if adm.cluster != "" {
+		l.update(Scope{Cluster: adm.cluster}, drop)
+	}
+	now := l.o.Now()
+	l.roll(now)
+	ts := l.transitions(now)
+	l.save()
+	l.unlockAndReport(ts)
+}
+
+// admission is an admitted launch not yet charged: its cluster, and the
+// run it added to the hour, so Cancel can take that run back.
+type admission struct {
+	cluster string
+	at      time.Time
 }
 
 // Tick reports the pauses that time ended (a new day, runs leaving the
@@ -372,8 +409,8 @@ func (l *Ledger) scopeStatus(s Scope, now time.Time) ScopeStatus {
 	out := ScopeStatus{Scope: s, SpentUSD: ss.SpentUSD, USDPerDay: lim.USDPerDay, InputTokens: ss.InputTokens,
 		OutputTokens: ss.OutputTokens, RunsCharged: ss.Charged, RunsLastHour: len(ss.Runs), RunsPerHour: lim.RunsPerHour,
 		Paused: held, Reason: r, ResumesAt: until}
-	for _, c := range l.inFlight {
-		if s.IsGlobal() || c == s.Cluster {
+	for _, a := range l.inFlight {
+		if s.IsGlobal() || a.cluster == s.Cluster {
 			out.InFlight++
 		}
 	}

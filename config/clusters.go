@@ -40,6 +40,7 @@ type clusterEntry struct {
 	CAFile          string    `yaml:"caFile"`
 	Context         string    `yaml:"context"`
 	Filters         Filters   `yaml:"filters"`
+	ClusterBudget   `yaml:",inline"`
 }
 
 // LoadClustersFile reads a --clusters-file.
@@ -87,6 +88,7 @@ func ParseClusters(data []byte) ([]Cluster, error) {
 			CAFile:          e.CAFile,
 			Context:         e.Context,
 			Filters:         e.Filters,
+			Budget:          e.ClusterBudget,
 		}
 		if c.Transport == "" {
 			c.Transport = TransportStreamable
@@ -117,6 +119,9 @@ func (c Cluster) AlertOnly() bool { return c.Endpoint == "" }
 func (c Cluster) validate() error {
 	if !clusterName.MatchString(c.Name) {
 		return fmt.Errorf("invalid cluster name %q: use 1-63 lower-case letters, digits and '-', starting and ending with a letter or digit", c.Name)
+	}
+	if err := c.Budget.validate(c.Name); err != nil {
+		return err
 	}
 	if c.AlertOnly() {
 		return c.validateAlertOnly()

@@ -55,6 +55,8 @@ type Cluster struct {
 	Context string `yaml:"context"`
 	// Filters narrow the subscription; they are sent on every subscribe.
 	Filters Filters `yaml:"filters"`
+	// Budget is the cluster's own spend limits (config/budget.go).
+	Budget ClusterBudget `yaml:",inline"`
 }
 
 // Config is everything the runner needs to start.
@@ -117,6 +119,7 @@ type Config struct {
 	MaxConcurrentAgents    int
 	BreakerThreshold       int
 	BreakerCooldown        time.Duration
+	Budgets                Budgets
 
 	// Durable state.
 	StateDir          string
@@ -224,7 +227,7 @@ func options(c *Config) []option {
 	return []option{
 		o("config", "path of a config file: one 'flag value' per line, # comments", str(&c.ConfigFile)),
 		o("cluster", "a cluster to watch as NAME=URL, or NAME=URL#CONTEXT for a kubeconfig context of a multi-cluster server (repeatable; comma-separated in the environment)", clusterFlag{&c.Clusters}),
-		o("clusters-file", "path of a YAML file listing clusters (name, endpoint, transport, context, filters, triage, kubeconfig, bearerTokenFile, caFile)", str(&c.ClustersFile)),
+		o("clusters-file", "path of a YAML file listing clusters (name, endpoint, transport, context, filters, triage, kubeconfig, bearerTokenFile, caFile, budgetUsdPerDay, maxAgentRunsPerHour, agentMaxCostUsd)", str(&c.ClustersFile)),
 		o("max-subscriptions-per-session", "clusters one MCP session subscribes for when they share an endpoint; more open further sessions (kubernetes-mcp-server allows 10 per session)", n(&c.MaxSubscriptionsPerSession)),
 
 		o("agent-timeout", "seconds an agent may run before it is terminated", secs(&c.AgentTimeout)),
@@ -270,6 +273,10 @@ func options(c *Config) []option {
 		o("max-concurrent-agents", "agents that may run at once in total", n(&c.MaxConcurrentAgents)),
 		o("circuit-breaker-threshold", "consecutive failed or timed-out agents that open the circuit breaker", n(&c.BreakerThreshold)),
 		o("circuit-breaker-cooldown", "seconds the breaker stays open before it admits one probe incident", secs(&c.BreakerCooldown)),
+		o("budget-usd-per-day", "US dollars agents may spend per UTC day in total, by what they report (docs/budgets.md); 0: unlimited", usdValue{&c.Budgets.USDPerDay}),
+		o("max-agent-runs-per-hour", "agent runs that may start in any 60 minutes in total; 0: unlimited", countValue{&c.Budgets.RunsPerHour}),
+		o("agent-default-cost-usd", "US dollars charged for a run whose agent reports no cost", usdValue{&c.Budgets.DefaultCostUSD}),
+		o("agent-max-cost-usd", "US dollars one run may spend, handed to the agent as MAX_COST_USD; 0: not set", usdValue{&c.Budgets.MaxCostUSD}),
 
 		o("state-dir", "directory of the durable queue and incident journal (state.db); empty keeps everything in memory", str(&c.StateDir)),
 		o("max-attempts", "runs of an incident (counting runs a shutdown or crash interrupted) before it is recorded as failed", n(&c.MaxAttempts)),

@@ -92,12 +92,17 @@ func (p PageStore) List(_ context.Context, f ui.Filter) ([]ui.Summary, error) {
 }
 
 func summaryOf(r incident.Record) ui.Summary {
-	return ui.Summary{
+	s := ui.Summary{
 		ID: r.IncidentID, Cluster: r.Cluster, FaultType: r.FaultType, Status: string(r.Status), Reason: r.Reason,
 		Source: r.Source, Severity: r.Severity, Resource: r.Resource,
 		Attempts: r.Attempts, StartedAt: r.StartedAt, EndedAt: r.EndedAt,
 		Duration: time.Duration(r.DurationSeconds * float64(time.Second)),
 	}
+	s.Cost, s.Tokens = SpendCells(r.Spend)
+	if r.Spend != nil {
+		s.Model = r.Spend.Model
+	}
+	return s
 }
 
 func fillFault(s *ui.Summary, source, faultType, severity, resource string) {

@@ -25,6 +25,7 @@
 package incident
 
 import (
+	"strconv"
 	"time"
 
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/fault"
@@ -73,6 +74,10 @@ type Fields struct {
 	ResourceKind      string
 	ResourceName      string
 	ResourceNamespace string
+	// UsageFile is where the agent may report its run's cost (UsageFile);
+	// MaxCostUSD the most the run may spend, 0 when no limit is set.
+	UsageFile  string
+	MaxCostUSD float64
 }
 
 // Env is Fields as the agent's environment variables.
@@ -93,6 +98,12 @@ func (f Fields) Env() map[string]string {
 	}
 	if f.Kubeconfig != "" {
 		env["KUBECONFIG"] = f.Kubeconfig
+	}
+	if f.UsageFile != "" {
+		env["USAGE_FILE"] = f.UsageFile
+	}
+	if f.MaxCostUSD > 0 {
+		env["MAX_COST_USD"] = strconv.FormatFloat(f.MaxCostUSD, 'f', -1, 64)
 	}
 	return env
 }
@@ -130,6 +141,9 @@ type Result struct {
 	// the agent ran (an Alertmanager alert resolving); the agent was left
 	// to finish. Absent when no source reported an end.
 	FaultResolvedAt *time.Time `json:"faultResolvedAt,omitempty"`
+	// Spend is what the run reported costing and was charged (usage.go);
+	// absent for results written before budgets existed.
+	Spend *Spend `json:"spend,omitempty"`
 }
 
 // Record is one finished incident in the history, as the state store keeps
@@ -156,6 +170,8 @@ type Record struct {
 	Workspace       string    `json:"workspace"`
 	// FaultResolvedAt is Result.FaultResolvedAt.
 	FaultResolvedAt *time.Time `json:"faultResolvedAt,omitempty"`
+	// Spend is Result.Spend.
+	Spend *Spend `json:"spend,omitempty"`
 }
 
 // Record is the history record of a result for a fault of faultType.
@@ -164,7 +180,7 @@ func (r Result) Record(faultType string) Record {
 		IncidentID: r.IncidentID, Cluster: r.Cluster, FaultID: r.FaultID, FaultType: faultType,
 		Status: r.Status, Reason: r.Reason, Attempts: r.Attempt,
 		StartedAt: r.StartedAt, EndedAt: r.EndedAt, DurationSeconds: r.DurationSeconds,
-		Workspace: r.Workspace, FaultResolvedAt: r.FaultResolvedAt,
+		Workspace: r.Workspace, FaultResolvedAt: r.FaultResolvedAt, Spend: r.Spend,
 	}
 }
 

@@ -25,7 +25,10 @@ func (m *Metrics) RemoveCluster(c string) {
 		m.EventsReconciled, m.ReconcileFailures,
 		m.EventsRestored, m.IncidentsRequeued, m.IncidentsAbandoned,
 		m.AlertmanagerAlertsReceived, m.AlertmanagerAlerts, m.EventsResolved, m.AgentLeftoverProcesses,
+		m.Budget.CostUSD, m.Budget.Tokens, m.Budget.UsageInvalid, m.Budget.OverMaxCost, m.Budget.LaunchesHeld,
 	} {
 		v.DeletePartialMatch(match)
 	}
+	m.Budget.RemainingUSD.DeleteLabelValues(c)
+	m.Budget.RemainingRuns.DeleteLabelValues(c)
 }

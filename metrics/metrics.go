@@ -44,7 +44,7 @@ var (
 	}
 	// StateOps are the journal writes state_write_errors_total counts.
 	StateOps     = []string{"enqueue", "remove", "start", "finish", "requeue", "running"}
-	ServiceKinds = []string{"sse", "sweeper", "reloader", "alertmanager-intake", "dispatch", "metrics-server", "health-server", "ui-server", "debug-server", "notification-outbox", "notification-notices", "watchdog", "reaper", "other"}
+	ServiceKinds = []string{"sse", "sweeper", "reloader", "alertmanager-intake", "dispatch", "metrics-server", "health-server", "ui-server", "debug-server", "notification-outbox", "notification-notices", "budgets", "watchdog", "reaper", "other"}
 	// ReconcileFailureReasons classify a reconcile that failed or stopped
 	// short: the server refused a tool (or has none), it ran out of time,
 	// it reached its call or byte cap, anything else.
@@ -148,6 +148,9 @@ type Metrics struct {
 	// incident and were killed: left in the group after SIGKILL, escaped
 	// from it, or found at start after a crash of the runner.
 	AgentLeftoverProcesses *prometheus.CounterVec // cluster
+
+	// Budget is agents' spend and the budgets (budget.go).
+	Budget Budget
 }
 
 // New registers every collector on reg and initialises the per-cluster
@@ -248,6 +251,7 @@ func New(reg prometheus.Registerer, build BuildInfo, clusters []string) *Metrics
 
 		AgentLeftoverProcesses: counter("agent_leftover_processes_total", "Agent processes that outlived their incident (left in its process group after SIGKILL, escaped from it, or found at start after a crash) and were killed.", "cluster"),
 	}
+	m.Budget = newBudget(counter, gauge)
 	m.BuildInfo.WithLabelValues(build.Version, build.GitCommit, build.BuildDate).Set(1)
 	m.Up.Set(1)
 	for _, c := range clusters {
@@ -294,6 +298,7 @@ func (m *Metrics) AddCluster(c string) {
 	m.IncidentsAbandoned.WithLabelValues(c)
 	m.EventsResolved.WithLabelValues(c)
 	m.AgentLeftoverProcesses.WithLabelValues(c)
+	m.Budget.addCluster(c)
 	// Every known combination of the labelled families exists from
 	// start, so dashboards and increase() see the first event.
 	for _, sev := range Severities {
@@ -343,6 +348,8 @@ func Catalog() map[string][]string {
 	m.AlertmanagerAlertsReceived.WithLabelValues("c", Severities[0])
 	m.AlertmanagerAlerts.WithLabelValues("c", AlertmanagerOutcomes[0])
 	m.ShardInfo.WithLabelValues("0", "1")
+	m.Budget.RemainingUSD.WithLabelValues(BudgetScopeGlobal)
+	m.Budget.RemainingRuns.WithLabelValues(BudgetScopeGlobal)
 	families, err := reg.Gather()
 	if err != nil {
 		panic(err) // a registry of our own collectors cannot fail

@@ -93,6 +93,8 @@ type Incident struct {
 	DurationSeconds float64   `json:"durationSeconds"`
 	Report          Report    `json:"report"`
 	Links           Links     `json:"links"`
+	// Spend is what the run cost (budget.go); absent when not known.
+	Spend *Spend `json:"spend,omitempty"`
 }
 
 // Fault is the fault an incident investigated.
@@ -157,7 +159,11 @@ type Notice struct {
 	Since time.Time `json:"since,omitzero"`
 	// BlindSeconds is how long the cluster has not been seen.
 	BlindSeconds float64 `json:"blindSeconds,omitempty"`
-	Links        Links   `json:"links"`
+	// Reason and Until are a budget pause's limit and when it admits
+	// again (budget.go).
+	Reason string    `json:"reason,omitempty"`
+	Until  time.Time `json:"until,omitzero"`
+	Links  Links     `json:"links"`
 }
 
 // IncidentInput is what the runner knows of a finished incident, in its own

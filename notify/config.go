@@ -104,7 +104,7 @@ const DefaultBlindAfter = 5 * time.Minute
 var (
 	sinkName  = regexp.MustCompile(`^[a-z0-9]([a-z0-9_-]{0,62})$`)
 	kinds     = []string{KindIncident, KindNotice}
-	statuses  = []string{StatusSuccess, StatusFailure, StatusTimeout, StatusInterrupted, notification.StatusError, NoticeTriageDegraded, NoticeTriageProbing, NoticeTriageRecovered, NoticeClusterBlind, NoticeClusterRestored}
+	statuses  = []string{StatusSuccess, StatusFailure, StatusTimeout, StatusInterrupted, notification.StatusError, NoticeTriageDegraded, NoticeTriageProbing, NoticeTriageRecovered, NoticeClusterBlind, NoticeClusterRestored, NoticeBudgetPaused, NoticeBudgetResumed}
 	severites = []string{SeverityInfo, SeverityWarning, SeverityCritical, SeverityUnknown}
 )
 

@@ -40,6 +40,8 @@ const (
 	NoticeTriageRecovered = notification.NoticeTriageRecovered
 	NoticeClusterBlind    = notification.NoticeClusterBlind
 	NoticeClusterRestored = notification.NoticeClusterRestored
+	NoticeBudgetPaused    = notification.NoticeBudgetPaused
+	NoticeBudgetResumed   = notification.NoticeBudgetResumed
 
 	SeverityInfo     = notification.SeverityInfo
 	SeverityWarning  = notification.SeverityWarning
@@ -70,6 +72,11 @@ func NewBreakerNotice(state string, at, since time.Time, o DocOptions) (Notifica
 // NewBlindNotice is notification.NewBlindNotice.
 func NewBlindNotice(cluster string, blind bool, since, at time.Time, o DocOptions) Notification {
 	return notification.NewBlindNotice(cluster, blind, since, at, o)
+}
+
+// NewBudgetNotice is notification.NewBudgetNotice.
+func NewBudgetNotice(cluster string, paused bool, reason string, until, at time.Time, o DocOptions) Notification {
+	return notification.NewBudgetNotice(cluster, paused, reason, until, at, o)
 }
 
 // NewRecords is notification.NewRecords.

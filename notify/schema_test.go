@@ -7,7 +7,9 @@ import (
 	"time"
 
 	"github.com/google/jsonschema-go/jsonschema"
+
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/incident"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/notification"
 )
 
 func resolvedSchema(t *testing.T) *jsonschema.Resolved {
@@ -52,6 +54,9 @@ func TestDocumentsValidateAgainstSchema(t *testing.T) {
 		"incident with big context": NewIncident(huge, DocOptions{ExcerptBytes: 10}),
 		"blind":                     NewBlindNotice("prod-eu", true, t0, t0.Add(time.Hour), DocOptions{}),
 		"restored":                  NewBlindNotice("prod-eu", false, t0, t0.Add(time.Hour), DocOptions{ExternalURL: "https://r.example"}),
+		"budget paused":             NewBudgetNotice("", true, "global_usd_per_day", t0.Add(time.Hour), t0, DocOptions{}),
+		"budget resumed":            NewBudgetNotice("prod-eu", false, "", time.Time{}, t0, DocOptions{}),
+		"incident with spend":       NewIncident(withSpend(sampleIncident()), DocOptions{}),
 	}
 	for _, st := range []string{"open", "half-open", "closed"} {
 		n, err := NewBreakerNotice(st, t0, t0, DocOptions{})
@@ -99,4 +104,10 @@ func TestEveryIncidentStatusIsInTheSchema(t *testing.T) {
 			t.Errorf("status %q: %v", st, err)
 		}
 	}
+}
+
+func withSpend(in IncidentInput) IncidentInput {
+	c, tok := 0.4, int64(1500)
+	in.Spend = &notification.Spend{CostUSD: &c, ChargedUSD: c, InputTokens: &tok, Model: "claude-sonnet-4-5"}
+	return in
 }

@@ -112,6 +112,8 @@ var noticeWords = map[string]struct{ emoji, words string }{
 	NoticeTriageRecovered: {":white_check_mark:", "Triage recovered"},
 	NoticeClusterBlind:    {":see_no_evil:", "Cluster blind"},
 	NoticeClusterRestored: {":eyes:", "Cluster seen again"},
+	NoticeBudgetPaused:    {":money_with_wings:", "Triage paused: budget spent"},
+	NoticeBudgetResumed:   {":arrow_forward:", "Triage resumed"},
 }
 
 // Message builds the Slack message of n. Everything taken from the fault or
@@ -192,6 +194,9 @@ func (s *Slack) incidentBlocks(inc *Incident) ([]slack.Block, string) {
 	fields = append(fields, field("Status", status))
 	if inc.Attempt > 1 {
 		fields = append(fields, field("Attempt", fmt.Sprint(inc.Attempt)))
+	}
+	if inc.Spend != nil {
+		fields = append(fields, field("Cost", inc.Spend.String()))
 	}
 	blocks = append(blocks, slack.NewSectionBlock(nil, fields, nil))
 

@@ -34,6 +34,9 @@ type Options struct {
 	ListLimit int
 	// Now defaults to time.Now.
 	Now func() time.Time
+	// Budget, when set, gives the header's line on today's spend
+	// (budget.go).
+	Budget func() BudgetHeader
 }
 
 type handler struct {
@@ -65,11 +68,12 @@ func New(o Options) (http.Handler, error) {
 	o.BasePath = strings.TrimRight(o.BasePath, "/")
 	h := &handler{o: o, r: NewRenderer()}
 	t, err := template.New("").Funcs(template.FuncMap{
-		"ts":    func(t time.Time) string { return fmtTime(t) },
-		"ago":   func(t time.Time) string { return ago(o.Now(), t) },
-		"dur":   fmtDuration,
-		"path":  func(p string) string { return o.BasePath + p },
-		"class": statusClass,
+		"ts":     func(t time.Time) string { return fmtTime(t) },
+		"ago":    func(t time.Time) string { return ago(o.Now(), t) },
+		"dur":    fmtDuration,
+		"path":   func(p string) string { return o.BasePath + p },
+		"class":  statusClass,
+		"budget": func() string { return h.budgetLine() },
 		"filter": func(cluster, status, since string) string {
 			return filterURL(o.BasePath, cluster, status, since)
 		},

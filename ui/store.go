@@ -55,6 +55,12 @@ type Summary struct {
 	StartedAt time.Time
 	EndedAt   time.Time
 	Duration  time.Duration
+	// Cost is what the run was charged ("$0.40"; "(default)" added when
+	// the agent reported none), empty when not known; Tokens and Model
+	// are what the agent reported.
+	Cost   string
+	Tokens string
+	Model  string
 }
 
 // Incident is everything the incident page shows.

@@ -47,7 +47,45 @@ func agent(args []string) int {
 	report := os.Getenv("REPORT_FILE")
 	fmt.Printf("test agent for %s\n", name)
 	good := func() int { return exitOn(os.WriteFile(report, []byte(strings.Repeat("finding\n", 40)), 0o600)) }
+	// TESTAGENT_USAGE, when passed to the agent, is written to its
+	// USAGE_FILE by every behaviour: a run that reports its cost.
+	if u := os.Getenv("TESTAGENT_USAGE"); u != "" {
+		if err := writeUsage(u); err != nil {
+			return exitOn(err)
+		}
+	}
 	switch {
+	case strings.HasPrefix(name, "paid-"):
+		// A good run that cost 40 cents.
+		if err := writeUsage(`{"cost_usd": 0.40, "input_tokens": 100, "output_tokens": 10}`); err != nil {
+			return exitOn(err)
+		}
+		return good()
+	case strings.HasPrefix(name, "badusage-"):
+		// A usage file that is not JSON, then a good report.
+		if err := writeUsage(`{"cost_usd": 0.5,`); err != nil {
+			return exitOn(err)
+		}
+		return good()
+	case strings.HasPrefix(name, "bigusage-"):
+		// A valid object padded past the 4 KiB bound.
+		if err := writeUsage(`{"cost_usd": 0.5, "pad": "` + strings.Repeat("p", 5000) + `"}`); err != nil {
+			return exitOn(err)
+		}
+		return good()
+	case strings.HasPrefix(name, "paidfail-"):
+		// Billed, then failed: the usage is written and the exit is not 0.
+		if err := writeUsage(`{"cost_usd": 0.25, "input_tokens": 1000, "output_tokens": 200, "model": "test-model"}`); err != nil {
+			return exitOn(err)
+		}
+		fmt.Fprintln(os.Stderr, "simulated failure after spending")
+		return 3
+	case strings.HasPrefix(name, "overspend-"):
+		// Reports more than the MAX_COST_USD it was given.
+		if err := writeUsage(`{"cost_usd": 9.5, "max_seen": "` + os.Getenv("MAX_COST_USD") + `"}`); err != nil {
+			return exitOn(err)
+		}
+		return good()
 	case strings.HasPrefix(name, "ok-"):
 		return good()
 	case strings.HasPrefix(name, "report-"):
@@ -140,6 +178,15 @@ func agent(args []string) int {
 		return good()
 	}
 	return good()
+}
+
+// writeUsage writes the run's usage report where the runner said.
+func writeUsage(doc string) error {
+	path := os.Getenv("USAGE_FILE")
+	if path == "" {
+		return fmt.Errorf("USAGE_FILE is not set")
+	}
+	return os.WriteFile(path, []byte(doc), 0o600)
 }
 
 // PartialReport is what a partial- agent writes before it hangs.

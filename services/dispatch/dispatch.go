@@ -89,6 +89,8 @@ type Options struct {
 	Now       func() time.Time
 	// Recorder, when set, makes incidents durable.
 	Recorder Recorder
+	// Budget gates launches and hands agents their cost limit (budget.go).
+	Budget Budget
 }
 
 // Dispatcher is the dispatch suture service.
@@ -122,6 +124,8 @@ type Dispatcher struct {
 
 	// Clusters a reload added or removed while Serve runs (clusters.go).
 	clusters clusterWorkers
+	// adm holds running incidents' budget admissions (budget.go).
+	adm admissions
 }
 
 // CheckAgent reports configuration errors in the agent's templates and
@@ -236,6 +240,19 @@ func (d *Dispatcher) work(ctx context.Context, q *queue.Queue, clusterCtx contex
 			d.o.Breaker.Cancel(probe)
 			return
 		}
+		d.mu.Unlock()
+		adm, admitted := d.admit(ctx, q.Cluster(), probe)
+		if !admitted {
+			continue
+		}
+		d.mu.Lock()
+		if d.stopped {
+			d.mu.Unlock()
+			release(adm)
+			d.slots.Release(1)
+			d.o.Breaker.Cancel(probe)
+			return
+		}
 		it, ok := q.TryPop()
 		var id string
 		if ok {
@@ -244,10 +261,12 @@ func (d *Dispatcher) work(ctx context.Context, q *queue.Queue, clusterCtx contex
 			d.running[id] = it.Cluster
 			d.runningFaults[faultKey{it.Cluster, it.Event.FaultID}] = id
 			d.inFlight.Add(1)
+			d.hold(id, adm)
 		}
 		d.mu.Unlock()
 		if !ok {
 			// Another worker or the sweeper took it first.
+			release(adm)
 			d.slots.Release(1)
 			d.o.Breaker.Cancel(probe)
 			continue
@@ -268,6 +287,7 @@ func (d *Dispatcher) runGuarded(q *queue.Queue, it queue.Item, id string, probe 
 			d.finish(id, incident.StatusFailure)
 			d.o.Breaker.Record(false, probe)
 		}
+		d.settle(id)
 		d.forgetFault(it, id)
 		q.Release(it.Event.FaultID)
 	}()
@@ -362,6 +382,7 @@ func (d *Dispatcher) runIncident(it queue.Item, id string, probe bool) incident.
 		result.Status, result.Reason = status, fmt.Sprintf("%s: %v", reason, err)
 		result.EndedAt = d.o.Now()
 		d.noteEnded(id, &result)
+		d.charge(id, false, &result)
 		d.logger.Error("Incident could not run", "cluster", cluster, "incident_id", id, "status", string(status), "error", result.Reason)
 		_ = writeJSON(filepath.Join(ws, incident.ResultFile), result)
 		finished()
@@ -388,6 +409,9 @@ func (d *Dispatcher) runIncident(it queue.Item, id string, probe bool) incident.
 	}
 
 	res := d.runAgent(cluster, ws, f, args, marker, &result)
+	// Before any cleanup prunes the workspace, usage.json with it. An
+	// agent that never started (no exit code, no signal) spent nothing.
+	d.charge(id, result.ExitCode != nil || result.Signal != "", &result)
 	duration := result.EndedAt.Sub(result.StartedAt)
 
 	switch result.Status {
@@ -592,6 +616,7 @@ func (d *Dispatcher) fields(it queue.Item, id, ws string) incident.Fields {
 	if d.o.Agent.ReportFile != "" {
 		f.ReportFile = filepath.Join(ws, d.o.Agent.ReportFile)
 	}
+	f.UsageFile, f.MaxCostUSD = usageFile(ws), d.maxCost(it.Cluster)
 	return f
 }
 

@@ -61,6 +61,9 @@ type settings struct {
 	workspaceMax   int64
 	workspaceCheck time.Duration
 	root           string
+	// budget gates launches (budget_test.go).
+	budget Budget
+	now    func() time.Time
 }
 
 func start(t testing.TB, s settings) *fixture {
@@ -118,6 +121,7 @@ func start(t testing.TB, s settings) *fixture {
 		Kubeconfigs: map[string]string{"prod": "/etc/kube/prod.yaml"}, Agent: agent,
 		WorkspaceRoot: f.root, AgentsPerCluster: 1, MaxConcurrent: s.maxConcurrent,
 		LookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok },
+		Budget:    s.budget, Now: s.now,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -318,7 +322,7 @@ func TestAgentEnvironmentIsOnlyWhatIsAllowed(t *testing.T) {
 		}
 	}
 	want := []string{"CLEANUP_DIR", "CLUSTER", "EVENT_FILE", "FAULT_ID", "FAULT_SOURCE", "FAULT_TYPE", "GORACE", "INCIDENT_ID", "KUBECONFIG", MarkerName, "PATH",
-		"REPORT_FILE", "RESOURCE_KIND", "RESOURCE_NAME", "RESOURCE_NAMESPACE", "SEVERITY", "WORKSPACE"}
+		"REPORT_FILE", "RESOURCE_KIND", "RESOURCE_NAME", "RESOURCE_NAMESPACE", "SEVERITY", "USAGE_FILE", "WORKSPACE"}
 	if !slices.Equal(names, want) {
 		t.Fatalf("agent environment %v,\nwant exactly %v", names, want)
 	}

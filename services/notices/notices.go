@@ -102,6 +102,7 @@ func (n *Notifier) IncidentRecords(it queue.Item, rec incident.Record) []notify.
 		EnqueuedAt: it.EnqueuedAt, StartedAt: rec.StartedAt, EndedAt: rec.EndedAt,
 		DurationSeconds: rec.DurationSeconds,
 	}}
+	in.Spend = spendOf(rec.Spend)
 	if !it.EnqueuedAt.IsZero() && !rec.StartedAt.IsZero() {
 		in.QueuedSeconds = rec.StartedAt.Sub(it.EnqueuedAt).Seconds()
 	}
