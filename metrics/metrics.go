@@ -272,6 +272,11 @@ func New(reg prometheus.Registerer, build BuildInfo, clusters []string) *Metrics
 	for _, r := range AlertmanagerResults {
 		m.AlertmanagerNotifications.WithLabelValues(r)
 	}
+	// Exported at 0 from the start: increase() needs a sample before the
+	// first failure, or the CleanupFailures alert misses it.
+	for _, o := range CleanupOutcome {
+		m.AgentCleanups.WithLabelValues(o)
+	}
 	return m
 }
 

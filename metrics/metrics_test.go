@@ -234,3 +234,14 @@ func (failingCollector) Describe(ch chan<- *prometheus.Desc) { ch <- failingDesc
 func (failingCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.NewInvalidMetric(failingDesc, io.ErrUnexpectedEOF)
 }
+
+// The cleanup outcomes are exported at 0 before any cleanup ran, so the
+// alert on their increase sees the first failure.
+func TestCleanupOutcomesExistBeforeTheFirstCleanup(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	New(reg, BuildInfo{}, nil)
+	n, err := testutil.GatherAndCount(reg, "kubernetes_mcp_runner_agent_cleanups_total")
+	if err != nil || n != len(CleanupOutcome) {
+		t.Fatalf("%d cleanup series before any cleanup (%v), want one per outcome (%d)", n, err, len(CleanupOutcome))
+	}
+}
