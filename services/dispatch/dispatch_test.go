@@ -26,11 +26,14 @@ import (
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/testagent"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/testlog"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/metrics"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/procutil"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/queue"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/workspace"
 )
 
 func TestMain(m *testing.M) {
+	// The limits helper is the runner's binary; in tests, this one.
+	procutil.HelperMain(os.Args[1:])
 	testagent.Run()
 	os.Exit(m.Run())
 }
