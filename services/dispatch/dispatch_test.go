@@ -64,6 +64,8 @@ type settings struct {
 	workspaceMax   int64
 	workspaceCheck time.Duration
 	root           string
+	// tweak, when set, changes the options before New.
+	tweak func(*Options)
 }
 
 func start(t testing.TB, s settings) *fixture {
@@ -116,12 +118,16 @@ func start(t testing.TB, s settings) *fixture {
 	if s.cleanup {
 		agent.CleanupCommand = os.Args[0] + " " + testagent.Arg + " cleanup {{.IncidentID}} {{.Cluster}} {{.FaultType}}"
 	}
-	d, err := New(Options{
+	o := Options{
 		Logger: logger, Metrics: m, Queues: f.queues, Breaker: f.breaker,
 		Kubeconfigs: map[string]string{"prod": "/etc/kube/prod.yaml"}, Agent: agent,
 		WorkspaceRoot: f.root, AgentsPerCluster: 1, MaxConcurrent: s.maxConcurrent,
 		LookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok },
-	})
+	}
+	if s.tweak != nil {
+		s.tweak(&o)
+	}
+	d, err := New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
