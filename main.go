@@ -18,9 +18,15 @@ import (
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/sampleagent"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/logging"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/metrics"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/procutil"
 )
 
-func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+func main() {
+	// The agents' limits helper is this binary (procutil.HelperMain): it
+	// returns unless asked to act as one.
+	procutil.HelperMain(os.Args[1:])
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
 
 const usage = `kubernetes-mcp-runner: runs an investigation agent for each fault that
 kubernetes-mcp-server reports, across many clusters.
@@ -69,6 +75,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		Signals:   []os.Signal{syscall.SIGTERM, syscall.SIGINT},
 		Notify:    app.SystemdNotify,
 		Subreaper: true,
+		Harden:    true,
 		Build:     metrics.BuildInfo(currentBuild()),
 		Reload: func() (config.Config, error) {
 			next, err := config.Parse(args, os.Getenv)

@@ -95,6 +95,10 @@ type Deps struct {
 	// (procutil.SetChildSubreaper) and runs the reaper service. Only the
 	// binary sets it: a test process must not adopt and kill orphans.
 	Subreaper bool
+	// Harden makes the process non-dumpable and drops its ambient
+	// capabilities before any agent starts (procutil.Harden). Only the
+	// binary sets it.
+	Harden bool
 	// StoreUnreadyAfter, when set, replaces StoreUnreadyAfter (tests).
 	StoreUnreadyAfter time.Duration
 	// Build is the binary's version, commit and build date (build_info,
@@ -123,6 +127,11 @@ func (e ConfigError) Unwrap() error { return e.err }
 // function below.
 func Run(ctx context.Context, cfg config.Config, deps Deps) error {
 	logger, b := deps.Logger, deps.Build
+	if deps.Harden {
+		if err := procutil.Harden(); err != nil {
+			return fmt.Errorf("protect the runner from its agents: %w", err)
+		}
+	}
 	if deps.Subreaper {
 		// Before any agent starts and before recovery: orphans of agents
 		// are reparented here, visible, and reaped without an init.
@@ -257,6 +266,11 @@ func checkStart(cfg config.Config) (dispatch.Agent, error) {
 	if err := dispatch.CheckAgent(agent); err != nil {
 		return agent, ConfigError{err}
 	}
+	iso, err := isolationOf(cfg)
+	if err != nil {
+		return agent, ConfigError{err}
+	}
+	agent.Isolation = iso
 	if err := cfg.Preflight(os.LookupEnv); err != nil {
 		return agent, ConfigError{err}
 	}

@@ -114,12 +114,19 @@ type Config struct {
 	AgentCleanupTimeout    time.Duration
 	AgentReportFile        string
 	AgentReportMinBytes    int
-	WorkspaceRoot          string
-	AgentsPerCluster       int
-	MaxConcurrentAgents    int
-	BreakerThreshold       int
-	BreakerCooldown        time.Duration
-	Budgets                Budgets
+	// Agents of a user of their own and their kernel limits (agentuser.go).
+	AgentUser            string
+	AgentGroup           string
+	AgentMaxProcesses    int
+	AgentMaxOpenFiles    int
+	AgentMaxAddressSpace int
+	AgentEnvFile         string
+	WorkspaceRoot        string
+	AgentsPerCluster     int
+	MaxConcurrentAgents  int
+	BreakerThreshold     int
+	BreakerCooldown      time.Duration
+	Budgets              Budgets
 
 	// Durable state.
 	StateDir          string
@@ -268,6 +275,12 @@ func options(c *Config) []option {
 		o("agent-cleanup-timeout", "seconds the cleanup command may run", secs(&c.AgentCleanupTimeout)),
 		o("agent-report-file", "report the agent must write, relative to the incident workspace", str(&c.AgentReportFile)),
 		o("agent-report-min-bytes", "smallest report that counts as a successful investigation", n(&c.AgentReportMinBytes)),
+		o("agent-user", "account agents run as (name or uid; empty: the runner's own): another uid cannot signal the runner, read its environment or its secret files (docs/security.md)", str(&c.AgentUser)),
+		o("agent-group", "group agents run as (name or gid; empty: --agent-user's primary group)", str(&c.AgentGroup)),
+		o("agent-max-processes", "processes and threads all agents of --agent-user may have together (RLIMIT_NPROC; 0: no limit of their own)", limitValue{&c.AgentMaxProcesses}),
+		o("agent-max-open-files", "open files each agent process may hold (RLIMIT_NOFILE; 0: the runner's limit)", limitValue{&c.AgentMaxOpenFiles}),
+		o("agent-max-address-space", "bytes of virtual memory each agent process may map (RLIMIT_AS; 0: no limit)", limitValue{&c.AgentMaxAddressSpace}),
+		o("agent-env-file", "file of NAME=value lines added to every agent's environment, read at each start (API keys: keeps them out of the runner's environment)", str(&c.AgentEnvFile)),
 		o("workspace-root", "directory holding <cluster>/<incident-id>/ workspaces", str(&c.WorkspaceRoot)),
 		o("agents-per-cluster", "agents that may run at once for one cluster", n(&c.AgentsPerCluster)),
 		o("max-concurrent-agents", "agents that may run at once in total", n(&c.MaxConcurrentAgents)),
@@ -472,6 +485,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxConcurrentAgents < c.AgentsPerCluster {
 		return fmt.Errorf("invalid --max-concurrent-agents (MAX_CONCURRENT_AGENTS): %d is less than --agents-per-cluster (AGENTS_PER_CLUSTER) %d", c.MaxConcurrentAgents, c.AgentsPerCluster)
+	}
+	if err := c.validateAgentUser(); err != nil {
+		return err
 	}
 	if err := c.validateShard(); err != nil {
 		return err

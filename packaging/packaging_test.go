@@ -69,8 +69,11 @@ func TestSystemdUnitVerifies(t *testing.T) {
 }
 
 // TestUnitExposure: systemd's own security review of the unit (offline, as
-// it would score it once installed) stays at or below 2.0, and the
-// directives that get it there are the ones agents can live with.
+// it would score it once installed) stays at or below 2.1, and the
+// directives that get it there are the ones agents can live with. The
+// unit scored 1.5 with no capabilities; the four that start agents as a
+// user of their own (CAP_SETUID, CAP_SETGID, CAP_KILL, CAP_CHOWN) and
+// their ambient grant cost 0.6 (docs/security.md).
 func TestUnitExposure(t *testing.T) {
 	analyze := tool(t, "systemd-analyze")
 	cmd := exec.Command(analyze, "security", "--offline=yes", "--no-pager", "systemd/kubernetes-mcp-runner.service")
@@ -86,8 +89,15 @@ func TestUnitExposure(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if score > 2.0 {
-		t.Errorf("exposure %.1f, want at most 2.0:\n%s", score, out)
+	if score > 2.1 {
+		t.Errorf("exposure %.1f, want at most 2.1:\n%s", score, out)
+	}
+	// Exactly the capabilities agents of another user need, no more.
+	want := "CAP_SETUID CAP_SETGID CAP_KILL CAP_CHOWN"
+	for _, key := range []string{"CapabilityBoundingSet", "AmbientCapabilities"} {
+		if got := unitValue(t, key); got != want {
+			t.Errorf("%s=%s, want %s", key, got, want)
+		}
 	}
 	for _, check := range []string{"CapabilityBoundingSet=~CAP_SYS_ADMIN", "SystemCallFilter=~@mount", "RemoveIPC=", "NoNewPrivileges="} {
 		if !regexp.MustCompile(`(?m)^✓ ` + regexp.QuoteMeta(check)).Match(out) {

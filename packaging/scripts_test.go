@@ -113,7 +113,11 @@ const (
 func TestMaintainerScripts(t *testing.T) {
 	user := []string{"getent group kubernetes-mcp-runner", "groupadd --system kubernetes-mcp-runner",
 		"getent passwd kubernetes-mcp-runner",
-		"useradd --system --gid kubernetes-mcp-runner --home-dir /var/lib/kubernetes-mcp-runner --no-create-home --shell /usr/sbin/nologin kubernetes-mcp-runner"}
+		"useradd --system --gid kubernetes-mcp-runner --home-dir /var/lib/kubernetes-mcp-runner --no-create-home --shell /usr/sbin/nologin kubernetes-mcp-runner",
+		// The agents' own account (--agent-user).
+		"getent group kubernetes-mcp-agent", "groupadd --system kubernetes-mcp-agent",
+		"getent passwd kubernetes-mcp-agent",
+		"useradd --system --gid kubernetes-mcp-agent --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin kubernetes-mcp-agent"}
 	debConfigure := []string{debTmpfiles, debInstalled, debUpdateState, debReload}
 	cases := []struct {
 		script string
@@ -284,8 +288,10 @@ func TestDebRemoveKeepsEnableState(t *testing.T) {
 		t.Fatal("a fresh install enabled the unit")
 	}
 	if _, err := exec.LookPath("systemd-tmpfiles"); err == nil {
-		if fi, err := os.Stat(stateDir); err != nil || fi.Mode().Perm() != 0o700 || !fi.IsDir() {
-			t.Errorf("tmpfiles.d did not create the state directory 0700: %v %v", fi, err)
+		// 0711: agents of --agent-user reach their workspace below it
+		// but cannot list it; state.db and the rest are 0600.
+		if fi, err := os.Stat(stateDir); err != nil || fi.Mode().Perm() != 0o711 || !fi.IsDir() {
+			t.Errorf("tmpfiles.d did not create the state directory 0711: %v %v", fi, err)
 		}
 	}
 

@@ -43,6 +43,14 @@ type Spec struct {
 	// command has started, so the caller can record it (for KillGroupLeft
 	// after a crash) before the command can do anything.
 	OnStart func(pgid int)
+	// User, when set, runs the command as that uid and gid with only the
+	// groups it lists (isolate.go). The runner needs CAP_SETUID and
+	// CAP_SETGID for it, and CAP_KILL to signal the group afterwards.
+	User *User
+	// Limits, when any is set, are set in the child before the command
+	// runs, by Helper: a binary that calls HelperMain.
+	Limits Limits
+	Helper string
 }
 
 // Result reports how the command ended.
@@ -122,9 +130,18 @@ func Run(ctx context.Context, spec Spec) (Result, error) {
 	if spec.Marker != "" {
 		env = append(env, spec.Marker)
 	}
+	argv := append([]string{spec.Path}, spec.Args...)
+	if !spec.Limits.Zero() {
+		if spec.Helper == "" {
+			pw.Close()
+			pr.Close()
+			return Result{}, fmt.Errorf("%w %q: resource limits need a helper binary", ErrStart, spec.Path)
+		}
+		path, argv = helperArgs(spec.Helper, spec.Limits, path, argv)
+	}
 	cmd := &exec.Cmd{
 		Path:   path,
-		Args:   append([]string{spec.Path}, spec.Args...),
+		Args:   argv,
 		Dir:    spec.Dir,
 		Env:    env,
 		Stdout: pw,
@@ -133,7 +150,8 @@ func Run(ctx context.Context, spec Spec) (Result, error) {
 			Setpgid: true,
 			// The kernel kills the child when the thread that forked it
 			// dies, so an agent does not outlive a runner killed outright.
-			Pdeathsig: syscall.SIGKILL,
+			Pdeathsig:  syscall.SIGKILL,
+			Credential: spec.User.credential(),
 		},
 	}
 

@@ -19,6 +19,7 @@ import (
 // The test binary doubles as the child process: with HELPER set it acts out
 // one behaviour and exits.
 func TestMain(m *testing.M) {
+	HelperMain(os.Args[1:])
 	if mode := os.Getenv("HELPER"); mode != "" {
 		helper(mode)
 		os.Exit(0)
@@ -27,6 +28,9 @@ func TestMain(m *testing.M) {
 }
 
 func helper(mode string) {
+	if isolateHelper(mode) {
+		return
+	}
 	switch mode {
 	case "ok":
 		fmt.Println("hello from the agent")

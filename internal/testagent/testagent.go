@@ -116,6 +116,17 @@ func agent(args []string) int {
 			fmt.Printf("grandchild %d\n", c.Process.Pid)
 		}
 		time.Sleep(time.Hour)
+	case strings.HasPrefix(name, "attacker-"):
+		found := Attack()
+		fmt.Print(found)
+		return exitOn(os.WriteFile(report, []byte(found+strings.Repeat("#", 100)+"\n"), 0o600))
+	case strings.HasPrefix(name, "kubeconfig-"):
+		// Report the kubeconfig the agent was given.
+		kc, err := os.ReadFile(os.Getenv("KUBECONFIG"))
+		if err != nil {
+			return exitOn(err)
+		}
+		return exitOn(os.WriteFile(report, append(kc, strings.Repeat("#", 100)...), 0o600))
 	case strings.HasPrefix(name, "fail-"):
 		fmt.Fprintln(os.Stderr, "simulated failure")
 		return 3

@@ -52,6 +52,8 @@ type Agent struct {
 	// templated; no shell is involved.
 	CleanupCommand string
 	CleanupTimeout time.Duration
+	// Isolation runs agents as a user of their own (agentuser.go).
+	Isolation Isolation
 }
 
 // Recorder keeps incidents durable across restarts (the journal). Started
@@ -403,12 +405,19 @@ func (d *Dispatcher) runIncident(it queue.Item, id string, probe bool) incident.
 	}); err != nil {
 		return fail(incident.StatusError, "write event.json", err)
 	}
+	if err := d.isolate(ws, cluster); err != nil {
+		return fail(incident.StatusError, "hand the workspace to --agent-user", err)
+	}
+	env, err := d.agentEnv(f)
+	if err != nil {
+		return fail(incident.StatusError, "agent environment", err)
+	}
 	args, err := d.args.render(f)
 	if err != nil {
 		return fail(incident.StatusFailure, "render agent arguments", err)
 	}
 
-	res := d.runAgent(cluster, ws, f, args, marker, &result)
+	res := d.runAgent(cluster, ws, f, args, env, marker, &result)
 	// Before any cleanup prunes the workspace, usage.json with it. An
 	// agent that never started (no exit code, no signal) spent nothing.
 	d.charge(id, result.ExitCode != nil || result.Signal != "", &result)
@@ -440,24 +449,25 @@ func (d *Dispatcher) runIncident(it queue.Item, id string, probe bool) incident.
 
 // runAgent runs the agent of one incident under its timeout and the
 // workspace cap, and fills result with how it ended.
-func (d *Dispatcher) runAgent(cluster, ws string, f incident.Fields, args []string, marker string, result *incident.Result) procutil.Result {
+func (d *Dispatcher) runAgent(cluster, ws string, f incident.Fields, args, env []string, marker string, result *incident.Result) procutil.Result {
 	m := d.o.Metrics
 	m.AgentsSpawned.WithLabelValues(cluster).Inc()
 	m.AgentsActive.WithLabelValues(cluster).Inc()
 	ctx, cancel := context.WithTimeout(d.agentsCtx, d.o.Agent.Timeout)
 	stopWatch, overQuota := d.watchWorkspace(ws, cancel)
-	res, runErr := procutil.Run(ctx, procutil.Spec{
+	res, runErr := procutil.Run(ctx, d.o.Agent.Isolation.spec(procutil.Spec{
 		Path:        d.o.Agent.Command,
 		Args:        args,
 		Dir:         ws,
-		Env:         procutil.Environ(d.o.Agent.EnvAllow, d.o.LookupEnv, f.Env()),
+		Env:         env,
 		LogPath:     filepath.Join(ws, incident.LogFile),
 		LogMaxBytes: d.o.Agent.LogMaxBytes,
 		Grace:       d.o.Agent.KillGrace,
 		Marker:      marker,
 		OnStart:     func(pgid int) { d.recordRunning(f, pgid) },
-	})
+	}))
 	stopWatch()
+	d.reclaim(ws)
 	cancel()
 	m.AgentsActive.WithLabelValues(cluster).Dec()
 	d.reportLeftovers(f, res)
@@ -605,7 +615,7 @@ func (d *Dispatcher) fields(it queue.Item, id, ws string) incident.Fields {
 		Source:            it.Event.Source,
 		Workspace:         ws,
 		EventFile:         filepath.Join(ws, incident.EventFile),
-		Kubeconfig:        d.kubeconfig(it.Cluster),
+		Kubeconfig:        d.agentKubeconfig(it.Cluster, ws),
 		FaultID:           it.Event.FaultID,
 		FaultType:         it.Event.FaultType,
 		Severity:          it.Severity().String(),
@@ -658,15 +668,20 @@ func (d *Dispatcher) runCleanupCommand(f incident.Fields) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), d.o.Agent.CleanupTimeout)
 	defer cancel()
-	res, err := procutil.Run(ctx, procutil.Spec{
+	env, err := d.agentEnv(f)
+	if err != nil {
+		d.logger.Warn("Cleanup command runs without --agent-env-file", "incident_id", f.IncidentID, "error", err.Error())
+		env = procutil.Environ(d.o.Agent.EnvAllow, d.o.LookupEnv, f.Env())
+	}
+	res, err := procutil.Run(ctx, d.o.Agent.Isolation.spec(procutil.Spec{
 		Path:        argv[0],
 		Args:        argv[1:],
 		Dir:         f.Workspace,
-		Env:         procutil.Environ(d.o.Agent.EnvAllow, d.o.LookupEnv, f.Env()),
+		Env:         env,
 		LogPath:     filepath.Join(f.Workspace, incident.LogFile),
 		LogMaxBytes: d.o.Agent.LogMaxBytes,
 		Grace:       d.o.Agent.KillGrace,
-	})
+	}))
 	outcome := CleanupSuccess
 	switch {
 	case err != nil:
@@ -710,6 +725,7 @@ func (d *Dispatcher) recoverLeftovers() {
 			if _, err := os.Stat(filepath.Join(ws, incident.ResultFile)); err == nil {
 				continue
 			}
+			d.reclaim(ws)
 			now := d.o.Now()
 			_ = writeJSON(filepath.Join(ws, incident.ResultFile), incident.Result{
 				IncidentID: inc.Name(), Cluster: c.Name(), Status: incident.StatusInterrupted,

@@ -26,11 +26,14 @@ import (
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/testagent"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/testlog"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/metrics"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/procutil"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/queue"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/workspace"
 )
 
 func TestMain(m *testing.M) {
+	// The limits helper is the runner's binary; in tests, this one.
+	procutil.HelperMain(os.Args[1:])
 	testagent.Run()
 	os.Exit(m.Run())
 }
@@ -64,6 +67,8 @@ type settings struct {
 	// budget gates launches (budget_test.go).
 	budget Budget
 	now    func() time.Time
+	// tweak, when set, changes the options before New.
+	tweak func(*Options)
 }
 
 func start(t testing.TB, s settings) *fixture {
@@ -116,13 +121,17 @@ func start(t testing.TB, s settings) *fixture {
 	if s.cleanup {
 		agent.CleanupCommand = os.Args[0] + " " + testagent.Arg + " cleanup {{.IncidentID}} {{.Cluster}} {{.FaultType}}"
 	}
-	d, err := New(Options{
+	o := Options{
 		Logger: logger, Metrics: m, Queues: f.queues, Breaker: f.breaker,
 		Kubeconfigs: map[string]string{"prod": "/etc/kube/prod.yaml"}, Agent: agent,
 		WorkspaceRoot: f.root, AgentsPerCluster: 1, MaxConcurrent: s.maxConcurrent,
 		LookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok },
 		Budget:    s.budget, Now: s.now,
-	})
+	}
+	if s.tweak != nil {
+		s.tweak(&o)
+	}
+	d, err := New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
