@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -177,40 +179,64 @@ func KillMarked(marker string) []int {
 // and no run active, it first sends SIGKILL to the live ones: an orphan then
 // belongs to a run that has ended. It returns the pids it killed.
 func ReapOrphans(killIfIdle bool) (killed []int) {
-	self := os.Getpid()
 	leaders.Lock()
 	defer leaders.Unlock()
 	kill := killIfIdle && len(leaders.pids) == 0
-	for _, pid := range pids() {
+	for _, pid := range children() {
 		if _, ours := leaders.pids[pid]; ours {
 			continue
 		}
-		st, err := readStat(pid)
-		if err != nil || st.ppid != self {
+		// Reaped at once if it has exited: asked of the kernel as its
+		// parent, since the process of another user (an agent user) may be
+		// invisible in /proc to the runner (ProtectProc=invisible).
+		var ws unix.WaitStatus
+		if wpid, err := unix.Wait4(pid, &ws, unix.WNOHANG, nil); wpid == pid || (err != nil && !errors.Is(err, syscall.EINTR)) {
 			continue
 		}
-		if st.state != 'Z' {
-			if !kill {
-				continue
-			}
-			if syscall.Kill(pid, syscall.SIGKILL) == nil {
-				killed = append(killed, pid)
-			}
+		if !kill {
+			continue
 		}
-		var ws unix.WaitStatus
+		if syscall.Kill(pid, syscall.SIGKILL) == nil {
+			killed = append(killed, pid)
+		}
 		for {
-			// WNOHANG for zombies; a killed process is reaped as it dies.
-			opts := unix.WNOHANG
-			if st.state != 'Z' {
-				opts = 0
-			}
-			_, err := unix.Wait4(pid, &ws, opts, nil)
-			if !errors.Is(err, syscall.EINTR) {
+			// A killed process is reaped as it dies.
+			if _, err := unix.Wait4(pid, &ws, 0, nil); !errors.Is(err, syscall.EINTR) {
 				break
 			}
 		}
 	}
 	return killed
+}
+
+// children are the runner's own child processes: from
+// /proc/self/task/*/children, which lists them whoever they run as, or, on
+// a kernel without it, by the parent pid of every visible process.
+func children() []int {
+	tasks, _ := filepath.Glob("/proc/self/task/*/children")
+	if len(tasks) == 0 {
+		self := os.Getpid()
+		var out []int
+		for _, pid := range pids() {
+			if st, err := readStat(pid); err == nil && st.ppid == self {
+				out = append(out, pid)
+			}
+		}
+		return out
+	}
+	var out []int
+	for _, t := range tasks {
+		b, err := os.ReadFile(t)
+		if err != nil {
+			continue
+		}
+		for _, f := range strings.Fields(string(b)) {
+			if pid, err := strconv.Atoi(f); err == nil && !slices.Contains(out, pid) {
+				out = append(out, pid)
+			}
+		}
+	}
+	return out
 }
 
 // ReapLoop reaps orphaned zombies whenever a child exits, until ctx ends.
