@@ -165,10 +165,14 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) error {
 		Logger: logger, Metrics: m, Queues: durable.queues, Breaker: brk, Clusters: policies(cfg),
 		MinSeverity: fault.ParseSeverity(cfg.MinSeverity), DedupWindow: cfg.DedupWindow, DedupSeed: durable.dedupSeed, Now: time.Now,
 	})
+	jobs, err := agentJobRuntime(cfg, logger)
+	if err != nil {
+		return err
+	}
 	disp, err := dispatch.New(dispatch.Options{
 		Logger: logger, Metrics: m, Queues: durable.queues, Breaker: brk, Kubeconfigs: kubeconfigs(cfg), Agent: agent,
 		WorkspaceRoot: cfg.WorkspaceRoot, AgentsPerCluster: cfg.AgentsPerCluster, MaxConcurrent: cfg.MaxConcurrentAgents,
-		Recorder: retainingRecorder{journal: durable.recorder, ret: retention},
+		Recorder: retainingRecorder{journal: durable.recorder, ret: retention}, Runtime: jobs.runtime,
 	})
 	if err != nil {
 		return ConfigError{err}
@@ -229,6 +233,10 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) error {
 		}))
 	}
 	extra = append(extra, processServices(logger, deps)...)
+	if jobs.server != nil {
+		listeners = append(listeners, jobs.server)
+		extra = append(extra, jobs.sweeper)
+	}
 
 	logStart(logger, cfg, b)
 	return supervisor.Run(ctx, supervisor.Options{

@@ -117,6 +117,9 @@ type Config struct {
 	MaxConcurrentAgents    int
 	BreakerThreshold       int
 	BreakerCooldown        time.Duration
+	// Where agents run (agentjob.go).
+	AgentRuntime string
+	AgentJob     AgentJob
 
 	// Durable state.
 	StateDir          string
@@ -203,6 +206,8 @@ func Defaults() Config {
 		UIAddress:                  "127.0.0.1:8081",
 		IntakeMaxBodyBytes:         4 << 20,
 		TotalShards:                1,
+		AgentRuntime:               RuntimeProcess,
+		AgentJob:                   agentJobDefaults(),
 	}
 }
 
@@ -221,7 +226,7 @@ func options(c *Config) []option {
 	o := func(name, usage string, v flag.Value) option {
 		return option{Option: Option{Flag: name, Env: EnvName(name, v), Usage: usage}, value: v}
 	}
-	return []option{
+	return append(append([]option{
 		o("config", "path of a config file: one 'flag value' per line, # comments", str(&c.ConfigFile)),
 		o("cluster", "a cluster to watch as NAME=URL, or NAME=URL#CONTEXT for a kubeconfig context of a multi-cluster server (repeatable; comma-separated in the environment)", clusterFlag{&c.Clusters}),
 		o("clusters-file", "path of a YAML file listing clusters (name, endpoint, transport, context, filters, triage, kubeconfig, bearerTokenFile, caFile)", str(&c.ClustersFile)),
@@ -270,6 +275,7 @@ func options(c *Config) []option {
 		o("max-concurrent-agents", "agents that may run at once in total", n(&c.MaxConcurrentAgents)),
 		o("circuit-breaker-threshold", "consecutive failed or timed-out agents that open the circuit breaker", n(&c.BreakerThreshold)),
 		o("circuit-breaker-cooldown", "seconds the breaker stays open before it admits one probe incident", secs(&c.BreakerCooldown)),
+	}, agentJobOptions(c, o)...), []option{
 
 		o("state-dir", "directory of the durable queue and incident journal (state.db); empty keeps everything in memory", str(&c.StateDir)),
 		o("max-attempts", "runs of an incident (counting runs a shutdown or crash interrupted) before it is recorded as failed", n(&c.MaxAttempts)),
@@ -294,7 +300,7 @@ func options(c *Config) []option {
 		o("shard", "this runner's shard, 0 to --total-shards minus 1; empty with --total-shards over 1: the ordinal of the StatefulSet pod name (POD_NAME, else HOSTNAME)", shardValue{&c.Shard, &c.shardSet}),
 		o("total-shards", "replicas the clusters are split over, each cluster to one shard by an FNV-1a hash of its name", totalShardsValue{&c.TotalShards}),
 		o("debug-address", "host:port of the /debug/pprof profiling server (off when empty; keep it on loopback)", str(&c.DebugAddress)),
-	}
+	}...)
 }
 
 // EnvName maps a flag to its environment variable: upper snake case, with
@@ -428,6 +434,9 @@ func (c Config) Validate() error {
 		return fmt.Errorf("invalid --health-port (HEALTH_PORT): %d is also --metrics-port (METRICS_PORT); the two servers need different ports", c.HealthPort)
 	}
 	if err := c.validateUI(); err != nil {
+		return err
+	}
+	if err := c.validateAgentJob(); err != nil {
 		return err
 	}
 	if c.AgentKillGrace >= c.ShutdownTimeout {

@@ -89,6 +89,8 @@ type Options struct {
 	Now       func() time.Time
 	// Recorder, when set, makes incidents durable.
 	Recorder Recorder
+	// Runtime runs each agent; nil runs it as a local process group.
+	Runtime Runtime
 }
 
 // Dispatcher is the dispatch suture service.
@@ -422,7 +424,7 @@ func (d *Dispatcher) runAgent(cluster, ws string, f incident.Fields, args []stri
 	m.AgentsActive.WithLabelValues(cluster).Inc()
 	ctx, cancel := context.WithTimeout(d.agentsCtx, d.o.Agent.Timeout)
 	stopWatch, overQuota := d.watchWorkspace(ws, cancel)
-	res, runErr := procutil.Run(ctx, procutil.Spec{
+	res, runErr := d.runtime().Run(ctx, procutil.Spec{
 		Path:        d.o.Agent.Command,
 		Args:        args,
 		Dir:         ws,
@@ -432,7 +434,7 @@ func (d *Dispatcher) runAgent(cluster, ws string, f incident.Fields, args []stri
 		Grace:       d.o.Agent.KillGrace,
 		Marker:      marker,
 		OnStart:     func(pgid int) { d.recordRunning(f, pgid) },
-	})
+	}, f, d.render)
 	stopWatch()
 	cancel()
 	m.AgentsActive.WithLabelValues(cluster).Dec()
