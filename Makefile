@@ -6,7 +6,9 @@ COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 DATE    ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 LDFLAGS := -s -w -X main.version=$(VERSION) -X main.gitCommit=$(COMMIT) -X main.buildDate=$(DATE)
 
-.PHONY: all build test lint run demo bench load load-compare e2e fuzz clean release-check release-snapshot soak browser helm chart-check conformance
+JOBS_BIN := $(CURDIR)/bin/kube-apiserver $(CURDIR)/bin/kube-controller-manager
+
+.PHONY: jobs all build test lint run demo bench load load-compare e2e fuzz clean release-check release-snapshot soak browser helm chart-check conformance
 
 all: lint test build
 
@@ -23,6 +25,7 @@ lint: ## gofmt and go vet (including the e2e and soak files) must be clean.
 	go vet -tags 'e2e soak' ./...
 	go vet -tags browser ./ui ./test
 	go vet -tags conformance ./services/mcpsession
+	go vet -tags jobs ./test
 
 run demo: ## Run the demo: simulated clusters and the sample agent.
 	go run . demo
@@ -88,3 +91,11 @@ soak: ## Soak run (SOAK_DURATION=2h make soak): flat resources, no leaks, balanc
 UI_SCREENSHOT_DIR ?= $(CURDIR)/dist/screenshots
 browser: ## Load the incidents page (in-process and served by the built binary) in headless Chromium (apt-get install chromium); screenshots go to UI_SCREENSHOT_DIR.
 	UI_SCREENSHOT_DIR=$(UI_SCREENSHOT_DIR) go test -race -tags browser -count=1 -run Browser -v ./ui ./test
+
+# kube-apiserver and kube-controller-manager v1.35.0 from the k8s.io/kubernetes
+# module (test/kube pins it); about 11 minutes on 2 cores the first time.
+$(JOBS_BIN):
+	cd test/kube && go build -trimpath -ldflags '-s -w -X k8s.io/component-base/version.gitVersion=v1.35.0' -o $(CURDIR)/bin/ k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager
+
+jobs: $(JOBS_BIN) ## The Job runtime against a real kube-apiserver, kube-controller-manager and etcd (apt: etcd-server).
+	go test -race -tags jobs -count=1 -run 'TestJob' -timeout 15m ./test

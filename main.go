@@ -37,6 +37,7 @@ Usage:
                                         validate the options and print them, secrets redacted (exit 0 or 2)
   kubernetes-mcp-runner demo            run with simulated clusters and the sample agent
   kubernetes-mcp-runner sample-agent    the bundled sample agent (run by the demo)
+  kubernetes-mcp-runner job-entrypoint  the command of an agent pod (--agent-runtime job)
   kubernetes-mcp-runner incidents       list finished incidents (--json, --limit, --cluster, --status, --since, --state-dir, --url)
   kubernetes-mcp-runner --version       print version, commit and build date
 
@@ -52,6 +53,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return runCheckConfig(args[1:], os.Getenv, os.LookupEnv, stdout, stderr)
 		case "incidents":
 			return runIncidents(args[1:], os.Getenv, stdout, stderr)
+		case "job-entrypoint":
+			return runJobEntrypoint(args[1:], stderr)
 		case "sample-agent":
 			return sampleagent.Main(args[1:], os.Getenv, stdout, stderr)
 		case "-version", "--version", "version":

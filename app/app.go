@@ -180,11 +180,15 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) error {
 		Logger: logger, Metrics: m, Queues: durable.queues, Breaker: brk, Clusters: policies(cfg),
 		MinSeverity: fault.ParseSeverity(cfg.MinSeverity), DedupWindow: cfg.DedupWindow, DedupSeed: durable.dedupSeed, Now: time.Now,
 	})
+	jobs, err := agentJobRuntime(cfg, logger)
+	if err != nil {
+		return err
+	}
 	disp, err := dispatch.New(dispatch.Options{
 		Logger: logger, Metrics: m, Queues: durable.queues, Breaker: brk, Kubeconfigs: kubeconfigs(cfg), Agent: agent,
 		WorkspaceRoot: cfg.WorkspaceRoot, AgentsPerCluster: cfg.AgentsPerCluster, MaxConcurrent: cfg.MaxConcurrentAgents,
 		Recorder: retainingRecorder{journal: durable.recorder, ret: retention},
-		Budget:   spend.gate,
+		Budget:   spend.gate, Runtime: jobs.runtime,
 	})
 	if err != nil {
 		return ConfigError{err}
@@ -246,6 +250,10 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) error {
 	}
 	extra = append(extra, spend.service)
 	extra = append(extra, processServices(logger, deps)...)
+	if jobs.server != nil {
+		listeners = append(listeners, jobs.server)
+		extra = append(extra, jobs.sweeper)
+	}
 
 	logStart(logger, cfg, b)
 	return supervisor.Run(ctx, supervisor.Options{

@@ -127,6 +127,9 @@ type Config struct {
 	BreakerThreshold     int
 	BreakerCooldown      time.Duration
 	Budgets              Budgets
+	// Where agents run (agentjob.go).
+	AgentRuntime string
+	AgentJob     AgentJob
 
 	// Durable state.
 	StateDir          string
@@ -213,6 +216,8 @@ func Defaults() Config {
 		UIAddress:                  "127.0.0.1:8081",
 		IntakeMaxBodyBytes:         4 << 20,
 		TotalShards:                1,
+		AgentRuntime:               RuntimeProcess,
+		AgentJob:                   agentJobDefaults(),
 	}
 }
 
@@ -231,7 +236,7 @@ func options(c *Config) []option {
 	o := func(name, usage string, v flag.Value) option {
 		return option{Option: Option{Flag: name, Env: EnvName(name, v), Usage: usage}, value: v}
 	}
-	return []option{
+	return append(append([]option{
 		o("config", "path of a config file: one 'flag value' per line, # comments", str(&c.ConfigFile)),
 		o("cluster", "a cluster to watch as NAME=URL, or NAME=URL#CONTEXT for a kubeconfig context of a multi-cluster server (repeatable; comma-separated in the environment)", clusterFlag{&c.Clusters}),
 		o("clusters-file", "path of a YAML file listing clusters (name, endpoint, transport, context, filters, triage, kubeconfig, bearerTokenFile, caFile, budgetUsdPerDay, maxAgentRunsPerHour, agentMaxCostUsd)", str(&c.ClustersFile)),
@@ -290,6 +295,7 @@ func options(c *Config) []option {
 		o("max-agent-runs-per-hour", "agent runs that may start in any 60 minutes in total; 0: unlimited", countValue{&c.Budgets.RunsPerHour}),
 		o("agent-default-cost-usd", "US dollars charged for a run whose agent reports no cost", usdValue{&c.Budgets.DefaultCostUSD}),
 		o("agent-max-cost-usd", "US dollars one run may spend, handed to the agent as MAX_COST_USD; 0: not set", usdValue{&c.Budgets.MaxCostUSD}),
+	}, agentJobOptions(c, o)...), []option{
 
 		o("state-dir", "directory of the durable queue and incident journal (state.db); empty keeps everything in memory", str(&c.StateDir)),
 		o("max-attempts", "runs of an incident (counting runs a shutdown or crash interrupted) before it is recorded as failed", n(&c.MaxAttempts)),
@@ -314,7 +320,7 @@ func options(c *Config) []option {
 		o("shard", "this runner's shard, 0 to --total-shards minus 1; empty with --total-shards over 1: the ordinal of the StatefulSet pod name (POD_NAME, else HOSTNAME)", shardValue{&c.Shard, &c.shardSet}),
 		o("total-shards", "replicas the clusters are split over, each cluster to one shard by an FNV-1a hash of its name", totalShardsValue{&c.TotalShards}),
 		o("debug-address", "host:port of the /debug/pprof profiling server (off when empty; keep it on loopback)", str(&c.DebugAddress)),
-	}
+	}...)
 }
 
 // EnvName maps a flag to its environment variable: upper snake case, with
@@ -448,6 +454,9 @@ func (c Config) Validate() error {
 		return fmt.Errorf("invalid --health-port (HEALTH_PORT): %d is also --metrics-port (METRICS_PORT); the two servers need different ports", c.HealthPort)
 	}
 	if err := c.validateUI(); err != nil {
+		return err
+	}
+	if err := c.validateAgentJob(); err != nil {
 		return err
 	}
 	if c.AgentKillGrace >= c.ShutdownTimeout {

@@ -26,8 +26,11 @@ const MinEventBytes = 4096
 // runs it before it opens anything (exit 2 naming the culprit), and so does
 // check-config. lookupEnv is the runner's environment (os.LookupEnv).
 func (c Config) Preflight(lookupEnv func(string) (string, bool)) error {
-	if err := checkProgram("--agent-command (AGENT_COMMAND)", c.AgentCommand, c.agentPath(lookupEnv)); err != nil {
-		return err
+	// A Job's agent command is in the agent image, not on this host.
+	if c.AgentRuntime != RuntimeJob {
+		if err := checkProgram("--agent-command (AGENT_COMMAND)", c.AgentCommand, c.agentPath(lookupEnv)); err != nil {
+			return err
+		}
 	}
 	if fields := strings.Fields(c.AgentCleanupCommand); len(fields) > 0 && !strings.Contains(fields[0], "{{") {
 		if err := checkProgram("--agent-cleanup-command (AGENT_CLEANUP_COMMAND)", fields[0], c.agentPath(lookupEnv)); err != nil {

@@ -93,6 +93,8 @@ type Options struct {
 	Recorder Recorder
 	// Budget gates launches and hands agents their cost limit (budget.go).
 	Budget Budget
+	// Runtime runs each agent; nil runs it as a local process group.
+	Runtime Runtime
 }
 
 // Dispatcher is the dispatch suture service.
@@ -455,7 +457,7 @@ func (d *Dispatcher) runAgent(cluster, ws string, f incident.Fields, args, env [
 	m.AgentsActive.WithLabelValues(cluster).Inc()
 	ctx, cancel := context.WithTimeout(d.agentsCtx, d.o.Agent.Timeout)
 	stopWatch, overQuota := d.watchWorkspace(ws, cancel)
-	res, runErr := procutil.Run(ctx, d.o.Agent.Isolation.spec(procutil.Spec{
+	res, runErr := d.runtime().Run(ctx, d.o.Agent.Isolation.spec(procutil.Spec{
 		Path:        d.o.Agent.Command,
 		Args:        args,
 		Dir:         ws,
@@ -465,7 +467,7 @@ func (d *Dispatcher) runAgent(cluster, ws string, f incident.Fields, args, env [
 		Grace:       d.o.Agent.KillGrace,
 		Marker:      marker,
 		OnStart:     func(pgid int) { d.recordRunning(f, pgid) },
-	}))
+	}), f, d.render)
 	stopWatch()
 	d.reclaim(ws)
 	cancel()
