@@ -205,7 +205,7 @@ func TestAShardWithoutClustersIsReady(t *testing.T) {
 		"--cluster", "prod=" + src.URL(), "--agent-command", os.Args[0], "--agent-arg", testagent.Arg,
 		"--workspace-root", filepath.Join(dir, "ws"), "--state-dir", filepath.Join(dir, "state"),
 		"--health-address", "127.0.0.1", "--metrics-address", "127.0.0.1",
-		"--shard", strconv.Itoa(other), "--total-shards", "2",
+		"--shard", strconv.Itoa(other), "--total-shards", "2", "--ui-address", "127.0.0.1:0",
 	}, func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
@@ -218,7 +218,13 @@ func TestAShardWithoutClustersIsReady(t *testing.T) {
 		done <- Run(ctx, cfg, Deps{Logger: slog.New(slog.DiscardHandler), Notify: func(string) {},
 			Started: func(_, h, _ *httpserver.Server) { servers <- h }})
 	}()
-	h := <-servers
+	var h *httpserver.Server
+	select {
+	case h = <-servers:
+	case err := <-done:
+		cancel()
+		t.Fatalf("Run ended before serving: %v", err)
+	}
 	<-h.Listening()
 	poll.Until(t, 10*time.Second, "/readyz to answer 200", func() bool { return statusOf("http://"+h.Addr()+"/readyz") == 200 })
 	if n := src.Sessions(); n != 0 {

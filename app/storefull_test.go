@@ -65,7 +65,7 @@ func TestFullStateDirTurnsReadinessOffAndBackOn(t *testing.T) {
 	cfg, err := config.Parse([]string{
 		"--cluster", "prod=" + src.URL(), "--agent-command", os.Args[0], "--agent-arg", testagent.Arg,
 		"--workspace-root", filepath.Join(dir, "ws"), "--state-dir", filepath.Join(state, "state"),
-		"--health-address", "127.0.0.1", "--metrics-address", "127.0.0.1",
+		"--health-address", "127.0.0.1", "--metrics-address", "127.0.0.1", "--ui-address", "127.0.0.1:0",
 	}, func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
@@ -89,7 +89,12 @@ func TestFullStateDirTurnsReadinessOffAndBackOn(t *testing.T) {
 			t.Logf("logs:\n%s", logs.String())
 		}
 	})
-	s := <-servers
+	var s [2]*httpserver.Server
+	select {
+	case s = <-servers:
+	case err := <-done:
+		t.Fatalf("Run ended before serving: %v", err)
+	}
 	<-s[0].Listening()
 	<-s[1].Listening()
 	metricsURL, readyz := "http://"+s[0].Addr()+"/metrics", "http://"+s[1].Addr()+"/readyz?verbose"
