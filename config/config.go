@@ -354,7 +354,7 @@ func Parse(args []string, getenv func(string) string) (Config, error) {
 	}
 
 	// Layer 1: flags.
-	if err := checkArgs(args, byFlag); err != nil {
+	if err := checkArgs(args, fs, func(name string) string { return byFlag[name].Env }); err != nil {
 		return c, err
 	}
 	if err := fs.Parse(args); err != nil {

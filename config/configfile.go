@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 )
 
@@ -51,7 +53,7 @@ func configLine(n int, raw string, byFlag map[string]option, set func(name, valu
 	o, ok := byFlag[name]
 	if !ok {
 		return fmt.Errorf("line %d: unknown option %q%s", n, name,
-			didYouMean(name, flagNames(byFlag), func(s string) string { return fmt.Sprintf("%q", s) }))
+			didYouMean(name, slices.Sorted(maps.Keys(byFlag)), func(s string) string { return fmt.Sprintf("%q", s) }))
 	}
 	if err := set(name, value); err != nil {
 		// ff wraps what the option's value said; say it in our words.

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"flag"
 	"fmt"
 	"io"
 	"slices"
@@ -124,21 +125,12 @@ func didYouMean(name string, candidates []string, format func(string) string) st
 	return ""
 }
 
-// flagNames lists the options' flag names.
-func flagNames(byFlag map[string]option) []string {
-	names := make([]string, 0, len(byFlag))
-	for n := range byFlag {
-		names = append(names, n)
-	}
-	slices.Sort(names) // a tie goes to the same flag every time
-	return names
-}
-
 // checkArgs walks the command line the way package flag will, so that an
 // unknown flag is named as it was typed (--foo, not -foo) with the nearest
-// known one, and a flag missing its value names its environment variable
-// too. What it does not recognise as a flag it leaves to package flag.
-func checkArgs(args []string, byFlag map[string]option) error {
+// known one, and a flag missing its value says what the value is (and
+// env, when given, its environment variable). What it does not recognise
+// as a flag it leaves to package flag.
+func checkArgs(args []string, fs *flag.FlagSet, env func(name string) string) error {
 	for i := 0; i < len(args); i++ {
 		arg := args[i]
 		if arg == "--" || len(arg) < 2 || arg[0] != '-' {
@@ -149,18 +141,55 @@ func checkArgs(args []string, byFlag map[string]option) error {
 		if name == "" || name[0] == '-' || name == "h" || name == "help" {
 			return nil
 		}
-		o, ok := byFlag[name]
-		if !ok {
+		f := fs.Lookup(name)
+		if f == nil {
+			var names []string
+			fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
 			return fmt.Errorf("unknown flag %s%s (--help lists them all)", typed,
-				didYouMean(name, flagNames(byFlag), func(s string) string { return "--" + s }))
+				didYouMean(name, names, func(s string) string { return "--" + s }))
 		}
-		if b, ok := o.value.(interface{ IsBoolFlag() bool }); hasValue || (ok && b.IsBoolFlag()) {
+		if b, ok := f.Value.(interface{ IsBoolFlag() bool }); hasValue || (ok && b.IsBoolFlag()) {
 			continue
 		}
 		if i+1 == len(args) {
-			return fmt.Errorf("%s (%s) needs a value: %s", typed, o.Env, o.Usage)
+			what := typed
+			if env != nil {
+				what += " (" + env(name) + ")"
+			}
+			return fmt.Errorf("%s needs a value: %s", what, f.Usage)
 		}
 		i++
 	}
 	return nil
+}
+
+// ParseCommand parses the flags of one of the binary's other modes (demo,
+// incidents) with the daemon's conventions: an unknown flag is named as
+// typed with the nearest known one, and -h/--help returns ErrHelp for the
+// mode to print WriteCommandHelp and exit 0.
+func ParseCommand(fs *flag.FlagSet, args []string) error {
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	if err := checkArgs(args, fs, nil); err != nil {
+		return err
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	return nil
+}
+
+// WriteCommandHelp prints a mode's flags in the daemon's --help style:
+// double dashes, the meaning and the default.
+func WriteCommandHelp(w io.Writer, fs *flag.FlagSet) {
+	fs.VisitAll(func(f *flag.Flag) {
+		def := f.DefValue
+		if def == "" {
+			def = `""`
+		}
+		fmt.Fprintf(w, "  --%s\n      %s\n      default %s\n", f.Name, f.Usage, def)
+	})
 }

@@ -107,9 +107,9 @@ func TestFlagWithoutValueNamesItsEnvironmentVariable(t *testing.T) {
 // the --config file are reported with the file and the line they are on.
 func TestConfigFileErrorsNameTheirLine(t *testing.T) {
 	cases := map[string][]string{
-		"# runner\n\nlog-level info\nagent-timeot 30\n":    {"line 4: unknown option \"agent-timeot\"; did you mean \"agent-timeout\"?"},
+		"# runner\n\nlog-level info\nagent-timeot 30\n":  {"line 4: unknown option \"agent-timeot\"; did you mean \"agent-timeout\"?"},
 		"log-level info\n# x\nagent-timeout abc # bad\n": {"line 3: invalid --agent-timeout (AGENT_TIMEOUT_SECONDS)", `"abc"`},
-		"health-port 99999":                               {"line 1: invalid --health-port (HEALTH_PORT)", "out of range"},
+		"health-port 99999":                              {"line 1: invalid --health-port (HEALTH_PORT)", "out of range"},
 	}
 	for content, want := range cases {
 		path := writeFile(t, "runner.conf", content)
