@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -10,6 +11,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -29,16 +32,35 @@ import (
 // and as notifications with nothing else installed.
 func runDemo(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	clusters := fs.Int("clusters", 3, "simulated clusters")
 	rate := fs.Float64("rate", 0.5, "faults per second per cluster")
 	duration := fs.Duration("duration", 0, "stop after this long (0: run until Ctrl-C)")
-	workspace := fs.String("workspace-root", filepath.Join(os.TempDir(), "kubernetes-mcp-runner-demo"), "where incident workspaces go")
+	workspace := fs.String("workspace-root", demoWorkspace(), "where incident workspaces go (the state directory is its .state)")
 	healthPort := fs.Int("health-port", 8080, "health server port")
 	metricsPort := fs.Int("metrics-port", 9090, "metrics server port")
 	uiPort := fs.Int("ui-port", 8081, "incidents page port")
-	if err := fs.Parse(args); err != nil {
+	if err := config.ParseCommand(fs, args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stdout, "Usage: kubernetes-mcp-runner demo [options]\n\nRuns the runner against simulated clusters on loopback with the bundled\nsample agent, the incidents page and a local webhook receiver.\n\nOptions:\n")
+			config.WriteCommandHelp(stdout, fs)
+			return exitOK
+		}
+		fmt.Fprintf(stderr, "demo: %v\n", err)
 		return exitConfig
+	}
+	// Ports of the demo's defaults that another program holds (often
+	// kubernetes-mcp-server on 8080) are swapped for free ones; a port given
+	// on the command line is kept, and a taken one stops the demo before it
+	// prints its URLs.
+	var given []string
+	fs.Visit(func(f *flag.Flag) { given = append(given, f.Name) })
+	moved, err := demoPorts(given, []demoPort{{"health-port", healthPort}, {"metrics-port", metricsPort}, {"ui-port", uiPort}})
+	if err != nil {
+		fmt.Fprintf(stderr, "demo: %v\n", err)
+		return exitConfig
+	}
+	for _, m := range moved {
+		fmt.Fprintf(stdout, "Demo: %s\n", m)
 	}
 	self, err := os.Executable()
 	if err != nil {
@@ -66,7 +88,7 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 	}
 	cfgArgs := []string{
 		"--agent-command", self, "--agent-arg", "sample-agent", "--agent-arg", "--delay=2s",
-		"--workspace-root", *workspace, "--state-dir", filepath.Join(*workspace, ".state"),
+		"--workspace-root", *workspace, "--state-dir", demoStateDir(*workspace),
 		"--agent-timeout", "30", "--shutdown-timeout", "10", "--max-concurrent-agents", "4",
 		"--health-port", fmt.Sprint(*healthPort), "--metrics-port", fmt.Sprint(*metricsPort),
 		"--health-address", "127.0.0.1", "--metrics-address", "127.0.0.1",
@@ -115,7 +137,55 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 	}
 	reports, _ := filepath.Glob(filepath.Join(*workspace, "*", "*", cfg.AgentReportFile))
 	fmt.Fprintf(stdout, "Demo finished: %d investigation reports under %s\n", len(reports), *workspace)
+	fmt.Fprintf(stdout, "List them again: kubernetes-mcp-runner incidents --state-dir %s\n", demoStateDir(*workspace))
 	return exitOK
+}
+
+// demoWorkspace is where the demo keeps its workspaces and state unless
+// told otherwise.
+func demoWorkspace() string { return filepath.Join(os.TempDir(), "kubernetes-mcp-runner-demo") }
+
+// demoStateDir is the demo's state directory under its workspace root
+// (hidden, so no cluster name can clash with it).
+func demoStateDir(workspace string) string { return filepath.Join(workspace, ".state") }
+
+// demoPort is one of the demo's loopback ports and its flag.
+type demoPort struct {
+	flag string
+	port *int
+}
+
+// demoPorts checks that the demo's ports are free on loopback. A default
+// that is taken is replaced by a free port (each distinct) and reported in
+// moved; a port the user gave (flags in given) that is taken is an error
+// naming its flag. The ports may be taken again before the runner binds
+// them; the runner's own error names the option then.
+func demoPorts(given []string, ports []demoPort) (moved []string, err error) {
+	var held []net.Listener
+	defer func() {
+		for _, ln := range held {
+			_ = ln.Close()
+		}
+	}()
+	for _, p := range ports {
+		ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(*p.port)))
+		if err == nil {
+			held = append(held, ln)
+			continue
+		}
+		if slices.Contains(given, p.flag) {
+			return moved, fmt.Errorf("--%s %d: %w; pass a free port with --%s", p.flag, *p.port, err, p.flag)
+		}
+		ln, err = net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return moved, fmt.Errorf("--%s: %w", p.flag, err)
+		}
+		held = append(held, ln)
+		free := ln.Addr().(*net.TCPAddr).Port
+		moved = append(moved, fmt.Sprintf("port %d is taken, using %d instead (--%s sets it)", *p.port, free, p.flag))
+		*p.port = free
+	}
+	return moved, nil
 }
 
 // startDemoClusters starts n simulated clusters on loopback. On error the

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"text/tabwriter"
 	"time"
 
@@ -17,19 +18,24 @@ import (
 // status: from the state directory when no runner holds it, otherwise from
 // the running runner's /api/incidents on its --ui-address.
 func runIncidents(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("incidents", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	stateDir := fs.String("state-dir", envOr(getenv, "STATE_DIR", "/var/lib/kubernetes-mcp-runner"), "state directory of the runner")
-	url := fs.String("url", "", "read from a running runner's incidents page server instead (e.g. http://127.0.0.1:8081)")
-	tokenFile := fs.String("token-file", getenv("UI_BEARER_TOKEN_FILE"), "bearer token file for --url when the page requires one")
-	asJSON := fs.Bool("json", false, "print JSON instead of a table")
+	flags := flag.NewFlagSet("incidents", flag.ContinueOnError)
+	stateDir := flags.String("state-dir", envOr(getenv, "STATE_DIR", "/var/lib/kubernetes-mcp-runner"), "state directory of the runner")
+	url := flags.String("url", "", "read from a running runner's incidents page server instead (e.g. http://127.0.0.1:8081)")
+	tokenFile := flags.String("token-file", getenv("UI_BEARER_TOKEN_FILE"), "bearer token file for --url when the page requires one")
+	asJSON := flags.Bool("json", false, "print JSON instead of a table")
 	params := map[string]*string{
-		"limit":   fs.String("limit", "50", "newest incidents to list (0: all)"),
-		"cluster": fs.String("cluster", "", "only incidents of this cluster"),
-		"status":  fs.String("status", "", "only incidents that ended so (success, failure, timeout, interrupted, error), or running now"),
-		"since":   fs.String("since", "", "only incidents that ended since then: an RFC 3339 time or a duration such as 24h"),
+		"limit":   flags.String("limit", "50", "newest incidents to list (0: all)"),
+		"cluster": flags.String("cluster", "", "only incidents of this cluster"),
+		"status":  flags.String("status", "", "only incidents that ended so (success, failure, timeout, interrupted, error), or running now"),
+		"since":   flags.String("since", "", "only incidents that ended since then: an RFC 3339 time or a duration such as 24h"),
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := config.ParseCommand(flags, args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stdout, "Usage: kubernetes-mcp-runner incidents [options]\n\nLists finished incidents with their notification delivery status, from the\nstate directory, or from a running runner's incidents page when it holds\nthe directory (or with --url).\n\nOptions:\n")
+			config.WriteCommandHelp(stdout, flags)
+			return exitOK
+		}
+		fmt.Fprintf(stderr, "incidents: %v\n", err)
 		return exitConfig
 	}
 	q, err := history.ParseQuery(func(k string) string { return *params[k] }, 50, time.Now())
@@ -46,6 +52,13 @@ func runIncidents(args []string, getenv func(string) string, stdout, stderr io.W
 	}
 	if *url != "" {
 		rows, err = history.Fetch(*url, *tokenFile, params)
+	}
+	if errors.Is(err, fs.ErrNotExist) {
+		fmt.Fprintf(stderr, "incidents: no runner state in %s (%v)\n"+
+			"  the demo's: kubernetes-mcp-runner incidents --state-dir %s\n"+
+			"  a running runner's: kubernetes-mcp-runner incidents --url http://%s (its --ui-address)\n",
+			*stateDir, err, demoStateDir(demoWorkspace()), config.Defaults().UIAddress)
+		return exitFailure
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "incidents: %v\n", err)

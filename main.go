@@ -35,10 +35,12 @@ Usage:
   kubernetes-mcp-runner [options]       run the daemon
   kubernetes-mcp-runner check-config [options]
                                         validate the options and print them, secrets redacted (exit 0 or 2)
-  kubernetes-mcp-runner demo            run with simulated clusters and the sample agent
+  kubernetes-mcp-runner demo [--help]   run with simulated clusters and the sample agent
+  kubernetes-mcp-runner incidents [--help]
+                                        list finished incidents (--json, --limit, --cluster, --status, --since, --state-dir, --url)
   kubernetes-mcp-runner sample-agent    the bundled sample agent (run by the demo)
   kubernetes-mcp-runner job-entrypoint  the command of an agent pod (--agent-runtime job)
-  kubernetes-mcp-runner incidents       list finished incidents (--json, --limit, --cluster, --status, --since, --state-dir, --url)
+  kubernetes-mcp-runner help [MODE]     this help, or a mode's (demo, incidents, check-config)
   kubernetes-mcp-runner --version       print version, commit and build date
 
 `
@@ -57,6 +59,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return runJobEntrypoint(args[1:], stderr)
 		case "sample-agent":
 			return sampleagent.Main(args[1:], os.Getenv, stdout, stderr)
+		case "help":
+			if len(args) > 1 && args[1] != "help" {
+				return run([]string{args[1], "--help"}, stdout, stderr)
+			}
+			fmt.Fprint(stdout, usage)
+			config.WriteHelp(stdout)
+			return exitOK
 		case "-version", "--version", "version":
 			fmt.Fprintln(stdout, currentBuild().String())
 			return exitOK

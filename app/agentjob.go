@@ -63,7 +63,7 @@ func agentJobRuntime(cfg config.Config, logger *slog.Logger) (agentJobs, error) 
 	})
 	srv := httpserver.New("agent-job-results", j.ResultsAddress, results, logger)
 	if err := srv.Bind(); err != nil {
-		return agentJobs{}, listenError(err)
+		return agentJobs{}, listenError(cfg, "agent-job-results", err)
 	}
 	return agentJobs{runtime: rt, server: srv, sweeper: rt}, nil
 }

@@ -241,6 +241,11 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) error {
 	if err != nil {
 		return err
 	}
+	if alerts != nil {
+		if err := alerts.Bind(); err != nil {
+			return listenError(cfg, alerts.String(), err)
+		}
+	}
 	var extra []suture.Service
 	if durable.outbox != nil {
 		extra = append(extra, durable.outbox.Pump(), notices.NewService(durable.outbox, notices.ServiceOptions{
@@ -318,7 +323,7 @@ func httpServers(cfg config.Config, reg *prometheus.Registry, probes *health.Han
 			continue
 		}
 		if err := srv.Bind(); err != nil {
-			return nil, listenError(err)
+			return nil, listenError(cfg, srv.String(), err)
 		}
 	}
 	if deps.Started != nil {

@@ -72,7 +72,7 @@ func openBudget(cfg config.Config, durable durableState, m *metrics.Metrics, log
 		return g
 	}, budgets.Interval, time.Now)
 	b.gate = dispatch.Budget{
-		Admitter:   ledgerGate{ledger: ledger, refresh: b.service.Refresh},
+		Admitter: ledgerGate{ledger: ledger, refresh: b.service.Refresh},
 		MaxCostUSD: func(c string) float64 {
 			if v, ok := maxCost[c]; ok {
 				return v

@@ -74,7 +74,7 @@ func ParseClusters(data []byte) ([]Cluster, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, errors.New("no clusters in file")
 		}
-		return nil, oneLine(err)
+		return nil, describeClustersError(data, err)
 	}
 	out := make([]Cluster, 0, len(doc.Clusters))
 	for _, e := range doc.Clusters {

@@ -7,11 +7,13 @@
 package config
 
 import (
+	"cmp"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -169,6 +171,8 @@ type Option struct {
 	Env     string
 	Default string
 	Usage   string
+	// Section is the topic --help and the docs list it under.
+	Section string
 }
 
 // Defaults returns a Config with every default filled in and no clusters.
@@ -335,16 +339,30 @@ func EnvName(flagName string, v flag.Value) string {
 	return name
 }
 
-// Options lists every option with its environment variable and default.
+// Options lists every option with its environment variable, default and
+// section, section by section in --help order.
 func Options() []Option {
 	c := Defaults()
 	opts := options(&c)
-	out := make([]Option, len(opts))
-	for i, o := range opts {
-		out[i] = o.Option
-		out[i].Default = o.value.String()
+	all := sections()
+	type ranked struct {
+		Option
+		rank, within int
 	}
-	return out
+	out := make([]ranked, len(opts))
+	for i, o := range opts {
+		out[i].Option = o.Option
+		out[i].Default = o.value.String()
+		out[i].Section, out[i].rank, out[i].within = sectionOf(all, o.Flag)
+	}
+	slices.SortStableFunc(out, func(a, b ranked) int {
+		return cmp.Or(cmp.Compare(a.rank, b.rank), cmp.Compare(a.within, b.within))
+	})
+	list := make([]Option, len(out))
+	for i, r := range out {
+		list[i] = r.Option
+	}
+	return list
 }
 
 // Parse builds a Config from command-line args, the environment (getenv) and
@@ -362,6 +380,9 @@ func Parse(args []string, getenv func(string) string) (Config, error) {
 	}
 
 	// Layer 1: flags.
+	if err := checkArgs(args, fs, func(name string) string { return byFlag[name].Env }); err != nil {
+		return c, err
+	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return c, ErrHelp
@@ -401,10 +422,10 @@ func Parse(args []string, getenv func(string) string) (Config, error) {
 	if c.ConfigFile != "" {
 		err := ff.Parse(fs, nil,
 			ff.WithConfigFile(c.ConfigFile),
-			ff.WithConfigFileParser(ff.PlainParser),
+			ff.WithConfigFileParser(configFileParser(byFlag)),
 		)
 		if err != nil {
-			return c, fmt.Errorf("config file %s: %w", c.ConfigFile, describeFlagError(err, byFlag))
+			return c, fmt.Errorf("--config (CONFIG) %s: %w", c.ConfigFile, err)
 		}
 	}
 
@@ -550,19 +571,3 @@ type stringValue string
 
 func (s *stringValue) String() string     { return string(*s) }
 func (s *stringValue) Set(v string) error { *s = stringValue(v); return nil }
-
-// WriteHelp prints every option with its environment variable, default and
-// meaning. The command above it prints its own usage first.
-func WriteHelp(w io.Writer) {
-	fmt.Fprint(w, `Precedence: flag > environment variable > --config file > default.
-
-Options:
-`)
-	for _, o := range Options() {
-		def := o.Default
-		if def == "" {
-			def = `""`
-		}
-		fmt.Fprintf(w, "  --%s\n      %s\n      env %s, default %s\n", o.Flag, o.Usage, o.Env, def)
-	}
-}

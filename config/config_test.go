@@ -151,7 +151,7 @@ func TestValidationErrors(t *testing.T) {
 		{"bad endpoint", []string{"--cluster", "x=ftp://x"}, nil, []string{"not an http(s) URL"}},
 		{"cluster not NAME=URL", []string{"--cluster", "justaname"}, nil, []string{"--cluster", "NAME=URL"}},
 		{"unknown key in clusters file", []string{"--clusters-file", clusters}, nil, []string{"CLUSTERS_FILE", "endpiont"}},
-		{"unknown key in config file", []string{"--config", unknownKey}, nil, []string{"agent-timeot", "not defined"}},
+		{"unknown key in config file", []string{"--config", unknownKey}, nil, []string{"agent-timeot", "unknown option", "line 1"}},
 		{"missing config file", []string{"--config", "/nonexistent/runner.conf"}, nil, []string{"/nonexistent/runner.conf"}},
 		{"unknown flag", []string{"--agent-timout", "5"}, nil, []string{"agent-timout"}},
 		{"bad log level", []string{"--log-level", "loud"}, nil, []string{"--log-level", "LOG_LEVEL"}},

@@ -16,11 +16,19 @@ const (
 	endTable   = "<!-- END GENERATED OPTIONS -->"
 )
 
-// optionsTable renders every option as the docs list it.
+// optionsTable renders every option as the docs list it: one table per
+// --help section.
 func optionsTable() string {
 	var b strings.Builder
-	b.WriteString("| flag | environment variable | default | meaning |\n|---|---|---|---|\n")
+	section := ""
 	for _, o := range Options() {
+		if o.Section != section {
+			if section != "" {
+				b.WriteString("\n")
+			}
+			section = o.Section
+			fmt.Fprintf(&b, "### %s\n\n| flag | environment variable | default | meaning |\n|---|---|---|---|\n", section)
+		}
 		def := o.Default
 		if def == "" {
 			def = "(none)"

@@ -69,7 +69,12 @@ Every option is a flag, an environment variable, and a line
 "\fIflag value\fR" of the \fB\-\-config\fR file. Precedence: flag, then
 environment, then config file, then default.
 `)
+	section := ""
 	for _, o := range config.Options() {
+		if o.Section != section {
+			section = o.Section
+			b.WriteString(".SS " + roff(section) + "\n")
+		}
 		b.WriteString(".TP\n.B \\-\\-" + roff(o.Flag) + "\n")
 		b.WriteString(roff(o.Usage) + "\n.br\n")
 		def := o.Default
