@@ -299,12 +299,18 @@ func (r *Runtime) create(ctx context.Context, name, key, token, command string, 
 	pf := f
 	pf.Workspace = PodWorkspace
 	pf.EventFile = path.Join(PodWorkspace, incident.EventFile)
-	if f.ReportFile != "" {
-		rel, err := filepath.Rel(f.Workspace, f.ReportFile)
-		if err != nil {
-			return nil, fmt.Errorf("report file: %w", err)
+	// Every path inside the runner's workspace is the same path inside the
+	// pod's: the entrypoint sends the pod's workspace back, so a report or
+	// usage file written anywhere else would never reach the runner.
+	for _, p := range []*string{&pf.ReportFile, &pf.UsageFile} {
+		if *p == "" {
+			continue
 		}
-		pf.ReportFile = path.Join(PodWorkspace, filepath.ToSlash(rel))
+		rel, err := filepath.Rel(f.Workspace, *p)
+		if err != nil || !filepath.IsLocal(rel) {
+			return nil, fmt.Errorf("agent file %s is outside the workspace %s", *p, f.Workspace)
+		}
+		*p = path.Join(PodWorkspace, filepath.ToSlash(rel))
 	}
 	var kubeconfig []byte
 	if src := r.o.Kubeconfigs[f.Cluster]; src != "" {

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -37,12 +38,19 @@ type jobEnv struct {
 
 func startJobEnv(t *testing.T, src string, extra ...string) jobEnv {
 	t.Helper()
+	return startJobEnvNode(t, src, nil, extra...)
+}
+
+// startJobEnvNode is startJobEnv with a node that refuses the pods refuse
+// names a reason for.
+func startJobEnvNode(t *testing.T, src string, refuse func(corev1.Pod) string, extra ...string) jobEnv {
+	t.Helper()
 	bins, ok := kubetest.Binaries("..")
 	if !ok {
 		t.Skip("kube-apiserver and kube-controller-manager are not built (make jobs builds them into bin/)")
 	}
 	c := kubetest.Start(t, bins, jobNS)
-	node := &kubetest.Node{Client: c.Client, Namespace: jobNS, Images: map[string]string{agentjob.ImageBinary: binary(t)}}
+	node := &kubetest.Node{Client: c.Client, Namespace: jobNS, Images: map[string]string{agentjob.ImageBinary: binary(t)}, Refuse: refuse}
 	node.Run(t)
 	tmpl := filepath.Join(t.TempDir(), "pod.yaml")
 	if err := os.WriteFile(tmpl, []byte("spec:\n  containers:\n  - name: agent\n    image: example.com/triage:1\n"), 0o600); err != nil {

@@ -55,6 +55,9 @@ instead, with the value to change. */}}
 {{- if and .Values.notifications.enabled (not (or .Values.notifications.secretName .Values.notifications.configMapName)) }}
 {{- fail "notifications.enabled: set notifications.secretName or notifications.configMapName" }}
 {{- end }}
+{{- if and (eq .Values.agent.runtime "job") (not .Values.agent.job.podTemplate.image) }}
+{{- fail "agent.runtime job: set agent.job.podTemplate.image (the image agents run in)" }}
+{{- end }}
 {{- if and .Values.notifications.secretName .Values.notifications.configMapName }}
 {{- fail "notifications: set one of secretName and configMapName, not both" }}
 {{- end }}
@@ -89,7 +92,8 @@ volume is each replica's own claim from volumeClaimTemplates. */}}
       serviceAccountName: {{ include "kmr.serviceAccountName" . }}
       # The runner calls no Kubernetes API; the token is there only for
       # agents granted read access by rbac.create.
-      automountServiceAccountToken: {{ .Values.rbac.create }}
+      # With agent.runtime job the runner itself creates agent Jobs with it.
+      automountServiceAccountToken: {{ or .Values.rbac.create (eq .Values.agent.runtime "job") }}
       # Service links would inject METRICS_PORT=tcp://... for a Service
       # named "metrics", which the runner rejects (exit 2).
       enableServiceLinks: false
@@ -129,6 +133,12 @@ volume is each replica's own claim from volumeClaimTemplates. */}}
                   name: {{ .Values.agent.apiKeySecret.name | default (printf "%s-agent" (include "kmr.fullname" .)) }}
                   key: {{ .Values.agent.apiKeySecret.key }}
                   optional: true
+            {{- if and .Values.sharding.enabled (eq .Values.agent.runtime "job") }}
+            # Each shard has its own results channel: its agents report to
+            # it by the shard's name on the headless Service.
+            - name: AGENT_JOB_RESULTS_URL
+              value: {{ printf "http://$(POD_NAME).%s-shards.%s.svc:%d" (include "kmr.fullname" .) .Release.Namespace (int .Values.agent.job.resultsPort) | quote }}
+            {{- end }}
             {{- with .Values.extraEnv }}
             {{- toYaml . | nindent 12 }}
             {{- end }}
@@ -148,6 +158,10 @@ volume is each replica's own claim from volumeClaimTemplates. */}}
             {{- if .Values.intake.enabled }}
             - name: intake
               containerPort: {{ int .Values.intake.port }}
+            {{- end }}
+            {{- if eq .Values.agent.runtime "job" }}
+            - name: agent-results
+              containerPort: {{ int .Values.agent.job.resultsPort }}
             {{- end }}
           {{- with .Values.livenessProbe }}
           livenessProbe:
@@ -295,4 +309,99 @@ volume is each replica's own claim from volumeClaimTemplates. */}}
         - {{- toYaml (merge (dict) . (dict "labelSelector" (dict "matchLabels" (include "kmr.selectorLabels" $ | fromYaml)))) | nindent 10 }}
         {{- end }}
       {{- end }}
+{{- end }}
+
+{{- /* The Job runtime (agent.runtime job): the namespace of agent Jobs, the
+label that marks their pods as this release's agents (not the runner's
+selector labels, so the runner's Services and NetworkPolicy never select an
+agent), and the pod template file the runner reads. */}}
+{{- define "kmr.jobRuntime" -}}
+{{- eq .Values.agent.runtime "job" }}
+{{- end }}
+
+{{- define "kmr.agentNamespace" -}}
+{{- .Values.agent.job.namespace | default .Release.Namespace }}
+{{- end }}
+
+{{- define "kmr.agentPodLabels" -}}
+kubernetes-mcp-runner.io/agent-of: {{ include "kmr.fullname" . }}
+app.kubernetes.io/component: agent
+{{- end }}
+
+{{- define "kmr.agentResultsURL" -}}
+{{- printf "http://%s-agent-results.%s.svc:%d" (include "kmr.fullname" .) .Release.Namespace (int .Values.agent.job.resultsPort) }}
+{{- end }}
+
+{{- define "kmr.agentPodTemplate" -}}
+{{- $p := .Values.agent.job.podTemplate -}}
+metadata:
+  labels:
+    {{- include "kmr.agentPodLabels" . | nindent 4 }}
+    {{- with $p.labels }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+  {{- with $p.annotations }}
+  annotations:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+spec:
+  {{- with $p.serviceAccountName }}
+  serviceAccountName: {{ . }}
+  {{- end }}
+  automountServiceAccountToken: {{ $p.automountServiceAccountToken }}
+  enableServiceLinks: false
+  {{- with $p.priorityClassName }}
+  priorityClassName: {{ . }}
+  {{- end }}
+  {{- with $p.imagePullSecrets }}
+  imagePullSecrets:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with $p.nodeSelector }}
+  nodeSelector:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with $p.tolerations }}
+  tolerations:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with $p.affinity }}
+  affinity:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with $p.podSecurityContext }}
+  securityContext:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  containers:
+    - name: agent
+      image: {{ $p.image | quote }}
+      imagePullPolicy: {{ $p.imagePullPolicy }}
+      {{- with $p.env }}
+      env:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+      {{- with $p.resources }}
+      resources:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+      {{- with $p.securityContext }}
+      securityContext:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+{{- end }}
+
+{{- define "kmr.apiServerEgress" -}}
+{{- with .Values.agent.job.networkPolicy.apiServer -}}
+- to:
+    {{- range .cidrs }}
+    - ipBlock:
+        cidr: {{ . }}
+    {{- end }}
+  ports:
+    {{- range .ports }}
+    - protocol: TCP
+      port: {{ int . }}
+    {{- end }}
+{{- end }}
 {{- end }}
