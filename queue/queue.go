@@ -28,6 +28,20 @@ type Item struct {
 	// Attempts counts agents already started for this fault (a requeued
 	// incident carries its earlier attempts).
 	Attempts int `json:"attempts"`
+	// Members are the other faults of its group when it is the primary
+	// of an incident that covers several (dispatch's grouping): they
+	// left the queue with it, move to the incident with it in the
+	// journal, and come back as queued items of their own if the
+	// incident is interrupted. Queued items have none.
+	Members []Item `json:"members,omitempty"`
+}
+
+// Covered is the item and its group's other members, the item first.
+func (it Item) Covered() []Item {
+	out := make([]Item, 0, 1+len(it.Members))
+	alone := it
+	alone.Members = nil
+	return append(append(out, alone), it.Members...)
 }
 
 // Journal makes the queue durable: Enqueue is written before the item is
@@ -89,6 +103,9 @@ type Queue struct {
 	// ready has a token while items may be waiting; consumers that take an
 	// item re-arm it if more remain, so no wake-up is lost.
 	ready chan struct{}
+	// changed is closed when an item is added (take.go); nil until a
+	// consumer asks for it.
+	changed chan struct{}
 }
 
 // New returns an empty in-memory queue for cluster.
@@ -312,6 +329,10 @@ func (q *Queue) Snapshot() []Item {
 }
 
 func (q *Queue) signal() {
+	if q.changed != nil {
+		close(q.changed)
+		q.changed = nil
+	}
 	select {
 	case q.ready <- struct{}{}:
 	default:
