@@ -167,6 +167,7 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) error {
 		Logger: logger, Metrics: m, Queues: durable.queues, Breaker: brk, Kubeconfigs: kubeconfigs(cfg), Agent: agent,
 		WorkspaceRoot: cfg.WorkspaceRoot, AgentsPerCluster: cfg.AgentsPerCluster, MaxConcurrent: cfg.MaxConcurrentAgents,
 		Recorder: retainingRecorder{journal: durable.recorder, ret: retention},
+		Grouping: groupingOptions(cfg), RecallMax: cfg.RecallMaxIncidents, Recent: recentIncidents(cfg, durable.store, logger),
 	})
 	if err != nil {
 		return ConfigError{err}
@@ -316,6 +317,7 @@ func buildSessions(cfg config.Config, in mcpsession.Handler, m *metrics.Metrics,
 		Keepalive: cfg.KeepaliveInterval, ConnectTimeout: cfg.ConnectTimeout,
 		MaxEventBytes: cfg.MaxEventBytes, Version: version,
 		MaxSubscriptionsPerSession: cfg.MaxSubscriptionsPerSession,
+		Topology:                   cfg.GroupWait > 0,
 	})
 }
 

@@ -25,6 +25,7 @@
 package incident
 
 import (
+	"strconv"
 	"time"
 
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/fault"
@@ -73,6 +74,10 @@ type Fields struct {
 	ResourceKind      string
 	ResourceName      string
 	ResourceNamespace string
+	// GroupKey and GroupSize describe the group the incident covers
+	// (group.go); a fault on its own has size 1 and no key.
+	GroupKey  string
+	GroupSize int
 }
 
 // Env is Fields as the agent's environment variables.
@@ -90,6 +95,8 @@ func (f Fields) Env() map[string]string {
 		"RESOURCE_KIND":      f.ResourceKind,
 		"RESOURCE_NAME":      f.ResourceName,
 		"RESOURCE_NAMESPACE": f.ResourceNamespace,
+		"GROUP_KEY":          f.GroupKey,
+		"GROUP_SIZE":         strconv.Itoa(max(f.GroupSize, 1)),
 	}
 	if f.Kubeconfig != "" {
 		env["KUBECONFIG"] = f.Kubeconfig
@@ -104,6 +111,9 @@ type EventDocument struct {
 	Kubeconfig string      `json:"kubeconfig,omitempty"`
 	EnqueuedAt time.Time   `json:"enqueuedAt"`
 	Fault      fault.Event `json:"fault"`
+	// Group is what the incident covers when faults were grouped; Fault
+	// is then its primary.
+	Group *Group `json:"group,omitempty"`
 }
 
 // Result is result.json.
@@ -130,6 +140,8 @@ type Result struct {
 	// the agent ran (an Alertmanager alert resolving); the agent was left
 	// to finish. Absent when no source reported an end.
 	FaultResolvedAt *time.Time `json:"faultResolvedAt,omitempty"`
+	// Group is what the incident covered, without its recall.
+	Group *Group `json:"group,omitempty"`
 }
 
 // Record is one finished incident in the history, as the state store keeps
@@ -150,6 +162,8 @@ type Record struct {
 	Workspace       string    `json:"workspace"`
 	// FaultResolvedAt is Result.FaultResolvedAt.
 	FaultResolvedAt *time.Time `json:"faultResolvedAt,omitempty"`
+	// Group is Result.Group.
+	Group *Group `json:"group,omitempty"`
 }
 
 // Record is the history record of a result for a fault of faultType.
@@ -158,7 +172,7 @@ func (r Result) Record(faultType string) Record {
 		IncidentID: r.IncidentID, Cluster: r.Cluster, FaultID: r.FaultID, FaultType: faultType,
 		Status: r.Status, Reason: r.Reason, Attempts: r.Attempt,
 		StartedAt: r.StartedAt, EndedAt: r.EndedAt, DurationSeconds: r.DurationSeconds,
-		Workspace: r.Workspace, FaultResolvedAt: r.FaultResolvedAt,
+		Workspace: r.Workspace, FaultResolvedAt: r.FaultResolvedAt, Group: r.Group,
 	}
 }
 

@@ -23,7 +23,8 @@ type Item struct {
 	Cluster    string      `json:"cluster"`
 	Event      fault.Event `json:"event"`
 	EnqueuedAt time.Time   `json:"enqueuedAt"`
-	// Seq is the item's key in the journal (0 without one).
+	// Seq is the item's key in the journal; a queue without one numbers
+	// its items itself.
 	Seq uint64 `json:"seq,omitempty"`
 	// Attempts counts agents already started for this fault (a requeued
 	// incident carries its earlier attempts).
@@ -106,6 +107,8 @@ type Queue struct {
 	// changed is closed when an item is added (take.go); nil until a
 	// consumer asks for it.
 	changed chan struct{}
+	// localSeq numbers the items of a queue without a journal.
+	localSeq uint64
 }
 
 // New returns an empty in-memory queue for cluster.
@@ -179,6 +182,12 @@ func (q *Queue) push(it Item, fresh bool) (PushResult, Item, error) {
 			return NotPersisted, Item{}, err
 		}
 		it.Seq = seq
+	}
+	if q.journal == nil && it.Seq == 0 {
+		// A queue in memory numbers its items itself, so a consumer can
+		// take them by sequence (Take) as it can from a durable one.
+		q.localSeq++
+		it.Seq = q.localSeq
 	}
 	result := Queued
 	var displaced Item

@@ -264,8 +264,10 @@ func promtoolCheck(t *testing.T, exposition string) {
 // testAgentArgs points the runner at this test binary as its agent.
 func testAgentArgs(t *testing.T) []string {
 	t.Helper()
+	// Grouping off: these tests are about one run per fault; the
+	// grouping tests pass --group-wait again after these arguments.
 	return []string{"--agent-command", os.Args[0], "--agent-arg", testagent.Arg,
-		"--agent-env-allow", "PATH", "--agent-env-allow", "GORACE"}
+		"--agent-env-allow", "PATH", "--agent-env-allow", "GORACE", "--group-wait", "0"}
 }
 
 func startSources(t *testing.T, names ...string) map[string]*faultsource.Server {

@@ -310,7 +310,7 @@ func TestAgentEnvironmentIsOnlyWhatIsAllowed(t *testing.T) {
 			names = append(names, k)
 		}
 	}
-	want := []string{"CLEANUP_DIR", "CLUSTER", "EVENT_FILE", "FAULT_ID", "FAULT_SOURCE", "FAULT_TYPE", "GORACE", "INCIDENT_ID", "KUBECONFIG", MarkerName, "PATH",
+	want := []string{"CLEANUP_DIR", "CLUSTER", "EVENT_FILE", "FAULT_ID", "FAULT_SOURCE", "FAULT_TYPE", "GORACE", "GROUP_KEY", "GROUP_SIZE", "INCIDENT_ID", "KUBECONFIG", MarkerName, "PATH",
 		"REPORT_FILE", "RESOURCE_KIND", "RESOURCE_NAME", "RESOURCE_NAMESPACE", "SEVERITY", "WORKSPACE"}
 	if !slices.Equal(names, want) {
 		t.Fatalf("agent environment %v,\nwant exactly %v", names, want)

@@ -1,0 +1,30 @@
+package app
+
+import (
+	"log/slog"
+
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/config"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/grouping"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/incident"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/journal"
+)
+
+// groupingOptions are the grouping flags as the planner takes them.
+func groupingOptions(cfg config.Config) grouping.Options {
+	return grouping.Options{Wait: cfg.GroupWait, MaxWait: cfg.GroupMaxWait, MaxSize: cfg.GroupMaxSize, Cooldown: cfg.GroupCooldown}
+}
+
+// recentIncidents are the history's records, for dispatch to rebuild the
+// cooldowns a restart would otherwise forget. Without a store there is no
+// history, and a restart starts with none.
+func recentIncidents(cfg config.Config, store *journal.Store, logger *slog.Logger) []incident.Record {
+	if store == nil || cfg.GroupWait <= 0 {
+		return nil
+	}
+	recs, err := store.History(0)
+	if err != nil {
+		logger.Warn("Could not read the history for the grouping cooldowns; starting without them", "error", err.Error())
+		return nil
+	}
+	return recs
+}

@@ -1,0 +1,120 @@
+package app
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/config"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/incident"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/faultsource"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/poll"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/testagent"
+)
+
+// TestRecordedStormIsThreeRuns replays the storm recorded from the real
+// server (8 faults: node n1, the two pods of Deployment web on it, a bare
+// pod on n2, a job) through the real session against the stand-in holding
+// the recorded cluster: the session looks up each fault's topology over
+// MCP, dispatch groups them, and 3 agents run, not 8. The node's
+// event.json names both pods and their Deployment.
+func TestRecordedStormIsThreeRuns(t *testing.T) {
+	st, storm, err := faultsource.RecordedStorm()
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := faultsource.Started(t, "")
+	src.SetState(st)
+	dir := t.TempDir()
+	ws := filepath.Join(dir, "ws")
+	cfg, err := config.Parse([]string{
+		"--cluster", "dev=" + src.URL(), "--agent-command", os.Args[0], "--agent-arg", testagent.Arg,
+		"--agent-env-allow", "GORACE", "--workspace-root", ws, "--state-dir", filepath.Join(dir, "state"),
+		// Long enough that the storm, emitted at once, is all queued
+		// before the first group is ready: the debounce restarts with
+		// each member.
+		"--group-wait", "3",
+	}, func(k string) string { return map[string]string{"GORACE": "atexit_sleep_ms=0"}[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := startInProcess(t, cfg, nil)
+	poll.Until(t, 30*time.Second, "the session to subscribe", func() bool { return src.Subscribers() == 1 })
+
+	for _, f := range storm {
+		src.EmitRaw(f)
+	}
+	poll.Until(t, 60*time.Second, "all 8 faults to leave the queue and their runs to end", func() bool {
+		return d.metric("kubernetes_mcp_runner_events_dequeued_total", `cluster="dev"`) == 8 &&
+			d.metric("kubernetes_mcp_runner_agents_completed_total", `cluster="dev"`) == 3
+	})
+	if got := d.metric("kubernetes_mcp_runner_agents_spawned_total", `cluster="dev"`); got != 3 {
+		t.Errorf("%v agent runs for the recorded storm, want 3", got)
+	}
+	if got := d.metric("kubernetes_mcp_runner_events_grouped_total", `cluster="dev"`); got != 5 {
+		t.Errorf("events_grouped_total %v, want 5 (8 faults in 3 runs)", got)
+	}
+
+	docs := eventDocuments(t, filepath.Join(ws, "dev"))
+	if len(docs) != 3 {
+		t.Fatalf("%d event.json files, want 3", len(docs))
+	}
+	var node *incident.EventDocument
+	for i := range docs {
+		if g := docs[i].Group; g != nil && g.Key == "node:n1" {
+			node = &docs[i]
+		}
+	}
+	if node == nil {
+		t.Fatalf("no incident keyed on node n1 among %+v", docs)
+	}
+	if node.Fault.Resource.Kind != "Node" || node.Group.Kind != "node" {
+		t.Errorf("node incident's primary is %s %s, kind %s", node.Fault.Resource.Kind, node.Fault.Resource.Name, node.Group.Kind)
+	}
+	var pods []string
+	for _, m := range node.Group.Members {
+		if m.Resource.Kind != "Pod" {
+			continue
+		}
+		if !slices.Contains(pods, m.Resource.Name) {
+			pods = append(pods, m.Resource.Name)
+		}
+		if m.Topology == nil {
+			t.Errorf("member %s has no topology", m.Resource.Name)
+			continue
+		}
+		if top, ok := m.Topology.Top(); !ok || top.Kind != "Deployment" || top.Name != "web" || m.Topology.Node != "n1" {
+			t.Errorf("member %s topology %+v, want node n1 and Deployment web on top", m.Resource.Name, m.Topology)
+		}
+	}
+	slices.Sort(pods)
+	if !slices.Equal(pods, []string{"web-7d9f-a", "web-7d9f-b"}) || len(node.Group.Members) != 5 {
+		t.Errorf("node incident covers pods %v in %d members, want web-7d9f-a and web-7d9f-b in 5 (the node, a crash and a crash loop each)", pods, len(node.Group.Members))
+	}
+}
+
+// eventDocuments reads every incident's event.json under a cluster's
+// workspaces.
+func eventDocuments(t *testing.T, dir string) []incident.EventDocument {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []incident.EventDocument
+	for _, e := range entries {
+		data, err := os.ReadFile(filepath.Join(dir, e.Name(), incident.EventFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc incident.EventDocument
+		if err := json.Unmarshal(data, &doc); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, doc)
+	}
+	return out
+}
