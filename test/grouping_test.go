@@ -1,0 +1,103 @@
+package test
+
+import (
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/faultsource"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/poll"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/testagent"
+)
+
+// TestBinaryNodeStormGroups: a node goes NotReady while 3 Deployments × 4
+// pods on it crash (a PodCrash and a CrashLoop each), and one unrelated
+// pod elsewhere crashes: 27 faults. The built binary, looking up each
+// pod's node and owners through the stand-in's tools, runs at most 2
+// agents; with --group-wait 0 it runs one per fault, as before grouping.
+func TestBinaryNodeStormGroups(t *testing.T) {
+	for _, tc := range []struct {
+		wait string
+		runs func(float64) bool
+		want string
+	}{
+		{"2", func(n float64) bool { return n >= 1 && n <= 2 }, "at most 2"},
+		{"0", func(n float64) bool { return n == 27 }, "27, one per fault"},
+	} {
+		t.Run("group-wait="+tc.wait, func(t *testing.T) {
+			srcs := startSources(t, "a")
+			st, storm := faultsource.NodeStorm("a", 3, 4, time.Now())
+			srcs["a"].SetState(st)
+			r := startRunner(t, stateArgs(t, t.TempDir(), "--cluster", "a="+srcs["a"].URL(), "--group-wait", tc.wait)...)
+			poll.Until(t, 15*time.Second, "subscription", func() bool { return srcs["a"].Subscribers() == 1 })
+			for _, ev := range storm {
+				srcs["a"].Emit(ev)
+			}
+			if len(storm) != 27 {
+				t.Fatalf("the storm has %d faults, want 27", len(storm))
+			}
+			poll.Until(t, 60*time.Second, "all 27 faults to leave the queue and their runs to end", func() bool {
+				return r.metric("kubernetes_mcp_runner_events_dequeued_total", `cluster="a"`) == 27 &&
+					r.metric("kubernetes_mcp_runner_agents_active") == 0 &&
+					r.metric("kubernetes_mcp_runner_agents_completed_total", `cluster="a"`)+
+						r.metric("kubernetes_mcp_runner_events_grouped_total", `cluster="a"`)+
+						r.metric("kubernetes_mcp_runner_events_related_total", `cluster="a"`) == 27
+			})
+			if n := r.metric("kubernetes_mcp_runner_agents_spawned_total", `cluster="a"`); !tc.runs(n) {
+				t.Errorf("%v agent runs, want %s", n, tc.want)
+			}
+		})
+	}
+}
+
+// TestBinaryKilledWhileAGroupWaits: the runner is killed with SIGKILL
+// while a group's faults wait out --group-wait; restarted on the same
+// state directory it runs the group once, with every member.
+func TestBinaryKilledWhileAGroupWaits(t *testing.T) {
+	srcs := startSources(t, "a")
+	st, storm := faultsource.NodeStorm("a", 1, 3, time.Now())
+	storm = storm[:len(storm)-2] // the node and its pods only: one group
+	srcs["a"].SetState(st)
+	dir := t.TempDir()
+	first := startRunner(t, stateArgs(t, dir, "--cluster", "a="+srcs["a"].URL(), "--group-wait", "3600", "--group-max-wait", "3600")...)
+	poll.Until(t, 15*time.Second, "subscription", func() bool { return srcs["a"].Subscribers() == 1 })
+	for _, ev := range storm {
+		srcs["a"].Emit(ev)
+	}
+	poll.Until(t, 15*time.Second, "every fault durable in the queue", func() bool {
+		return first.metric("kubernetes_mcp_runner_queue_depth", `cluster="a"`) == float64(len(storm))
+	})
+	if n := first.metric("kubernetes_mcp_runner_agents_spawned_total"); n != 0 {
+		t.Fatalf("%v agents ran while the group should wait", n)
+	}
+	_ = first.cmd.Process.Kill()
+	_ = first.wait()
+
+	// The same state, a wait short enough for the test: the restored
+	// faults are one group again.
+	second := startRunner(t, stateArgs(t, dir, "--cluster", "a="+srcs["a"].URL(), "--group-wait", "1")...)
+	poll.Until(t, 30*time.Second, "the group's run to end", func() bool {
+		return second.metric("kubernetes_mcp_runner_agents_completed_total", `cluster="a"`) >= 1 &&
+			second.metric("kubernetes_mcp_runner_queue_depth", `cluster="a"`) == 0
+	})
+	if n := second.metric("kubernetes_mcp_runner_events_restored_total", `cluster="a"`); n != float64(len(storm)) {
+		t.Errorf("%v faults restored, want %d", n, len(storm))
+	}
+	results := testagent.Results(t, dir+"/ws", "a")
+	if len(results) != 1 {
+		t.Fatalf("%d runs after the restart, want 1", len(results))
+	}
+	doc := testagent.Event(t, dir+"/ws", results[0])
+	if doc.Group == nil || len(doc.Group.Members) != len(storm) || doc.Group.Key != "node:node-bad" {
+		t.Fatalf("the run covers %+v, want the %d faults of node node-bad", doc.Group, len(storm))
+	}
+	seen := map[string]bool{}
+	for _, m := range doc.Group.Members {
+		seen[m.FaultID] = true
+	}
+	for i, ev := range storm {
+		if !seen[ev.FaultID] {
+			t.Errorf("fault %s (%s %s) is not a member", strconv.Itoa(i), ev.FaultType, ev.Resource.Name)
+		}
+	}
+}
