@@ -21,6 +21,7 @@ import (
 
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/breaker"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/fault"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/grouping"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/incident"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/poll"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/testagent"
@@ -61,6 +62,10 @@ type settings struct {
 	workspaceMax   int64
 	workspaceCheck time.Duration
 	root           string
+	// grouping groups faults (group.go); recent are the history records
+	// the dispatcher starts with.
+	grouping grouping.Options
+	recent   []incident.Record
 }
 
 func start(t testing.TB, s settings) *fixture {
@@ -118,6 +123,7 @@ func start(t testing.TB, s settings) *fixture {
 		Kubeconfigs: map[string]string{"prod": "/etc/kube/prod.yaml"}, Agent: agent,
 		WorkspaceRoot: f.root, AgentsPerCluster: 1, MaxConcurrent: s.maxConcurrent,
 		LookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok },
+		Grouping:  s.grouping, RecallMax: 3, Recent: s.recent,
 	})
 	if err != nil {
 		t.Fatal(err)
