@@ -52,6 +52,10 @@ type Recall struct {
 	EndedAt    time.Time `json:"endedAt"`
 	Status     Status    `json:"status"`
 	Members    int       `json:"members"`
+	// Title and Summary are the report's first heading and its first
+	// lines, when the incident left a report.
+	Title   string   `json:"title,omitempty"`
+	Summary []string `json:"summary,omitempty"`
 }
 
 // Size is how many faults the group covers.

@@ -2,6 +2,9 @@ package dispatch
 
 import (
 	"context"
+	"io"
+	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"time"
@@ -9,6 +12,7 @@ import (
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/fault"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/grouping"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/incident"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/notify"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/queue"
 )
 
@@ -40,6 +44,8 @@ type recentIncident struct {
 	inc     grouping.Incident
 	doc     incident.Group
 	status  incident.Status
+	// workspace is the incident's workspace, where its report is.
+	workspace string
 }
 
 func (g *groups) init() {
@@ -78,7 +84,7 @@ func (d *Dispatcher) restoreRecent(records []incident.Record) {
 		if r.Group == nil || now.Sub(r.EndedAt) >= d.o.Grouping.Cooldown {
 			continue
 		}
-		ri := &recentIncident{cluster: r.Cluster, doc: *r.Group, inc: incidentOf(r.IncidentID, *r.Group)}
+		ri := &recentIncident{cluster: r.Cluster, doc: *r.Group, inc: incidentOf(r.IncidentID, *r.Group), status: r.Status, workspace: r.Workspace}
 		ri.inc.Ended = r.EndedAt
 		d.groups.recent[r.Cluster] = append(d.groups.recent[r.Cluster], ri)
 	}
@@ -291,7 +297,7 @@ func (d *Dispatcher) takeGroup(q *queue.Queue, now bool) (it queue.Item, id stri
 	}
 	inc := incidentOf(id, doc)
 	inc.Running = true
-	ri := &recentIncident{cluster: it.Cluster, inc: inc, doc: doc}
+	ri := &recentIncident{cluster: it.Cluster, inc: inc, doc: doc, workspace: filepath.Join(d.o.WorkspaceRoot, it.Cluster, id)}
 	d.groups.mu.Lock()
 	ri.doc.Recall = d.recallLocked(it.Cluster, g.Key)
 	d.groups.recent[it.Cluster] = append(d.groups.recent[it.Cluster], ri)
@@ -318,9 +324,31 @@ func (d *Dispatcher) recallLocked(cluster string, key grouping.Key) []incident.R
 		if ri.inc.Running || !slices.Contains(ri.inc.Keys, key) {
 			continue
 		}
-		out = append(out, incident.Recall{IncidentID: ri.inc.ID, EndedAt: ri.inc.Ended, Status: ri.status, Members: len(ri.doc.Members)})
+		r := incident.Recall{IncidentID: ri.inc.ID, EndedAt: ri.inc.Ended, Status: ri.status, Members: len(ri.doc.Members)}
+		r.Title, r.Summary = d.reportSummary(ri.workspace)
+		out = append(out, r)
 	}
 	return out
+}
+
+// recallReportBytes bounds what is read of an earlier incident's report
+// for its summary.
+const recallReportBytes = 64 << 10
+
+// reportSummary is the first heading and lines of the report an incident
+// left in its workspace; empty without one.
+func (d *Dispatcher) reportSummary(ws string) (string, []string) {
+	if d.o.Agent.ReportFile == "" || ws == "" {
+		return "", nil
+	}
+	f, err := os.Open(filepath.Join(ws, d.o.Agent.ReportFile))
+	if err != nil {
+		return "", nil
+	}
+	defer f.Close()
+	data, _ := io.ReadAll(io.LimitReader(f, recallReportBytes))
+	s := notify.Summarize(string(data), 5)
+	return s.Title, s.Lines
 }
 
 // groupDoc is the group a running incident covers (nil: a fault alone).

@@ -63,7 +63,10 @@ func TestGroupRunsOnceAttachesRepeatsAndEscalates(t *testing.T) {
 	}
 	second := testagent.Event(t, f.root, rs[1])
 	if second.Fault.FaultID != "g5" || second.Group == nil || len(second.Group.Recall) != 1 || second.Group.Recall[0].IncidentID != rs[0].IncidentID {
-		t.Errorf("second run %s recalls %+v, want the first incident %s", second.Fault.FaultID, second.Group, rs[0].IncidentID)
+		t.Fatalf("second run %s recalls %+v, want the first incident %s", second.Fault.FaultID, second.Group, rs[0].IncidentID)
+	}
+	if r := second.Group.Recall[0]; r.Status != incident.StatusSuccess || r.Members != 3 || len(r.Summary) == 0 || r.Summary[0] != "finding" {
+		t.Errorf("recall %+v, want the first incident's status, its 3 members and its report's first lines", r)
 	}
 }
 
