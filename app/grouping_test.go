@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -93,6 +94,25 @@ func TestRecordedStormIsThreeRuns(t *testing.T) {
 	slices.Sort(pods)
 	if !slices.Equal(pods, []string{"web-7d9f-a", "web-7d9f-b"}) || len(node.Group.Members) != 5 {
 		t.Errorf("node incident covers pods %v in %d members, want web-7d9f-a and web-7d9f-b in 5 (the node, a crash and a crash loop each)", pods, len(node.Group.Members))
+	}
+
+	// The page lists the member count, and the incident's page and its
+	// API row the members.
+	if code, body := get(t, d.uiURL+"/incidents"); code != 200 || !strings.Contains(body, "5 faults") {
+		t.Errorf("incidents list (%d) does not show the node incident's 5 faults:\n%s", code, body)
+	}
+	code, body := get(t, d.uiURL+"/incidents/"+node.IncidentID)
+	if code != 200 || !strings.Contains(body, "Faults covered") || !strings.Contains(body, "web-7d9f-b") || !strings.Contains(body, "Deployment/web") {
+		t.Errorf("incident page (%d) does not list the members with their owner:\n%s", code, body)
+	}
+	var rows []incident.Record
+	_, api := get(t, d.uiURL+"/api/incidents")
+	if err := json.Unmarshal([]byte(api), &rows); err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(rows, func(r incident.Record) bool { return r.IncidentID == node.IncidentID })
+	if i < 0 || rows[i].Group == nil || len(rows[i].Group.Members) != 5 {
+		t.Errorf("/api/incidents row of the node incident: %+v", rows)
 	}
 }
 
