@@ -171,3 +171,15 @@ func uid(kind, name string) string {
 	h := hex.EncodeToString(sum[:16])
 	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
 }
+
+// EmitNodeStorm makes the stand-in's cluster a NodeStorm and sends its
+// faults at once, for the demo: the runner groups them into one incident
+// for the node and one for the pod elsewhere.
+func (s *Server) EmitNodeStorm(deployments, pods int) int {
+	st, faults := NodeStorm(s.o.DefaultContext, deployments, pods, s.now())
+	s.SetState(st)
+	for _, ev := range faults {
+		s.Emit(ev)
+	}
+	return len(faults)
+}
