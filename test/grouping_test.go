@@ -45,6 +45,7 @@ func TestBinaryNodeStormGroups(t *testing.T) {
 						r.metric("kubernetes_mcp_runner_events_grouped_total", `cluster="a"`)+
 						r.metric("kubernetes_mcp_runner_events_related_total", `cluster="a"`) == 27
 			})
+			assertBooksBalance(t, r.scrape())
 			n := r.metric("kubernetes_mcp_runner_agents_spawned_total", `cluster="a"`)
 			if !tc.runs(n) {
 				t.Errorf("%v agent runs, want %s", n, tc.want)

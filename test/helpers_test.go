@@ -223,8 +223,9 @@ func assertBooksBalance(t *testing.T, exposition string) {
 	if queued+restored != dequeued+expired+displaced+resolved+depth {
 		t.Errorf("queued %v + restored %v != dequeued %v + expired %v + displaced %v + resolved %v + depth %v", queued, restored, dequeued, expired, displaced, resolved, depth)
 	}
-	if dequeued != completed+active {
-		t.Errorf("dequeued %v != completed %v + active %v", dequeued, completed, active)
+	grouped, related := v("events_grouped_total"), v("events_related_total")
+	if dequeued != completed+active+grouped+related {
+		t.Errorf("dequeued %v != completed %v + active %v + grouped %v + related %v", dequeued, completed, active, grouped, related)
 	}
 }
 
