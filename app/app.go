@@ -50,6 +50,7 @@ import (
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/config"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/fault"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/httpserver"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/incident"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/intake"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/journal"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/metrics"
@@ -212,7 +213,7 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) error {
 	}
 
 	probes := health.New(state.ShuttingDown, sourcesCheck(sessions, alerts, &alertOnly), breakerCheck(brk))
-	listeners, err := httpServers(cfg, reg, probes, durable, logger, deps)
+	listeners, err := httpServers(cfg, reg, probes, durable, logger, deps, judged(m, disp, durable.queues))
 	if err != nil {
 		return err
 	}
@@ -257,7 +258,7 @@ func checkStart(cfg config.Config) (dispatch.Agent, error) {
 // and the profiling server when configured, and binds them all now, before
 // READY: a port in use or an address that does not resolve stops the
 // runner here instead of leaving it without probes.
-func httpServers(cfg config.Config, reg *prometheus.Registry, probes *health.Handlers, durable durableState, logger *slog.Logger, deps Deps) ([]supervisor.Listener, error) {
+func httpServers(cfg config.Config, reg *prometheus.Registry, probes *health.Handlers, durable durableState, logger *slog.Logger, deps Deps, judged func(incident.Record)) ([]supervisor.Listener, error) {
 	metricsServer := httpserver.New("metrics-server", hostPort(cfg.MetricsAddress, cfg.MetricsPort), metrics.Handler(reg, cfg.MetricsTimeout, logger), logger)
 	// The health server answers probes only: it binds where kubelet and
 	// load balancers reach it, and incident history is not for them.
@@ -266,7 +267,7 @@ func httpServers(cfg config.Config, reg *prometheus.Registry, probes *health.Han
 	var page *httpserver.Server
 	if cfg.UIAddress != "" && durable.store != nil {
 		var err error
-		if page, err = uiServer(cfg, durable.store, logger); err != nil {
+		if page, err = uiServer(cfg, durable.store, logger, judged); err != nil {
 			return nil, err
 		}
 		listeners = append(listeners, page)

@@ -7,6 +7,9 @@ import (
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/grouping"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/incident"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/journal"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/metrics"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/queue"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/dispatch"
 )
 
 // groupingOptions are the grouping flags as the planner takes them.
@@ -27,4 +30,20 @@ func recentIncidents(cfg config.Config, store *journal.Store, logger *slog.Logge
 		return nil
 	}
 	return recs
+}
+
+// judged is what a person's verdict on an incident does beyond its
+// record: it is counted (for a cluster still configured: label values
+// stay the configured names), and dispatch hears of it (a wrong diagnosis
+// lifts its key's cooldown).
+func judged(m *metrics.Metrics, disp *dispatch.Dispatcher, queues *queue.Set) func(incident.Record) {
+	return func(r incident.Record) {
+		if r.Feedback == nil {
+			return
+		}
+		if queues.Get(r.Cluster) != nil {
+			m.IncidentFeedback.WithLabelValues(r.Cluster, r.Feedback.Verdict).Inc()
+		}
+		disp.Judged(r.Cluster, r.IncidentID, r.Feedback.Verdict)
+	}
 }

@@ -2,6 +2,7 @@ package app
 
 import (
 	"encoding/json"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/config"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/fault"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/incident"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/faultsource"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/poll"
@@ -137,4 +139,80 @@ func eventDocuments(t *testing.T, dir string) []incident.EventDocument {
 		out = append(out, doc)
 	}
 	return out
+}
+
+// Feedback round trip: a repeat of an investigated fault attaches to its
+// incident; a person marks the diagnosis wrong through the API (a POST
+// from another site's page is refused); the page shows the verdict, it
+// is counted, and the next fault of that key runs.
+func TestWrongVerdictLiftsTheCooldown(t *testing.T) {
+	src := faultsource.Started(t, "prod")
+	dir := t.TempDir()
+	cfg, err := config.Parse([]string{
+		"--cluster", "prod=" + src.URL(), "--agent-command", os.Args[0], "--agent-arg", testagent.Arg,
+		"--agent-env-allow", "GORACE", "--workspace-root", filepath.Join(dir, "ws"), "--state-dir", filepath.Join(dir, "state"),
+		"--group-wait", "1",
+	}, func(k string) string { return map[string]string{"GORACE": "atexit_sleep_ms=0"}[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := startInProcess(t, cfg, nil)
+	poll.Until(t, 30*time.Second, "the session to subscribe", func() bool { return src.Subscribers() == 1 })
+	emitOn := func(n int) {
+		ev := faultsource.Fault("prod", n, fault.TypeCrashLoop, "critical")
+		ev.Resource.Name = "ok-feedback"
+		src.Emit(ev)
+	}
+	emitOn(1)
+	poll.Until(t, 30*time.Second, "the first run", func() bool {
+		return d.metric("kubernetes_mcp_runner_agents_completed_total", `cluster="prod"`) == 1
+	})
+	emitOn(2)
+	poll.Until(t, 30*time.Second, "the repeat to attach", func() bool {
+		return d.metric("kubernetes_mcp_runner_events_related_total", `cluster="prod"`) == 1
+	})
+	var rows []incident.Record
+	_, api := get(t, d.uiURL+"/api/incidents")
+	if err := json.Unmarshal([]byte(api), &rows); err != nil || len(rows) != 1 {
+		t.Fatalf("/api/incidents: %v %s", err, api)
+	}
+	id := rows[0].IncidentID
+
+	post := func(origin string) int {
+		req, _ := http.NewRequest(http.MethodPost, d.uiURL+"/api/incidents/"+id+"/feedback",
+			strings.NewReader(`{"verdict":"wrong","note":"the image was fine; the node ran out of disk"}`))
+		req.Header.Set("Content-Type", "application/json")
+		if origin != "" {
+			req.Header.Set("Origin", origin)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := post("https://attacker.example"); code != http.StatusForbidden {
+		t.Errorf("feedback from another site: %d, want 403", code)
+	}
+	if code := post(""); code != http.StatusOK {
+		t.Fatalf("feedback: %d", code)
+	}
+	if got := d.metric("kubernetes_mcp_runner_incident_feedback_total", `cluster="prod"`, `verdict="wrong"`); got != 1 {
+		t.Errorf("incident_feedback_total{verdict=wrong} = %v, want 1", got)
+	}
+	if _, body := get(t, d.uiURL+"/incidents/"+id); !strings.Contains(body, ">wrong</span>") || !strings.Contains(body, "ran out of disk") {
+		t.Errorf("the page does not show the verdict and note:\n%s", body)
+	}
+	if _, list := get(t, d.uiURL+"/incidents"); !strings.Contains(list, ">wrong</span>") {
+		t.Errorf("the list does not show the verdict")
+	}
+
+	emitOn(3)
+	poll.Until(t, 30*time.Second, "the next fault of the key to run", func() bool {
+		return d.metric("kubernetes_mcp_runner_agents_completed_total", `cluster="prod"`) == 2
+	})
+	if got := d.metric("kubernetes_mcp_runner_events_related_total", `cluster="prod"`); got != 1 {
+		t.Errorf("events_related_total %v after the wrong verdict, want still 1", got)
+	}
 }

@@ -4,36 +4,41 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/config"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/history"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/httpserver"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/incident"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/journal"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/ui"
 )
 
 // uiServer builds the incidents page server on --ui-address: the page,
 // /api/incidents, and the bearer/basic authentication when a file is set.
-func uiServer(cfg config.Config, store *journal.Store, logger *slog.Logger) (*httpserver.Server, error) {
-	h, err := uiHandler(cfg, store, logger)
+func uiServer(cfg config.Config, store *journal.Store, logger *slog.Logger, judged func(incident.Record)) (*httpserver.Server, error) {
+	h, err := uiHandler(cfg, store, logger, judged)
 	if err != nil {
 		return nil, err
 	}
 	return httpserver.New("ui-server", cfg.UIAddress, h, logger), nil
 }
 
-// uiHandler is what the incidents page server serves.
-func uiHandler(cfg config.Config, store *journal.Store, logger *slog.Logger) (http.Handler, error) {
+// uiHandler is what the incidents page server serves. judged is told of
+// each verdict people give on the page or the API once it is stored.
+func uiHandler(cfg config.Config, store *journal.Store, logger *slog.Logger, judged func(incident.Record)) (http.Handler, error) {
+	fb := history.Feedback{Store: store, Now: time.Now, Given: judged}
 	page, err := ui.New(ui.Options{
 		Store:  history.PageStore{Store: store, WorkspaceRoot: cfg.WorkspaceRoot, ReportFile: cfg.AgentReportFile},
 		Logger: logger.With("component", "incidents-page"), Title: "kubernetes-mcp-runner · incidents",
-		Clusters: cfg.ClusterNames(),
+		Clusters: cfg.ClusterNames(), Feedback: fb.Form,
 	})
 	if err != nil {
 		return nil, err
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET "+history.APIPath, history.Handler(store))
+	mux.Handle("POST "+history.FeedbackPath, fb.Handler())
 	mux.Handle("/", page)
 	var h http.Handler = mux
 	if cfg.UIBearerTokenFile != "" || cfg.UIBasicAuthFile != "" {

@@ -101,6 +101,9 @@ func summaryOf(r incident.Record) ui.Summary {
 	if r.Group != nil {
 		s.GroupKey, s.Members = r.Group.Key, len(r.Group.Members)
 	}
+	if f := r.Feedback; f != nil {
+		s.Verdict, s.FeedbackNote, s.FeedbackAt = f.Verdict, f.Note, f.At
+	}
 	return s
 }
 

@@ -164,6 +164,8 @@ type Record struct {
 	FaultResolvedAt *time.Time `json:"faultResolvedAt,omitempty"`
 	// Group is Result.Group.
 	Group *Group `json:"group,omitempty"`
+	// Feedback is what people said of the diagnosis (feedback.go).
+	Feedback *Feedback `json:"feedback,omitempty"`
 }
 
 // Record is the history record of a result for a fault of faultType.

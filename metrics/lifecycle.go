@@ -24,7 +24,7 @@ func (m *Metrics) RemoveCluster(c string) {
 		m.SSEReconnections, m.SSEConnectionErrors, m.SSEConnectionDuration, m.SSEDisconnectedSeconds,
 		m.EventsRestored, m.IncidentsRequeued, m.IncidentsAbandoned,
 		m.AlertmanagerAlertsReceived, m.AlertmanagerAlerts, m.EventsResolved, m.AgentLeftoverProcesses,
-		m.EventsGrouped, m.EventsRelated, m.TopologySkipped,
+		m.EventsGrouped, m.EventsRelated, m.TopologySkipped, m.IncidentFeedback,
 	} {
 		v.DeletePartialMatch(match)
 	}

@@ -135,6 +135,8 @@ type Metrics struct {
 	EventsGrouped   *prometheus.CounterVec // cluster
 	EventsRelated   *prometheus.CounterVec // cluster
 	TopologySkipped *prometheus.CounterVec // cluster
+	// IncidentFeedback counts people's verdicts on diagnoses.
+	IncidentFeedback *prometheus.CounterVec // cluster, verdict
 
 	// Scale: which shard of the clusters this runner owns, and the queued
 	// faults it let go of because another shard owns their cluster now.
@@ -231,6 +233,7 @@ func New(reg prometheus.Registerer, build BuildInfo, clusters []string) *Metrics
 		EventsResolved:             counter("events_resolved_total", "Queued faults taken out of the queue, without an agent, because their source reported them over.", "cluster"),
 		EventsGrouped:              counter("events_grouped_total", "Faults investigated by another fault's run: members of a group beyond its primary.", "cluster"),
 		EventsRelated:              counter("events_related_total", "Faults attached to an incident already running or in its cooldown, recorded with it, that started no run.", "cluster"),
+		IncidentFeedback:           counter("incident_feedback_total", "Verdicts people gave finished incidents' diagnoses on the page or the API: right or wrong. A wrong one lifts the cooldown of the incident's key.", "cluster", "verdict"),
 		TopologySkipped:            counter("topology_lookups_skipped_total", "Faults handed to intake without a topology lookup because the session's lookup stage was full; they group by their resource alone.", "cluster"),
 
 		ShardInfo: gauge("shard_info", "The shard of the configured clusters this runner owns (--shard of --total-shards); always 1.", "shard", "total_shards"),
@@ -285,6 +288,9 @@ func (m *Metrics) AddCluster(c string) {
 	m.EventsGrouped.WithLabelValues(c)
 	m.EventsRelated.WithLabelValues(c)
 	m.TopologySkipped.WithLabelValues(c)
+	for _, v := range []string{"right", "wrong"} {
+		m.IncidentFeedback.WithLabelValues(c, v)
+	}
 	m.AgentLeftoverProcesses.WithLabelValues(c)
 	// Every known combination of the labelled families exists from
 	// start, so dashboards and increase() see the first event.

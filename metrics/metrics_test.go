@@ -59,6 +59,7 @@ var seedMetrics = map[string][]string{
 	"events_grouped_total":               {"cluster"},
 	"events_related_total":               {"cluster"},
 	"topology_lookups_skipped_total":     {"cluster"},
+	"incident_feedback_total":            {"cluster", "verdict"},
 	"events_handed_over_total":           nil,
 	"shard_info":                         {"shard", "total_shards"},
 }

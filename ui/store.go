@@ -59,6 +59,11 @@ type Summary struct {
 	// faults were grouped into it: their shared key and how many faults.
 	GroupKey string
 	Members  int
+	// Verdict is what people said of the diagnosis (right, wrong), if
+	// anything; FeedbackNote and FeedbackAt go with it.
+	Verdict      string
+	FeedbackNote string
+	FeedbackAt   time.Time
 }
 
 // Member is one fault an incident covers, or one attached to it.

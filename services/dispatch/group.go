@@ -86,6 +86,7 @@ func (d *Dispatcher) restoreRecent(records []incident.Record) {
 		}
 		ri := &recentIncident{cluster: r.Cluster, doc: *r.Group, inc: incidentOf(r.IncidentID, *r.Group), status: r.Status, workspace: r.Workspace}
 		ri.inc.Ended = r.EndedAt
+		ri.inc.CooldownLifted = r.Feedback != nil && r.Feedback.Verdict == incident.VerdictWrong
 		d.groups.recent[r.Cluster] = append(d.groups.recent[r.Cluster], ri)
 	}
 }
@@ -371,6 +372,20 @@ func (d *Dispatcher) noteGroup(id string, result *incident.Result) {
 	if g := d.groupDoc(id); g != nil {
 		g.Recall = nil
 		result.Group = g
+	}
+}
+
+// Judged takes a person's verdict on a finished incident: a wrong
+// diagnosis lifts the cooldown of its key, so the next fault of the key
+// is investigated afresh instead of attached to a diagnosis known to be
+// wrong; a right one (again) restores it.
+func (d *Dispatcher) Judged(cluster, id, verdict string) {
+	d.groups.mu.Lock()
+	defer d.groups.mu.Unlock()
+	for _, ri := range d.groups.recent[cluster] {
+		if ri.inc.ID == id {
+			ri.inc.CooldownLifted = verdict == incident.VerdictWrong
+		}
 	}
 }
 

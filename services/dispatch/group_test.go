@@ -85,3 +85,18 @@ func TestCooldownSurvivesRestart(t *testing.T) {
 		t.Errorf("%v runs and %d queued, want none", n, f.queues.Get("prod").Len())
 	}
 }
+
+// A wrong verdict, given before a restart, still lifts the cooldown
+// after it: the history record carries it.
+func TestWrongVerdictSurvivesRestart(t *testing.T) {
+	past := incident.Record{IncidentID: "earlier", Cluster: "prod", Status: incident.StatusSuccess, EndedAt: time.Now().Add(-time.Minute),
+		Feedback: &incident.Feedback{Verdict: incident.VerdictWrong, At: time.Now()},
+		Group: &incident.Group{Key: "owner:Deployment/ns/web", Keys: []string{"owner:Deployment/ns/web"},
+			Members: []incident.Member{incident.MemberOf(podFault("x", fault.TypeCrashLoop, "critical", "ok-a"), time.Now())}}}
+	f := start(t, settings{grouping: grouping.Options{Wait: 100 * time.Millisecond, Cooldown: time.Hour}, recent: []incident.Record{past}})
+	f.pushEvent(t, podFault("w1", fault.TypeCrashLoop, "warning", "ok-b"))
+	f.waitCompleted(t, "prod", incident.StatusSuccess, 1)
+	if got := testutil.ToFloat64(f.m.EventsRelated.WithLabelValues("prod")); got != 0 {
+		t.Errorf("events_related_total %v: the fault attached to a diagnosis marked wrong", got)
+	}
+}
