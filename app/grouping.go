@@ -44,6 +44,6 @@ func judged(m *metrics.Metrics, disp *dispatch.Dispatcher, queues *queue.Set) fu
 		if queues.Get(r.Cluster) != nil {
 			m.IncidentFeedback.WithLabelValues(r.Cluster, r.Feedback.Verdict).Inc()
 		}
-		disp.Judged(r.Cluster, r.IncidentID, r.Feedback.Verdict)
+		disp.Judged(r.Cluster, r.IncidentID, *r.Feedback)
 	}
 }

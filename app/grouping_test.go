@@ -215,4 +215,13 @@ func TestWrongVerdictLiftsTheCooldown(t *testing.T) {
 	if got := d.metric("kubernetes_mcp_runner_events_related_total", `cluster="prod"`); got != 1 {
 		t.Errorf("events_related_total %v after the wrong verdict, want still 1", got)
 	}
+	// The new run recalls the incident judged wrong, with the verdict.
+	for _, doc := range eventDocuments(t, filepath.Join(dir, "ws", "prod")) {
+		if doc.IncidentID == id {
+			continue
+		}
+		if doc.Group == nil || len(doc.Group.Recall) != 1 || doc.Group.Recall[0].Feedback == nil || doc.Group.Recall[0].Feedback.Verdict != "wrong" {
+			t.Errorf("the new run's recall %+v, want the incident marked wrong", doc.Group)
+		}
+	}
 }

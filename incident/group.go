@@ -56,6 +56,8 @@ type Recall struct {
 	// lines, when the incident left a report.
 	Title   string   `json:"title,omitempty"`
 	Summary []string `json:"summary,omitempty"`
+	// Feedback is what people said of its diagnosis, if anything.
+	Feedback *Feedback `json:"feedback,omitempty"`
 }
 
 // Size is how many faults the group covers.

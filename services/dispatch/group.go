@@ -46,6 +46,7 @@ type recentIncident struct {
 	status  incident.Status
 	// workspace is the incident's workspace, where its report is.
 	workspace string
+	feedback  *incident.Feedback
 }
 
 func (g *groups) init() {
@@ -87,6 +88,7 @@ func (d *Dispatcher) restoreRecent(records []incident.Record) {
 		ri := &recentIncident{cluster: r.Cluster, doc: *r.Group, inc: incidentOf(r.IncidentID, *r.Group), status: r.Status, workspace: r.Workspace}
 		ri.inc.Ended = r.EndedAt
 		ri.inc.CooldownLifted = r.Feedback != nil && r.Feedback.Verdict == incident.VerdictWrong
+		ri.feedback = r.Feedback
 		d.groups.recent[r.Cluster] = append(d.groups.recent[r.Cluster], ri)
 	}
 }
@@ -327,6 +329,7 @@ func (d *Dispatcher) recallLocked(cluster string, key grouping.Key) []incident.R
 		}
 		r := incident.Recall{IncidentID: ri.inc.ID, EndedAt: ri.inc.Ended, Status: ri.status, Members: len(ri.doc.Members)}
 		r.Title, r.Summary = d.reportSummary(ri.workspace)
+		r.Feedback = ri.feedback
 		out = append(out, r)
 	}
 	return out
@@ -379,12 +382,13 @@ func (d *Dispatcher) noteGroup(id string, result *incident.Result) {
 // diagnosis lifts the cooldown of its key, so the next fault of the key
 // is investigated afresh instead of attached to a diagnosis known to be
 // wrong; a right one (again) restores it.
-func (d *Dispatcher) Judged(cluster, id, verdict string) {
+func (d *Dispatcher) Judged(cluster, id string, f incident.Feedback) {
 	d.groups.mu.Lock()
 	defer d.groups.mu.Unlock()
 	for _, ri := range d.groups.recent[cluster] {
 		if ri.inc.ID == id {
-			ri.inc.CooldownLifted = verdict == incident.VerdictWrong
+			ri.inc.CooldownLifted = f.Verdict == incident.VerdictWrong
+			ri.feedback = &f
 		}
 	}
 }
