@@ -213,7 +213,7 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) error {
 	}
 
 	probes := health.New(state.ShuttingDown, sourcesCheck(sessions, alerts, &alertOnly), breakerCheck(brk))
-	listeners, err := httpServers(cfg, reg, probes, durable, logger, deps, judged(m, disp, durable.queues))
+	listeners, err := httpServers(cfg, reg, probes, durable, logger, deps, judged(m, disp, durable.queues, durable.outbox))
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/metrics"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/queue"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/dispatch"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/notices"
 )
 
 // groupingOptions are the grouping flags as the planner takes them.
@@ -35,11 +36,15 @@ func recentIncidents(cfg config.Config, store *journal.Store, logger *slog.Logge
 // judged is what a person's verdict on an incident does beyond its
 // record: it is counted (for a cluster still configured: label values
 // stay the configured names), and dispatch hears of it (a wrong diagnosis
-// lifts its key's cooldown).
-func judged(m *metrics.Metrics, disp *dispatch.Dispatcher, queues *queue.Set) func(incident.Record) {
+// lifts its key's cooldown), and the sinks whose routes match the
+// incident are sent its document with the verdict.
+func judged(m *metrics.Metrics, disp *dispatch.Dispatcher, queues *queue.Set, outbox *notices.Outbox) func(incident.Record) {
 	return func(r incident.Record) {
 		if r.Feedback == nil {
 			return
+		}
+		if outbox != nil {
+			outbox.Feedback(r)
 		}
 		if queues.Get(r.Cluster) != nil {
 			m.IncidentFeedback.WithLabelValues(r.Cluster, r.Feedback.Verdict).Inc()

@@ -90,6 +90,11 @@ type Incident struct {
 	DurationSeconds float64   `json:"durationSeconds"`
 	Report          Report    `json:"report"`
 	Links           Links     `json:"links"`
+	// Group is set when the incident covered a group of correlated
+	// faults; Feedback when the notification carries a person's verdict
+	// (feedback.go).
+	Group    *Group    `json:"group,omitempty"`
+	Feedback *Feedback `json:"feedback,omitempty"`
 }
 
 // Fault is the fault an incident investigated.

@@ -1,8 +1,10 @@
 package test
 
 import (
+	"net/http"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -124,5 +126,48 @@ func TestBinaryKilledWhileAGroupWaits(t *testing.T) {
 		if !seen[ev.FaultID] {
 			t.Errorf("fault %s (%s %s) is not a member", strconv.Itoa(i), ev.FaultType, ev.Resource.Name)
 		}
+	}
+}
+
+// TestBinaryFeedbackReachesTheWebhook: a verdict given through the API
+// on a grouped incident is sent to the incident's webhook as the
+// incident's document with the verdict, under a key of its own, after
+// the incident's own notification, which names the group.
+func TestBinaryFeedbackReachesTheWebhook(t *testing.T) {
+	hook := startReceiver(t, nil)
+	srcs := startSources(t, "a")
+	st, storm := faultsource.NodeStorm("a", 1, 2, time.Now())
+	srcs["a"].SetState(st)
+	dir := t.TempDir()
+	r := startRunner(t, stateArgs(t, dir, append([]string{"--cluster", "a=" + srcs["a"].URL(), "--group-wait", "1"},
+		notifyArgs(t, dir, map[string]string{"hook": hook.srv.URL})...)...)...)
+	poll.Until(t, 15*time.Second, "subscription", func() bool { return srcs["a"].Subscribers() == 1 })
+	for _, ev := range storm[:5] { // the node and its two pods
+		srcs["a"].Emit(ev)
+	}
+	poll.Until(t, 30*time.Second, "the incident's notification", func() bool { _, n := hook.counts(); return n == 1 })
+	results := testagent.Results(t, filepath.Join(dir, "ws"), "a")
+	if len(results) != 1 {
+		t.Fatalf("%d runs, want 1", len(results))
+	}
+	id := results[0].IncidentID
+	resp, err := http.Post(r.uiURL+"/api/incidents/"+id+"/feedback", "application/json", strings.NewReader(`{"verdict":"wrong","note":"disk pressure"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("feedback: %d", resp.StatusCode)
+	}
+	poll.Until(t, 30*time.Second, "the feedback's notification", func() bool { _, n := hook.counts(); return n == 2 })
+	hook.mu.Lock()
+	first, second := hook.handled[0], hook.handled[1]
+	hook.mu.Unlock()
+	if g := first.Incident.Group; g == nil || g.Key != "node:node-bad" || g.Faults != 5 || first.Incident.Feedback != nil {
+		t.Errorf("the incident's notification carries group %+v and feedback %+v, want node:node-bad with 5 faults and no feedback", g, first.Incident.Feedback)
+	}
+	if f := second.Incident.Feedback; f == nil || f.Verdict != "wrong" || f.Note != "disk pressure" || second.Incident.ID != id ||
+		second.IdempotencyKey == first.IdempotencyKey || second.Incident.Fault.Type != "NodeUnhealthy" {
+		t.Errorf("the feedback notification %+v (feedback %+v)", second.Incident, f)
 	}
 }
