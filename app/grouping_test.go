@@ -192,6 +192,9 @@ func TestWrongVerdictLiftsTheCooldown(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode
 	}
+	if _, body := get(t, d.uiURL+"/incidents/"+id); !strings.Contains(body, `<form class="feedback" method="post" action="/incidents/`+id+`/feedback">`) {
+		t.Errorf("the finished incident's page has no feedback form:\n%s", body)
+	}
 	if code := post("https://attacker.example"); code != http.StatusForbidden {
 		t.Errorf("feedback from another site: %d, want 403", code)
 	}

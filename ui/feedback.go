@@ -22,19 +22,23 @@ const maxFeedbackForm = 4 * incident.MaxFeedbackNote
 // browser) from one a browser sent for another site: a form on any web
 // page can POST to a loopback address, and a browser adds basic
 // credentials it holds, so a write must come from the page's own origin.
+// Browsers say where a request comes from in Sec-Fetch-Site; the page's
+// no-referrer policy makes their Origin "null" on its own form posts, so
+// Origin is only the fallback for browsers without fetch metadata.
 func SameOrigin(r *http.Request) bool {
 	switch r.Header.Get("Sec-Fetch-Site") {
-	case "", "same-origin", "none":
+	case "same-origin", "none":
+		return true
+	case "":
 	default:
 		return false
 	}
-	if o := r.Header.Get("Origin"); o != "" {
-		u, err := url.Parse(o)
-		if err != nil || u.Host != r.Host {
-			return false
-		}
+	o := r.Header.Get("Origin")
+	if o == "" {
+		return true // not a browser
 	}
-	return true
+	u, err := url.Parse(o)
+	return err == nil && o != "null" && u.Host == r.Host
 }
 
 // feedback takes the incident page's form and goes back to the page.

@@ -63,3 +63,33 @@ func TestFeedbackForm(t *testing.T) {
 		t.Errorf("stored %q", got)
 	}
 }
+
+// What counts as the page's own request: fetch metadata first (the
+// page's no-referrer policy makes a browser's Origin "null" on its own
+// forms), Origin for browsers without it, and clients sending neither.
+func TestSameOrigin(t *testing.T) {
+	for _, tc := range []struct {
+		site, origin string
+		want         bool
+	}{
+		{"same-origin", "null", true},
+		{"none", "", true},
+		{"cross-site", "", false},
+		{"same-site", "http://other.example.com", false},
+		{"", "", true},
+		{"", "http://runner.example:8081", true},
+		{"", "http://attacker.example", false},
+		{"", "null", false},
+	} {
+		r := httptest.NewRequest(http.MethodPost, "http://runner.example:8081/incidents/x/feedback", nil)
+		if tc.site != "" {
+			r.Header.Set("Sec-Fetch-Site", tc.site)
+		}
+		if tc.origin != "" {
+			r.Header.Set("Origin", tc.origin)
+		}
+		if got := SameOrigin(r); got != tc.want {
+			t.Errorf("Sec-Fetch-Site %q, Origin %q: %v, want %v", tc.site, tc.origin, got, tc.want)
+		}
+	}
+}
