@@ -21,6 +21,10 @@ func TestValidateRejects(t *testing.T) {
 		"no faultType":      func(e *Event) { e.FaultType = "" },
 		"oversized field":   func(e *Event) { e.Resource.Name = big },
 		"oversized context": func(e *Event) { e.Context = json.RawMessage(`"` + strings.Repeat("y", MaxContextBytes) + `"`) },
+		"oversized node":    func(e *Event) { e.Topology = &Topology{Node: big} },
+		"oversized owner":   func(e *Event) { e.Topology = &Topology{Owners: []Owner{{Kind: "Deployment", Name: big}}} },
+		"too many owners":   func(e *Event) { e.Topology = &Topology{Owners: make([]Owner, MaxOwners+1)} },
+		"too many failures": func(e *Event) { e.Topology = &Topology{Failures: make([]string, MaxFailures+1)} },
 	} {
 		e := ok
 		mutate(&e)
