@@ -268,12 +268,13 @@ func (d *Dispatcher) takeGroup(q *queue.Queue, now bool) (it queue.Item, id stri
 		seqs[i] = m.Seq
 	}
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	if d.stopped {
+		d.mu.Unlock()
 		return queue.Item{}, "", true, false
 	}
 	items := q.Take(seqs)
 	if len(items) == 0 {
+		d.mu.Unlock()
 		return queue.Item{}, "", false, false
 	}
 	primary := slices.IndexFunc(items, func(it queue.Item) bool { return it.Seq == g.Primary.Seq })
@@ -287,6 +288,7 @@ func (d *Dispatcher) takeGroup(q *queue.Queue, now bool) (it queue.Item, id stri
 	d.running[id] = it.Cluster
 	d.runningFaults[faultKey{it.Cluster, it.Event.FaultID}] = id
 	d.inFlight.Add(1)
+	d.mu.Unlock()
 
 	doc := incident.Group{Key: string(g.Key), Kind: string(g.Kind), Primary: it.Event.FaultID}
 	for _, k := range g.Keys {
@@ -301,8 +303,12 @@ func (d *Dispatcher) takeGroup(q *queue.Queue, now bool) (it queue.Item, id stri
 	inc := incidentOf(id, doc)
 	inc.Running = true
 	ri := &recentIncident{cluster: it.Cluster, inc: inc, doc: doc, workspace: filepath.Join(d.o.WorkspaceRoot, it.Cluster, id)}
+	// The earlier reports are read outside the locks; the planning lock
+	// is still held, so no other worker of the cluster plans before the
+	// incident is registered below.
+	recall := d.recall(it.Cluster, g.Key)
 	d.groups.mu.Lock()
-	ri.doc.Recall = d.recallLocked(it.Cluster, g.Key)
+	ri.doc.Recall = recall
 	d.groups.recent[it.Cluster] = append(d.groups.recent[it.Cluster], ri)
 	d.groups.byID[id] = ri
 	d.groups.mu.Unlock()
@@ -316,10 +322,12 @@ func (d *Dispatcher) takeGroup(q *queue.Queue, now bool) (it queue.Item, id stri
 	return it, id, false, true
 }
 
-// recallLocked lists the ended incidents of the cluster that held key,
-// newest first, at most --recall-max-incidents.
-func (d *Dispatcher) recallLocked(cluster string, key grouping.Key) []incident.Recall {
+// recall lists the ended incidents of the cluster that held key, newest
+// first, at most --recall-max-incidents, each with its report's summary.
+func (d *Dispatcher) recall(cluster string, key grouping.Key) []incident.Recall {
 	var out []incident.Recall
+	var workspaces []string
+	d.groups.mu.Lock()
 	for _, ri := range slices.Backward(d.groups.recent[cluster]) {
 		if len(out) >= d.o.RecallMax {
 			break
@@ -327,10 +335,13 @@ func (d *Dispatcher) recallLocked(cluster string, key grouping.Key) []incident.R
 		if ri.inc.Running || !slices.Contains(ri.inc.Keys, key) {
 			continue
 		}
-		r := incident.Recall{IncidentID: ri.inc.ID, EndedAt: ri.inc.Ended, Status: ri.status, Members: len(ri.doc.Members)}
-		r.Title, r.Summary = d.reportSummary(ri.workspace)
-		r.Feedback = ri.feedback
-		out = append(out, r)
+		out = append(out, incident.Recall{IncidentID: ri.inc.ID, EndedAt: ri.inc.Ended, Status: ri.status,
+			Members: len(ri.doc.Members), Feedback: ri.feedback})
+		workspaces = append(workspaces, ri.workspace)
+	}
+	d.groups.mu.Unlock()
+	for i := range out {
+		out[i].Title, out[i].Summary = d.reportSummary(workspaces[i])
 	}
 	return out
 }
