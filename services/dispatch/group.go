@@ -175,10 +175,23 @@ func (d *Dispatcher) awaitGroup(ctx, clusterCtx context.Context, q *queue.Queue)
 			return false
 		case <-clusterCtx.Done():
 		case <-changed:
+			// A flood changes the queue thousands of times a second, and
+			// each plan reads the whole queue: plan at most every
+			// replanEvery, with whatever arrived meanwhile.
+			select {
+			case <-ctx.Done():
+				return false
+			case <-time.After(replanEvery):
+			}
 		case <-timer.C:
 		}
 	}
 }
+
+// replanEvery bounds how often a queue change makes a waiting worker plan
+// again. It delays a group only when a change made it ready (a full
+// group), by at most this; the waits are seconds.
+const replanEvery = 50 * time.Millisecond
 
 // plan runs the planner over q's waiting faults and attaches the related
 // ones to their incidents. The caller holds the cluster's planning lock.
