@@ -94,6 +94,7 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 		"--health-address", "127.0.0.1", "--metrics-address", "127.0.0.1",
 		"--log-format", "text", "--queue-sweep-interval", "5", "--max-queue-age", "60",
 		"--ui-address", fmt.Sprintf("127.0.0.1:%d", *uiPort), "--external-url", pageURL, "--notify-file", notifyFile,
+		"--group-wait", "5",
 	}
 	for i, src := range sources {
 		cfgArgs = append(cfgArgs, "--cluster", clusterNames[i]+"="+src.URL())
@@ -119,6 +120,7 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "Demo: %d simulated clusters on loopback, sample agent, workspaces in %s\n", *clusters, *workspace)
 	fmt.Fprintf(stdout, "Incidents page: %s/incidents   (reports appear as agents finish)\n", pageURL)
+	fmt.Fprintf(stdout, "Grouping: demo-eu's node-bad goes NotReady with 6 pods on it: 13 faults, one incident (--group-wait 5)\n")
 	fmt.Fprintf(stdout, "Webhook receiver: %s (signed notifications, printed below as they arrive)\n", "http://"+hook.Addr().String())
 	fmt.Fprintf(stdout, "Metrics: http://127.0.0.1:%d/metrics   Health: http://127.0.0.1:%d/readyz?verbose   Stop: Ctrl-C\n", *metricsPort, *healthPort)
 
@@ -219,6 +221,11 @@ func emitDemoFaults(ctx context.Context, src *faultsource.Server, cluster string
 			return
 		case <-time.After(100 * time.Millisecond):
 		}
+	}
+	if cluster == "demo-eu" {
+		// A storm that collapses: a node NotReady with the pods of two
+		// Deployments on it, one incident with its members on the page.
+		src.EmitNodeStorm(2, 3)
 	}
 	src.EmitAtRate(ctx, rate, func(i int) fault.Event {
 		n := i

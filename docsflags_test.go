@@ -17,7 +17,7 @@ var otherTools = map[string][]string{
 	"kubernetes-mcp-server": {"port", "disable-multi-cluster"},
 	"kubectl": {"certificate-authority", "embed-certs", "server", "token", "user", "minify", "raw", "from-file",
 		"from-literal", "for", "timeout", "show-labels", "replicas", "previous", "field-selector"},
-	"helm":                 {"values"},
+	"helm":                 {"values", "install"},
 	"docker":               {"build-arg", "rm", "stop-timeout", "init", "filter", "name"},
 	"git":                  {"tags", "always"},
 	"systemctl":            {"now"},

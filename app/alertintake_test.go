@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -335,5 +336,26 @@ func TestReloadChangesTheClustersAlertsMayName(t *testing.T) {
 	reload("clusters:\n  - name: prod\n", 2)
 	if code := d.post(edge, "Bearer s3cret"); code != http.StatusOK || outcome("", "unknown_cluster") != 2 {
 		t.Fatalf("after removing edge: %d, unknown_cluster %v", code, outcome("", "unknown_cluster"))
+	}
+}
+
+// An alert's labels give its fault the topology grouping keys on (the
+// node, the controllers kube-prometheus-stack names); a topology in the
+// payload itself is not believed.
+func TestAlertTopologyFromLabels(t *testing.T) {
+	d := openDurableIntake(t, t.TempDir())
+	a := recorded(t, "grouped.json")[0]
+	a.Labels = maps.Clone(a.Labels)
+	a.Labels["node"], a.Labels["deployment"] = "n1", "api"
+	a.Topology = &fault.Topology{Node: "claimed"}
+	if out, err := d.sub.Submit(context.Background(), []alertmanager.Fault{a}); err != nil || out[0] != "queued" {
+		t.Fatalf("Submit = %v, %v", out, err)
+	}
+	tp := d.queues.Get("prod").Snapshot()[0].Event.Topology
+	if tp == nil || tp.Node != "n1" {
+		t.Fatalf("queued topology %+v, want node n1 from the labels", tp)
+	}
+	if top, ok := tp.Top(); !ok || top.Kind != "Deployment" || top.Name != "api" {
+		t.Errorf("top owner %+v, want Deployment api", top)
 	}
 }

@@ -51,6 +51,7 @@ import (
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/config"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/fault"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/httpserver"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/incident"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/intake"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/journal"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/metrics"
@@ -189,6 +190,7 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) error {
 		WorkspaceRoot: cfg.WorkspaceRoot, AgentsPerCluster: cfg.AgentsPerCluster, MaxConcurrent: cfg.MaxConcurrentAgents,
 		Recorder: retainingRecorder{journal: durable.recorder, ret: retention},
 		Budget:   spend.gate, Runtime: jobs.runtime,
+		Grouping: groupingOptions(cfg), RecallMax: cfg.RecallMaxIncidents, Recent: recentIncidents(cfg, durable.store, logger),
 	})
 	if err != nil {
 		return ConfigError{err}
@@ -237,7 +239,7 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) error {
 		checks = append(checks, durable.writes.Check())
 	}
 	probes := health.New(state.ShuttingDown, checks...)
-	listeners, err := httpServers(cfg, reg, probes, durable, spend.header, logger, deps)
+	listeners, err := httpServers(cfg, reg, probes, durable, spend.header, logger, deps, judged(m, disp, durable.queues, durable.outbox))
 	if err != nil {
 		return err
 	}
@@ -297,7 +299,7 @@ func checkStart(cfg config.Config) (dispatch.Agent, error) {
 // and the profiling server when configured, and binds them all now, before
 // READY: a port in use or an address that does not resolve stops the
 // runner here instead of leaving it without probes.
-func httpServers(cfg config.Config, reg *prometheus.Registry, probes *health.Handlers, durable durableState, budget func() ui.BudgetHeader, logger *slog.Logger, deps Deps) ([]supervisor.Listener, error) {
+func httpServers(cfg config.Config, reg *prometheus.Registry, probes *health.Handlers, durable durableState, budget func() ui.BudgetHeader, logger *slog.Logger, deps Deps, judged func(incident.Record)) ([]supervisor.Listener, error) {
 	metricsServer := httpserver.New("metrics-server", hostPort(cfg.MetricsAddress, cfg.MetricsPort), metrics.Handler(reg, cfg.MetricsTimeout, logger), logger)
 	// The health server answers probes only: it binds where kubelet and
 	// load balancers reach it, and incident history is not for them.
@@ -306,7 +308,7 @@ func httpServers(cfg config.Config, reg *prometheus.Registry, probes *health.Han
 	var page *httpserver.Server
 	if cfg.UIAddress != "" && durable.store != nil {
 		var err error
-		if page, err = uiServer(cfg, durable.store, budget, logger); err != nil {
+		if page, err = uiServer(cfg, durable.store, budget, logger, judged); err != nil {
 			return nil, err
 		}
 		listeners = append(listeners, page)
@@ -358,6 +360,7 @@ func buildSessions(cfg config.Config, in mcpsession.Handler, rec mcpsession.Reco
 		MaxEventBytes: cfg.MaxEventBytes, MaxReplyBytes: cfg.MaxReplyBytes, Version: version,
 		MaxSubscriptionsPerSession: cfg.MaxSubscriptionsPerSession,
 		Reconcile:                  rec,
+		Topology:                   cfg.GroupWait > 0,
 	})
 }
 

@@ -43,7 +43,7 @@ func agentJobOptions(c *Config, o func(name, usage string, v flag.Value) option)
 		o("agent-job-results-address", "host:port the results channel listens on: agent pods send their log, report and usage there", str(&j.ResultsAddress)),
 		o("agent-job-results-url", "base URL agent pods reach the results channel at (e.g. http://runner.ns.svc:8082); required with --agent-runtime job", str(&j.ResultsURL)),
 		o("agent-job-entrypoint-image", "image holding the runner's binary, copied into agent pods by an init container (empty: the agent image has it at /usr/bin/kubernetes-mcp-runner)", str(&j.EntrypointImage)),
-		o("agent-job-start-timeout", "seconds an agent pod may take to start (image pull, scheduling, quota) before the incident is an error", secondsValue{&j.StartTimeout}),
+		o("agent-job-start-timeout", "seconds an agent pod may take to start (image pull, scheduling, quota) before the incident is an error", secondsValue{d: &j.StartTimeout}),
 	}
 }
 

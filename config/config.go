@@ -68,8 +68,14 @@ type Config struct {
 	Clusters     []Cluster
 
 	// Seed resilience parameters.
-	AgentTimeout             time.Duration
-	MaxQueueAge              time.Duration
+	AgentTimeout time.Duration
+	MaxQueueAge  time.Duration
+	// Grouping (docs/operations.md, "Grouping").
+	GroupWait                time.Duration
+	GroupMaxWait             time.Duration
+	GroupMaxSize             int
+	GroupCooldown            time.Duration
+	RecallMaxIncidents       int
 	QueueSweepInterval       time.Duration
 	SSEReconnectInitialDelay time.Duration
 	SSEReconnectMaxDelay     time.Duration
@@ -180,6 +186,11 @@ func Defaults() Config {
 	return Config{
 		AgentTimeout:               300 * time.Second,
 		MaxQueueAge:                600 * time.Second,
+		GroupWait:                  10 * time.Second,
+		GroupMaxWait:               60 * time.Second,
+		GroupMaxSize:               100,
+		GroupCooldown:              30 * time.Minute,
+		RecallMaxIncidents:         3,
 		QueueSweepInterval:         60 * time.Second,
 		SSEReconnectInitialDelay:   1 * time.Second,
 		SSEReconnectMaxDelay:       60 * time.Second,
@@ -234,7 +245,8 @@ type option struct {
 // options lists every flag in --help order. It is the single table from which
 // the flag set, the environment mapping and the documentation are derived.
 func options(c *Config) []option {
-	secs := func(d *time.Duration) flag.Value { return secondsValue{d} }
+	secs := func(d *time.Duration) flag.Value { return secondsValue{d: d} }
+	secsOrOff := func(d *time.Duration) flag.Value { return secondsValue{d: d, zero: true} }
 	str := func(s *string) flag.Value { return (*stringValue)(s) }
 	n := func(p *int) flag.Value { return positiveIntValue{p} }
 	o := func(name, usage string, v flag.Value) option {
@@ -305,6 +317,13 @@ func options(c *Config) []option {
 		o("max-attempts", "runs of an incident (counting runs a shutdown or crash interrupted) before it is recorded as failed", n(&c.MaxAttempts)),
 		o("history-max-age", "seconds finished incidents are kept in the history", secs(&c.HistoryMaxAge)),
 		o("history-max-entries", "finished incidents kept in the history at most", n(&c.HistoryMaxEntries)),
+
+		// Grouping of correlated faults into one incident (docs/operations.md).
+		o("group-wait", "seconds a new group of correlated faults waits for more members after its newest; 0 turns grouping off (one run per fault)", secsOrOff(&c.GroupWait)),
+		o("group-max-wait", "seconds a group waits at most after its oldest member, however many keep arriving", secs(&c.GroupMaxWait)),
+		o("group-max-size", "faults a group holds at most; a full group runs at once", n(&c.GroupMaxSize)),
+		o("group-cooldown", "seconds after an incident ended in which faults it covers attach to it instead of starting a run; 0: only while it runs", secsOrOff(&c.GroupCooldown)),
+		o("recall-max-incidents", "earlier incidents of the same key listed in event.json", n(&c.RecallMaxIncidents)),
 
 		// Notifications and the incidents page.
 		o("notify-file", "YAML file of notification sinks and routes (docs/notifications.md); empty sends none", str(&c.NotifyFile)),
@@ -467,6 +486,9 @@ func describeFlagError(err error, byFlag map[string]option) error {
 
 // Validate checks relations between options that no single flag can.
 func (c Config) Validate() error {
+	if c.GroupWait > c.GroupMaxWait {
+		return fmt.Errorf("invalid --group-wait (GROUP_WAIT_SECONDS): %s is more than --group-max-wait (GROUP_MAX_WAIT_SECONDS) %s", c.GroupWait, c.GroupMaxWait)
+	}
 	if c.SSEReconnectInitialDelay > c.SSEReconnectMaxDelay {
 		return fmt.Errorf("invalid --sse-reconnect-initial-delay (SSE_RECONNECT_INITIAL_DELAY_SECONDS): %s is more than --sse-reconnect-max-delay (SSE_RECONNECT_MAX_DELAY_SECONDS) %s",
 			c.SSEReconnectInitialDelay, c.SSEReconnectMaxDelay)

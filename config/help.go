@@ -45,6 +45,9 @@ func sections() []section {
 			"agent-runtime", "agent-job-namespace", "agent-job-kubeconfig", "agent-job-template",
 			"agent-job-results-address", "agent-job-results-url", "agent-job-entrypoint-image", "agent-job-start-timeout",
 		}},
+		{"Grouping (one investigation per root cause)", []string{
+			"group-wait", "group-max-wait", "group-max-size", "group-cooldown", "recall-max-incidents",
+		}},
 		{"Budgets", []string{
 			"budget-usd-per-day", "max-agent-runs-per-hour", "agent-default-cost-usd", "agent-max-cost-usd",
 		}},

@@ -11,7 +11,11 @@ import (
 // of seconds, the unit the seed's *_SECONDS variables use, or a Go duration
 // with a unit ("90s", "5m", "1h30m", "500ms"), so that "30" means the same
 // thing on the command line, in the environment and in the config file.
-type secondsValue struct{ d *time.Duration }
+type secondsValue struct {
+	d *time.Duration
+	// zero allows 0, for options where it means "off".
+	zero bool
+}
 
 // maxDuration bounds every duration option: anything longer is a typo.
 const maxDuration = 365 * 24 * time.Hour
@@ -39,7 +43,7 @@ func (v secondsValue) Set(s string) error {
 	} else {
 		return fmt.Errorf("%q is neither a whole number of seconds nor a duration such as 90s or 5m", s)
 	}
-	if d <= 0 {
+	if d < 0 || (d == 0 && !v.zero) {
 		return fmt.Errorf("%q must be a positive duration", s)
 	}
 	if d > maxDuration {

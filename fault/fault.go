@@ -93,6 +93,11 @@ type Event struct {
 	// shape the server sends survives to the agent unchanged.
 	Context   json.RawMessage `json:"context,omitempty"`
 	Timestamp time.Time       `json:"timestamp"`
+	// Topology is what the runner found out about the resource after the
+	// fault arrived (its node and owner chain); nil when nothing was
+	// looked up. Only the runner sets it: a source's own decoder clears
+	// whatever the payload claimed.
+	Topology *Topology `json:"topology,omitempty"`
 }
 
 // Level is the event's parsed severity.
@@ -161,6 +166,39 @@ func (e Event) Validate() error {
 	}
 	if e.FaultType == "" {
 		return fmt.Errorf("%w: missing faultType", ErrMalformed)
+	}
+	if e.Topology != nil {
+		if err := e.Topology.validate(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Bounds of a topology: the chains Kubernetes builds are two or three
+// owners deep, and a lookup that failed more than a few times says so
+// already.
+const (
+	MaxOwners   = 8
+	MaxFailures = 8
+)
+
+func (t Topology) validate() error {
+	if len(t.Owners) > MaxOwners {
+		return fmt.Errorf("%w: topology has %d owners, over %d", ErrMalformed, len(t.Owners), MaxOwners)
+	}
+	if len(t.Failures) > MaxFailures {
+		return fmt.Errorf("%w: topology has %d lookup failures, over %d", ErrMalformed, len(t.Failures), MaxFailures)
+	}
+	fields := []string{t.Node, t.Container}
+	for _, o := range t.Owners {
+		fields = append(fields, o.APIVersion, o.Kind, o.Name, o.UID)
+	}
+	fields = append(fields, t.Failures...)
+	for _, f := range fields {
+		if len(f) > MaxFieldBytes {
+			return fmt.Errorf("%w: a topology field is %d bytes, over %d", ErrMalformed, len(f), MaxFieldBytes)
+		}
 	}
 	return nil
 }

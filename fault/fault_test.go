@@ -25,6 +25,10 @@ func TestValidateRejects(t *testing.T) {
 		"escape in a type":  func(e *Event) { e.FaultType = "Crash\x1b[31m" },
 		"DEL in a cluster":  func(e *Event) { e.Cluster = "prod\x7f" },
 		"oversized context": func(e *Event) { e.Context = json.RawMessage(`"` + strings.Repeat("y", MaxContextBytes) + `"`) },
+		"oversized node":    func(e *Event) { e.Topology = &Topology{Node: big} },
+		"oversized owner":   func(e *Event) { e.Topology = &Topology{Owners: []Owner{{Kind: "Deployment", Name: big}}} },
+		"too many owners":   func(e *Event) { e.Topology = &Topology{Owners: make([]Owner, MaxOwners+1)} },
+		"too many failures": func(e *Event) { e.Topology = &Topology{Failures: make([]string, MaxFailures+1)} },
 	} {
 		e := ok
 		mutate(&e)

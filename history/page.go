@@ -52,7 +52,8 @@ func (p PageStore) List(_ context.Context, f ui.Filter) ([]ui.Summary, error) {
 			return nil, err
 		}
 		for _, r := range running {
-			s := ui.Summary{ID: r.IncidentID, Cluster: r.Item.Cluster, Status: "running", StartedAt: r.StartedAt, Attempts: attemptOf(r)}
+			s := ui.Summary{ID: r.IncidentID, Cluster: r.Item.Cluster, Status: "running", StartedAt: r.StartedAt, Attempts: attemptOf(r),
+				Members: 1 + len(r.Item.Members)}
 			fillFault(&s, r.Item.Event.Source, r.Item.Event.FaultType, r.Item.Event.Severity, resourceString(r.Item.Event.Resource.Kind, r.Item.Event.Resource.Namespace, r.Item.Event.Resource.Name))
 			if keep(s) {
 				out = append(out, s)
@@ -102,7 +103,35 @@ func summaryOf(r incident.Record) ui.Summary {
 	if r.Spend != nil {
 		s.Model = r.Spend.Model
 	}
+	if r.Group != nil {
+		s.GroupKey, s.Members = r.Group.Key, len(r.Group.Members)
+	}
+	if f := r.Feedback; f != nil {
+		s.Verdict, s.FeedbackNote, s.FeedbackAt = f.Verdict, f.Note, f.At
+	}
 	return s
+}
+
+// membersOf are a group's members and related faults as the page shows them.
+func membersOf(g *incident.Group) (members, related []ui.Member) {
+	if g == nil {
+		return nil, nil
+	}
+	conv := func(ms []incident.Member) []ui.Member {
+		out := make([]ui.Member, len(ms))
+		for i, m := range ms {
+			out[i] = ui.Member{FaultType: m.FaultType, Severity: m.Severity,
+				Resource: resourceString(m.Resource.Kind, m.Resource.Namespace, m.Resource.Name)}
+			if t := m.Topology; t != nil {
+				out[i].Node = t.Node
+				if top, ok := t.Top(); ok {
+					out[i].Owner = top.Kind + "/" + top.Name
+				}
+			}
+		}
+		return out
+	}
+	return conv(g.Members), conv(g.Related)
 }
 
 func fillFault(s *ui.Summary, source, faultType, severity, resource string) {
@@ -158,6 +187,16 @@ func (p PageStore) Get(_ context.Context, id string) (ui.Incident, error) {
 	}
 	dir := p.workspace(inc.Cluster, id)
 	inc.Event = p.fillFromEvent(&inc.Summary, dir)
+	group := rec.Group
+	if !ok {
+		// Running: the group is in event.json until the result has it.
+		var doc incident.EventDocument
+		if json.Unmarshal(inc.Event, &doc) == nil && doc.Group != nil {
+			group = doc.Group
+			inc.GroupKey, inc.Members = group.Key, len(group.Members)
+		}
+	}
+	inc.Covered, inc.Related = membersOf(group)
 	if p.ReportFile != "" {
 		size, report := workspace.ReadHead(filepath.Join(dir, p.ReportFile), pageReportBytes)
 		inc.Report, inc.ReportName, inc.ReportTruncated = report, filepath.Base(p.ReportFile), size > int64(len(report))

@@ -78,6 +78,10 @@ type Fields struct {
 	// MaxCostUSD the most the run may spend, 0 when no limit is set.
 	UsageFile  string
 	MaxCostUSD float64
+	// GroupKey and GroupSize describe the group the incident covers
+	// (group.go); a fault on its own has size 1 and no key.
+	GroupKey  string
+	GroupSize int
 }
 
 // Env is Fields as the agent's environment variables.
@@ -95,6 +99,8 @@ func (f Fields) Env() map[string]string {
 		"RESOURCE_KIND":      f.ResourceKind,
 		"RESOURCE_NAME":      f.ResourceName,
 		"RESOURCE_NAMESPACE": f.ResourceNamespace,
+		"GROUP_KEY":          f.GroupKey,
+		"GROUP_SIZE":         strconv.Itoa(max(f.GroupSize, 1)),
 	}
 	if f.Kubeconfig != "" {
 		env["KUBECONFIG"] = f.Kubeconfig
@@ -115,6 +121,9 @@ type EventDocument struct {
 	Kubeconfig string      `json:"kubeconfig,omitempty"`
 	EnqueuedAt time.Time   `json:"enqueuedAt"`
 	Fault      fault.Event `json:"fault"`
+	// Group is what the incident covers when faults were grouped; Fault
+	// is then its primary.
+	Group *Group `json:"group,omitempty"`
 }
 
 // Result is result.json.
@@ -144,6 +153,8 @@ type Result struct {
 	// Spend is what the run reported costing and was charged (usage.go);
 	// absent for results written before budgets existed.
 	Spend *Spend `json:"spend,omitempty"`
+	// Group is what the incident covered, without its recall.
+	Group *Group `json:"group,omitempty"`
 }
 
 // Record is one finished incident in the history, as the state store keeps
@@ -172,6 +183,10 @@ type Record struct {
 	FaultResolvedAt *time.Time `json:"faultResolvedAt,omitempty"`
 	// Spend is Result.Spend.
 	Spend *Spend `json:"spend,omitempty"`
+	// Group is Result.Group.
+	Group *Group `json:"group,omitempty"`
+	// Feedback is what people said of the diagnosis (feedback.go).
+	Feedback *Feedback `json:"feedback,omitempty"`
 }
 
 // Record is the history record of a result for a fault of faultType.
@@ -180,7 +195,7 @@ func (r Result) Record(faultType string) Record {
 		IncidentID: r.IncidentID, Cluster: r.Cluster, FaultID: r.FaultID, FaultType: faultType,
 		Status: r.Status, Reason: r.Reason, Attempts: r.Attempt,
 		StartedAt: r.StartedAt, EndedAt: r.EndedAt, DurationSeconds: r.DurationSeconds,
-		Workspace: r.Workspace, FaultResolvedAt: r.FaultResolvedAt, Spend: r.Spend,
+		Workspace: r.Workspace, FaultResolvedAt: r.FaultResolvedAt, Spend: r.Spend, Group: r.Group,
 	}
 }
 

@@ -299,16 +299,18 @@ func (s *Store) Remove(cluster string, seqs ...uint64) error {
 	return nil
 }
 
-// Start moves a queued fault to the in-flight records in one transaction,
-// before its agent starts.
+// Start moves a queued fault, and the other members of its group, to the
+// in-flight records in one transaction, before its agent starts.
 func (s *Store) Start(f InFlight) error {
 	err := s.w.update(func(tx *bolt.Tx) error {
 		q, err := clusterBucket(tx, bucketQueue, f.Item.Cluster)
 		if err != nil {
 			return err
 		}
-		if err := q.Delete(seqKey(f.Item.Seq)); err != nil {
-			return err
+		for _, it := range f.Item.Covered() {
+			if err := q.Delete(seqKey(it.Seq)); err != nil {
+				return err
+			}
 		}
 		data, err := json.Marshal(f)
 		if err != nil {
@@ -444,8 +446,10 @@ func (s *Store) Load() (State, error) {
 	return st, err
 }
 
-// Requeue turns an interrupted incident back into a queued fault at the
-// head of its cluster's queue, with its attempt count, in one transaction.
+// Requeue turns an interrupted incident back into queued faults at the
+// head of its cluster's queue, with its attempt count, in one transaction:
+// every member of its group becomes a queued fault of its own again, so
+// they group afresh and run as one incident.
 func (s *Store) Requeue(f InFlight) (queue.Item, error) {
 	e := f.Item
 	err := s.w.update(func(tx *bolt.Tx) error {
@@ -453,22 +457,27 @@ func (s *Store) Requeue(f InFlight) (queue.Item, error) {
 		if err != nil {
 			return err
 		}
-		// The original sequence puts it back where it was, ahead of
-		// everything enqueued after it. (Read from f, not e: the writer
+		// The original sequences put them back where they were, ahead of
+		// everything enqueued after them. (Read from f, not e: the writer
 		// may run this function again after a rollback.)
-		seq := f.Item.Seq
-		if seq == 0 {
-			if seq, err = q.NextSequence(); err != nil {
+		for i, it := range f.Item.Covered() {
+			seq := it.Seq
+			if seq == 0 {
+				if seq, err = q.NextSequence(); err != nil {
+					return err
+				}
+			}
+			it.Seq, it.Attempts, it.Cluster = seq, f.Item.Attempts, f.Item.Cluster
+			if i == 0 {
+				e = it
+			}
+			data, err := json.Marshal(it)
+			if err != nil {
 				return err
 			}
-		}
-		e.Seq = seq
-		data, err := json.Marshal(e)
-		if err != nil {
-			return err
-		}
-		if err := q.Put(seqKey(seq), data); err != nil {
-			return err
+			if err := q.Put(seqKey(seq), data); err != nil {
+				return err
+			}
 		}
 		return tx.Bucket(bucketInFlight).Delete([]byte(f.IncidentID))
 	})

@@ -26,6 +26,7 @@ func (m *Metrics) RemoveCluster(c string) {
 		m.EventsRestored, m.IncidentsRequeued, m.IncidentsAbandoned,
 		m.AlertmanagerAlertsReceived, m.AlertmanagerAlerts, m.EventsResolved, m.AgentLeftoverProcesses,
 		m.Budget.CostUSD, m.Budget.Tokens, m.Budget.UsageInvalid, m.Budget.OverMaxCost, m.Budget.LaunchesHeld,
+		m.EventsGrouped, m.EventsRelated, m.TopologySkipped, m.IncidentFeedback,
 	} {
 		v.DeletePartialMatch(match)
 	}

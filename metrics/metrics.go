@@ -139,6 +139,17 @@ type Metrics struct {
 	// their source reported them over (an alert resolved).
 	EventsResolved *prometheus.CounterVec // cluster
 
+	// Grouping: faults that joined another fault's run (members beyond
+	// the primary) and faults attached to an incident already run; their
+	// sum is the runs saved. TopologySkipped counts faults submitted
+	// without a topology lookup because the session's lookup stage was
+	// full.
+	EventsGrouped   *prometheus.CounterVec // cluster
+	EventsRelated   *prometheus.CounterVec // cluster
+	TopologySkipped *prometheus.CounterVec // cluster
+	// IncidentFeedback counts people's verdicts on diagnoses.
+	IncidentFeedback *prometheus.CounterVec // cluster, verdict
+
 	// Scale: which shard of the clusters this runner owns, and the queued
 	// faults it let go of because another shard owns their cluster now.
 	ShardInfo        *prometheus.GaugeVec // shard, total_shards
@@ -242,6 +253,10 @@ func New(reg prometheus.Registerer, build BuildInfo, clusters []string) *Metrics
 		AlertmanagerAlertsReceived: counter("alertmanager_alerts_received_total", "Alerts of accepted Alertmanager notifications, by severity; cluster is empty for alerts naming no configured cluster.", "cluster", "severity"),
 		AlertmanagerAlerts:         counter("alertmanager_alerts_total", "Alerts of accepted Alertmanager notifications, by where they ended.", "cluster", "outcome"),
 		EventsResolved:             counter("events_resolved_total", "Queued faults taken out of the queue, without an agent, because their source reported them over.", "cluster"),
+		EventsGrouped:              counter("events_grouped_total", "Faults investigated by another fault's run: members of a group beyond its primary.", "cluster"),
+		EventsRelated:              counter("events_related_total", "Faults attached to an incident already running or in its cooldown, recorded with it, that started no run.", "cluster"),
+		IncidentFeedback:           counter("incident_feedback_total", "Verdicts people gave finished incidents' diagnoses on the page or the API: right or wrong. A wrong one lifts the cooldown of the incident's key.", "cluster", "verdict"),
+		TopologySkipped:            counter("topology_lookups_skipped_total", "Faults handed to intake without a topology lookup because the session's lookup stage was full; they group by their resource alone.", "cluster"),
 
 		ShardInfo: gauge("shard_info", "The shard of the configured clusters this runner owns (--shard of --total-shards); always 1.", "shard", "total_shards"),
 		EventsHandedOver: f.NewCounter(prometheus.CounterOpts{
@@ -302,6 +317,12 @@ func (m *Metrics) AddCluster(c string) {
 	m.IncidentsRequeued.WithLabelValues(c)
 	m.IncidentsAbandoned.WithLabelValues(c)
 	m.EventsResolved.WithLabelValues(c)
+	m.EventsGrouped.WithLabelValues(c)
+	m.EventsRelated.WithLabelValues(c)
+	m.TopologySkipped.WithLabelValues(c)
+	for _, v := range []string{"right", "wrong"} {
+		m.IncidentFeedback.WithLabelValues(c, v)
+	}
 	m.AgentLeftoverProcesses.WithLabelValues(c)
 	m.Budget.addCluster(c)
 	// Every known combination of the labelled families exists from

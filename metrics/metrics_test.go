@@ -64,6 +64,10 @@ var seedMetrics = map[string][]string{
 	"alertmanager_alerts_received_total": {"cluster", "severity"},
 	"alertmanager_alerts_total":          {"cluster", "outcome"},
 	"events_resolved_total":              {"cluster"},
+	"events_grouped_total":               {"cluster"},
+	"events_related_total":               {"cluster"},
+	"topology_lookups_skipped_total":     {"cluster"},
+	"incident_feedback_total":            {"cluster", "verdict"},
 	"events_handed_over_total":           nil,
 	"shard_info":                         {"shard", "total_shards"},
 }

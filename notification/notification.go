@@ -95,6 +95,11 @@ type Incident struct {
 	Links           Links     `json:"links"`
 	// Spend is what the run cost (budget.go); absent when not known.
 	Spend *Spend `json:"spend,omitempty"`
+	// Group is set when the incident covered a group of correlated
+	// faults; Feedback when the notification carries a person's verdict
+	// (feedback.go).
+	Group    *Group    `json:"group,omitempty"`
+	Feedback *Feedback `json:"feedback,omitempty"`
 }
 
 // Fault is the fault an incident investigated.

@@ -21,6 +21,8 @@ type (
 	Notice        = notification.Notice
 	DocOptions    = notification.DocOptions
 	OutboxRecord  = notification.OutboxRecord
+	Group         = notification.Group
+	Feedback      = notification.Feedback
 	State         = notification.State
 )
 
@@ -63,6 +65,11 @@ const (
 
 // NewIncident is notification.NewIncident.
 func NewIncident(in IncidentInput, o DocOptions) Notification { return notification.NewIncident(in, o) }
+
+// NewFeedback is notification.NewFeedback.
+func NewFeedback(in IncidentInput, f Feedback, o DocOptions) Notification {
+	return notification.NewFeedback(in, f, o)
+}
 
 // NewBreakerNotice is notification.NewBreakerNotice.
 func NewBreakerNotice(state string, at, since time.Time, o DocOptions) (Notification, error) {

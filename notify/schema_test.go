@@ -46,12 +46,16 @@ func TestDocumentsValidateAgainstSchema(t *testing.T) {
 	bare := sampleIncident()
 	bare.ReportText, bare.Fault.Context, bare.Status, bare.Reason = nil, nil, StatusTimeout, "agent exceeded 5m0s"
 	bare.Fault.Severity = ""
+	grouped := sampleIncident()
+	grouped.Group = &Group{Key: "node:n1", Kind: "node", Faults: 25, Related: 2}
 	huge := sampleIncident()
 	huge.Fault.Context = json.RawMessage(`"` + strings.Repeat("x", MaxContextBytes) + `"`)
 	docs := map[string]Notification{
 		"incident with link":        NewIncident(sampleIncident(), DocOptions{ExternalURL: "https://runner.example.com"}),
 		"incident without report":   NewIncident(bare, DocOptions{}),
 		"incident with big context": NewIncident(huge, DocOptions{ExcerptBytes: 10}),
+		"incident with group":       NewIncident(grouped, DocOptions{}),
+		"feedback":                  NewFeedback(grouped, Feedback{Verdict: "wrong", Note: "it was the node", At: t0.Add(time.Hour)}, DocOptions{}),
 		"blind":                     NewBlindNotice("prod-eu", true, t0, t0.Add(time.Hour), DocOptions{}),
 		"restored":                  NewBlindNotice("prod-eu", false, t0, t0.Add(time.Hour), DocOptions{ExternalURL: "https://r.example"}),
 		"budget paused":             NewBudgetNotice("", true, "global_usd_per_day", t0.Add(time.Hour), t0, DocOptions{}),
@@ -83,6 +87,9 @@ func TestDocumentsValidateAgainstSchema(t *testing.T) {
 		"both bodies":        func(m map[string]any) { m["notice"] = map[string]any{} },
 		"attempt zero":       func(m map[string]any) { m["incident"].(map[string]any)["attempt"] = 0 },
 		"severity not known": func(m map[string]any) { m["incident"].(map[string]any)["fault"].(map[string]any)["severity"] = "high" },
+		"verdict not known": func(m map[string]any) {
+			m["incident"].(map[string]any)["feedback"] = map[string]any{"verdict": "maybe", "at": "2026-01-01T00:00:00Z"}
+		},
 	}
 	for name, mutate := range bad {
 		m := asJSONValue(t, docs["incident with link"]).(map[string]any)

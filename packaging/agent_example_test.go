@@ -37,7 +37,8 @@ func TestTriageAgentScript(t *testing.T) {
 		cmd := exec.Command(script)
 		cmd.Dir = ws
 		cmd.Env = []string{"PATH=" + bin + ":/usr/bin:/bin", "EVENT_FILE=" + filepath.Join(ws, "event.json"),
-			"REPORT_FILE=" + report, "WORKSPACE=" + ws, "CLUSTER=prod", "ANTHROPIC_API_KEY=k"}
+			"REPORT_FILE=" + report, "WORKSPACE=" + ws, "CLUSTER=prod", "ANTHROPIC_API_KEY=k",
+			"GROUP_SIZE=5", "GROUP_KEY=node:n1"}
 		out, err := cmd.CombinedOutput()
 		if fail {
 			if err == nil {
@@ -58,6 +59,9 @@ func TestTriageAgentScript(t *testing.T) {
 		stdin, _ := os.ReadFile(filepath.Join(ws, "stdin"))
 		if !strings.Contains(string(stdin), event) || !strings.Contains(string(stdin), `"prod"`) {
 			t.Errorf("the prompt does not carry the event:\n%s", stdin)
+		}
+		if !strings.Contains(string(stdin), "covers 5 faults") || !strings.Contains(string(stdin), "node:n1") {
+			t.Errorf("the prompt does not say the incident covers a group of 5 keyed node:n1:\n%s", stdin)
 		}
 		args, _ := os.ReadFile(filepath.Join(ws, "args"))
 		if !strings.Contains(string(args), "--print") || !strings.Contains(string(args), "Bash(kubectl get:*)") ||

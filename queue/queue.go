@@ -23,11 +23,26 @@ type Item struct {
 	Cluster    string      `json:"cluster"`
 	Event      fault.Event `json:"event"`
 	EnqueuedAt time.Time   `json:"enqueuedAt"`
-	// Seq is the item's key in the journal (0 without one).
+	// Seq is the item's key in the journal; a queue without one numbers
+	// its items itself.
 	Seq uint64 `json:"seq,omitempty"`
 	// Attempts counts agents already started for this fault (a requeued
 	// incident carries its earlier attempts).
 	Attempts int `json:"attempts"`
+	// Members are the other faults of its group when it is the primary
+	// of an incident that covers several (dispatch's grouping): they
+	// left the queue with it, move to the incident with it in the
+	// journal, and come back as queued items of their own if the
+	// incident is interrupted. Queued items have none.
+	Members []Item `json:"members,omitempty"`
+}
+
+// Covered is the item and its group's other members, the item first.
+func (it Item) Covered() []Item {
+	out := make([]Item, 0, 1+len(it.Members))
+	alone := it
+	alone.Members = nil
+	return append(append(out, alone), it.Members...)
 }
 
 // Journal makes the queue durable: Enqueue is written before the item is
@@ -89,6 +104,11 @@ type Queue struct {
 	// ready has a token while items may be waiting; consumers that take an
 	// item re-arm it if more remain, so no wake-up is lost.
 	ready chan struct{}
+	// changed is closed when an item is added (take.go); nil until a
+	// consumer asks for it.
+	changed chan struct{}
+	// localSeq numbers the items of a queue without a journal.
+	localSeq uint64
 }
 
 // New returns an empty in-memory queue for cluster.
@@ -162,6 +182,12 @@ func (q *Queue) push(it Item, fresh bool) (PushResult, Item, error) {
 			return NotPersisted, Item{}, err
 		}
 		it.Seq = seq
+	}
+	if q.journal == nil && it.Seq == 0 {
+		// A queue in memory numbers its items itself, so a consumer can
+		// take them by sequence (Take) as it can from a durable one.
+		q.localSeq++
+		it.Seq = q.localSeq
 	}
 	result := Queued
 	var displaced Item
@@ -312,6 +338,10 @@ func (q *Queue) Snapshot() []Item {
 }
 
 func (q *Queue) signal() {
+	if q.changed != nil {
+		close(q.changed)
+		q.changed = nil
+	}
 	select {
 	case q.ready <- struct{}{}:
 	default:

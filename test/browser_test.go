@@ -34,7 +34,7 @@ func TestBrowserIncidentsPageServedByTheBinary(t *testing.T) {
 	rcv := startReceiver(t, nil)
 	srcs := startSources(t, "prod-eu")
 	dir := t.TempDir()
-	r := startRunner(t, stateArgs(t, dir, append([]string{"--cluster", "prod-eu=" + srcs["prod-eu"].URL()},
+	r := startRunner(t, stateArgs(t, dir, append([]string{"--cluster", "prod-eu=" + srcs["prod-eu"].URL(), "--group-wait", "1"},
 		notifyArgs(t, dir, map[string]string{"incident-bridge": rcv.srv.URL})...)...)...)
 	poll.Until(t, 15*time.Second, "subscription", func() bool { return srcs["prod-eu"].Subscribers() == 1 })
 	emit(srcs["prod-eu"], "prod-eu", 0, "report-api")
@@ -55,7 +55,7 @@ func TestBrowserIncidentsPageServedByTheBinary(t *testing.T) {
 	defer cancelAlloc()
 	ctx, cancelCtx := chromedp.NewContext(actx)
 	defer cancelCtx()
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
 
 	if err := chromedp.Do(ctx,
@@ -79,7 +79,8 @@ func TestBrowserIncidentsPageServedByTheBinary(t *testing.T) {
 	heading := value(t, ctx, chromedp.Text(chromedp.CSS("article.report h1")))
 	pageText := value(t, ctx, chromedp.Text(chromedp.CSS("main")))
 	pwned := value(t, ctx, chromedp.Evaluate[bool](`typeof window.__pwned !== "undefined"`))
-	active := value(t, ctx, chromedp.Evaluate[int](`document.querySelectorAll("script, iframe, img, form, [onerror], [onclick], a[href^='javascript' i]").length`))
+	// The page's one form is its own feedback form; the report holds none.
+	active := value(t, ctx, chromedp.Evaluate[int](`document.querySelectorAll("script, iframe, img, form:not(.feedback), [onerror], [onclick], a[href^='javascript' i]").length`))
 	shot := value(t, ctx, chromedp.FullScreenshot(100))
 	if heading != "CrashLoop in payments/api: bad DATABASE_URL" {
 		t.Errorf("report heading %q", heading)
@@ -119,6 +120,41 @@ func TestBrowserIncidentsPageServedByTheBinary(t *testing.T) {
 	resp.Body.Close()
 	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") {
 		t.Errorf("Content-Security-Policy %q", csp)
+	}
+
+	// Feedback round trip: mark the diagnosis wrong with a note on the
+	// page, see it there, and the next fault of the same pod, which the
+	// cooldown would have attached to this incident, runs.
+	// The browser submits the page's own form (DevTools sets the fields:
+	// the page runs no script of its own).
+	value(t, ctx, chromedp.Evaluate[bool](`(() => {
+		const f = document.querySelector("form.feedback");
+		f.querySelector('input[value="wrong"]').checked = true;
+		f.querySelector('input[name="note"]').value = "the secret was fine; the node ran out of disk";
+		f.requestSubmit();
+		return true;
+	})()`))
+	wctx, wcancel := context.WithTimeout(ctx, 20*time.Second)
+	err = chromedp.Do(wctx, chromedp.WaitVisible(chromedp.CSS(`#feedback + p .badge`)))
+	wcancel()
+	if err != nil {
+		loc := value(t, ctx, chromedp.Location())
+		body := value(t, ctx, chromedp.Text(chromedp.CSS("body")))
+		t.Fatalf("after the form, at %s: %v\n%s", loc, err, body)
+	}
+	judged := value(t, ctx, chromedp.Text(chromedp.CSS(`#feedback + p`)))
+	if !strings.Contains(judged, "wrong") || !strings.Contains(judged, "ran out of disk") {
+		t.Errorf("the page shows %q after the verdict, want wrong and the note", judged)
+	}
+	if got := r.metric("kubernetes_mcp_runner_incident_feedback_total", `verdict="wrong"`); got != 1 {
+		t.Errorf("incident_feedback_total{verdict=wrong} = %v, want 1", got)
+	}
+	emit(srcs["prod-eu"], "prod-eu", 1, "report-api")
+	poll.Until(t, 30*time.Second, "the next fault of the pod to run", func() bool {
+		return r.metric("kubernetes_mcp_runner_agents_completed_total", `cluster="prod-eu"`) == 2
+	})
+	if got := r.metric("kubernetes_mcp_runner_events_related_total", `cluster="prod-eu"`); got != 0 {
+		t.Errorf("events_related_total %v: the fault attached to a diagnosis marked wrong", got)
 	}
 }
 

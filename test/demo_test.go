@@ -15,7 +15,8 @@ import (
 
 // TestBinaryDemoShowsReportsOnThePageAndTheWebhook: `demo` prints the
 // incidents page URL, its local receiver prints signed notifications that
-// link to the page, and the linked page serves the incident's report.
+// link to the page, and the linked page serves the incident's report;
+// its node storm shows as one incident of 13 faults.
 func TestBinaryDemoShowsReportsOnThePageAndTheWebhook(t *testing.T) {
 	ui := freePort(t)
 	var out, logs testlog.Buffer
@@ -44,4 +45,9 @@ func TestBinaryDemoShowsReportsOnThePageAndTheWebhook(t *testing.T) {
 	if code != http.StatusOK || !strings.Contains(body, `class="report`) {
 		t.Fatalf("GET %s: %d\n%s", url, code, body)
 	}
+	// The demo's node storm collapses into one incident of 13 faults.
+	poll.Until(t, 60*time.Second, "the node storm's incident on the page", func() bool {
+		_, list := httpGet(page + "/incidents")
+		return strings.Contains(list, "13 faults")
+	})
 }

@@ -37,6 +37,9 @@ type Options struct {
 	// Budget, when set, gives the header's line on today's spend
 	// (budget.go).
 	Budget func() BudgetHeader
+	// Feedback, when set, lets people mark a finished incident's
+	// diagnosis right or wrong on its page (feedback.go).
+	Feedback FeedbackFunc
 }
 
 type handler struct {
@@ -86,6 +89,7 @@ func New(o Options) (http.Handler, error) {
 	mux.HandleFunc("GET /{$}", h.list)
 	mux.HandleFunc("GET /incidents", h.list)
 	mux.HandleFunc("GET /incidents/{id}", h.incident)
+	mux.HandleFunc("POST /incidents/{id}/feedback", h.feedback)
 	h.mux = mux
 	return h, nil
 }
@@ -194,6 +198,8 @@ type incidentPage struct {
 	Report   template.HTML
 	Event    string
 	Log      string
+	// FeedbackForm shows the form that marks the diagnosis right or wrong.
+	FeedbackForm bool
 }
 
 func (h *handler) incident(w http.ResponseWriter, r *http.Request) {
@@ -211,7 +217,8 @@ func (h *handler) incident(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, "get incident", err)
 		return
 	}
-	page := incidentPage{Title: h.o.Title, Incident: inc, Event: indentJSON(inc.Event), Log: strings.ToValidUTF8(string(inc.LogTail), "\uFFFD")}
+	page := incidentPage{Title: h.o.Title, Incident: inc, Event: indentJSON(inc.Event), Log: strings.ToValidUTF8(string(inc.LogTail), "\uFFFD"),
+		FeedbackForm: h.o.Feedback != nil && inc.Status != "running"}
 	if len(inc.Report) > 0 {
 		page.Report = h.r.Render(inc.Report)
 	}

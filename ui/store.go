@@ -61,6 +61,26 @@ type Summary struct {
 	Cost   string
 	Tokens string
 	Model  string
+	// GroupKey and Members say what the incident covers when correlated
+	// faults were grouped into it: their shared key and how many faults.
+	GroupKey string
+	Members  int
+	// Verdict is what people said of the diagnosis (right, wrong), if
+	// anything; FeedbackNote and FeedbackAt go with it.
+	Verdict      string
+	FeedbackNote string
+	FeedbackAt   time.Time
+}
+
+// Member is one fault an incident covers, or one attached to it.
+type Member struct {
+	FaultType string
+	Severity  string
+	// Resource is kind/namespace/name; Node and Owner (kind/name of the
+	// top owner) what the runner found of it.
+	Resource string
+	Node     string
+	Owner    string
 }
 
 // Incident is everything the incident page shows.
@@ -79,6 +99,10 @@ type Incident struct {
 	// Runs are the agent's runs for this fault, oldest first.
 	Runs       []Run
 	Deliveries []Delivery
+	// Covered are the faults the incident covers; Related those attached
+	// to it later without a run of their own.
+	Covered []Member
+	Related []Member
 }
 
 // Run is one run of the agent for the incident's fault.

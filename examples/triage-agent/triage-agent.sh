@@ -9,6 +9,10 @@
 #   KUBECONFIG   the cluster's kubeconfig (the clusters file's "kubeconfig"),
 #                bound to a read-only ClusterRole (rbac.yaml)
 #   CLUSTER, FAULT_TYPE, SEVERITY, RESOURCE_KIND, RESOURCE_NAME, RESOURCE_NAMESPACE
+#   GROUP_SIZE   how many correlated faults this incident covers (event.json's
+#                "group": its key, every member with its node and owners, and
+#                "recall", earlier incidents of the same key)
+#   GROUP_KEY    the root cause they share ("node:n1", "owner:Deployment/ns/web")
 #   USAGE_FILE   where to report what the run cost (usage.json, docs/budgets.md)
 #   MAX_COST_USD when set, the most this run may spend (--max-budget-usd)
 # and ANTHROPIC_API_KEY when the runner passes it on (agent-env-allow).
@@ -36,6 +40,21 @@ cause, using only read-only kubectl commands (get, describe, logs, events,
 top). Answer in Markdown with the sections: Summary, Evidence (the commands
 you ran and what they showed), Root cause, Suggested fix. Do not change the
 cluster.
+PROMPT
+  if [ "${GROUP_SIZE:-1}" -gt 1 ]; then
+    cat <<PROMPT
+
+This incident covers ${GROUP_SIZE} faults that share one likely root cause
+(${GROUP_KEY:-unknown}): the document below lists each under "group.members",
+with the node and owner chain the runner found. Explain them together, and say
+whether any member does not fit the shared cause.
+PROMPT
+  fi
+  cat <<PROMPT
+
+If "group.recall" lists earlier incidents of the same key, they were
+investigated before: say whether this is the same problem again and what
+changed.
 
 The fault, as kubernetes-mcp-server reported it:
 

@@ -28,6 +28,10 @@ type IntakeSubmitter struct {
 	// Resolved counts faults a resolution took out of their queue.
 	Resolved func(cluster string)
 	Now      func() time.Time
+	// Topology says which alert labels name the node, the pod and its
+	// controllers (topology.go); nil: DefaultLabelMap, kube-prometheus-
+	// stack's labels.
+	Topology *LabelMap
 }
 
 // Submit queues each firing alert through intake. Intake writes a fault
@@ -39,7 +43,17 @@ type IntakeSubmitter struct {
 // duplicates past --dedup-window.
 func (s IntakeSubmitter) Submit(_ context.Context, faults []Fault) ([]Outcome, error) {
 	out := make([]Outcome, len(faults))
+	labels := DefaultLabelMap()
+	if s.Topology != nil {
+		labels = *s.Topology
+	}
 	for i, f := range faults {
+		// What the labels say is all the topology an alert has: it is
+		// set here, like the sessions set theirs, never by the payload.
+		f.Event.Topology = nil
+		if t := TopologyFromLabels(f.Labels, labels); t.Node != "" || len(t.Owners) > 0 {
+			f.Event.Topology = &t
+		}
 		o := s.Intake.SubmitUntilEnded(f.Cluster, f.Event)
 		if o == intake.PersistFailed {
 			// The store is failing: the rest would fail too, and the

@@ -26,6 +26,7 @@ import (
 	"golang.org/x/sync/semaphore"
 
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/breaker"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/grouping"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/incident"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/metrics"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/procutil"
@@ -95,6 +96,14 @@ type Options struct {
 	Budget Budget
 	// Runtime runs each agent; nil runs it as a local process group.
 	Runtime Runtime
+	// Grouping groups correlated faults into one incident (group.go);
+	// Wait 0 runs one incident per fault.
+	Grouping grouping.Options
+	// RecallMax bounds the earlier incidents of the same key event.json
+	// lists; Recent are the history's records at start, whose cooldowns
+	// still run.
+	RecallMax int
+	Recent    []incident.Record
 }
 
 // Dispatcher is the dispatch suture service.
@@ -130,6 +139,8 @@ type Dispatcher struct {
 	clusters clusterWorkers
 	// adm holds running incidents' budget admissions (budget.go).
 	adm admissions
+	// groups is the grouping of faults into incidents (group.go).
+	groups groups
 }
 
 // CheckAgent reports configuration errors in the agent's templates and
@@ -178,6 +189,8 @@ func New(o Options) (*Dispatcher, error) {
 		ended:         make(map[string]time.Time),
 	}
 	d.clusters.init(o.Kubeconfigs)
+	d.groups.init()
+	d.restoreRecent(o.Recent)
 	d.agentsCtx, d.interruptAgents = context.WithCancel(context.Background())
 	d.launchCtx, d.stopLaunch = context.WithCancel(context.Background())
 	return d, nil
@@ -225,6 +238,10 @@ func (d *Dispatcher) Serve(ctx context.Context) error {
 // remaining faults are still taken (Wait returns at once while any are
 // left), and the worker stops once it is empty.
 func (d *Dispatcher) work(ctx context.Context, q *queue.Queue, clusterCtx context.Context) {
+	if d.grouped() {
+		d.workGrouped(ctx, q, clusterCtx)
+		return
+	}
 	for {
 		if err := q.Wait(clusterCtx); err != nil {
 			return
@@ -284,6 +301,7 @@ func (d *Dispatcher) work(ctx context.Context, q *queue.Queue, clusterCtx contex
 // the run panics: a worker goroutine is not watched by the supervisor, and a
 // panic here must neither kill the process nor leak a slot.
 func (d *Dispatcher) runGuarded(q *queue.Queue, it queue.Item, id string, probe bool) {
+	status := incident.StatusFailure
 	defer func() {
 		if r := recover(); r != nil {
 			d.logger.Error("Incident handling panicked", "cluster", it.Cluster, "incident_id", id,
@@ -293,9 +311,12 @@ func (d *Dispatcher) runGuarded(q *queue.Queue, it queue.Item, id string, probe 
 		}
 		d.settle(id)
 		d.forgetFault(it, id)
-		q.Release(it.Event.FaultID)
+		d.groupEnded(it.Cluster, id, status)
+		for _, m := range it.Covered() {
+			q.Release(m.Event.FaultID)
+		}
 	}()
-	status := d.runIncident(it, id, probe)
+	status = d.runIncident(it, id, probe)
 	d.finish(id, status)
 }
 
@@ -404,6 +425,7 @@ func (d *Dispatcher) runIncident(it queue.Item, id string, probe bool) incident.
 	}
 	if err := writeJSON(filepath.Join(ws, incident.EventFile), incident.EventDocument{
 		IncidentID: id, Cluster: cluster, Kubeconfig: f.Kubeconfig, EnqueuedAt: it.EnqueuedAt, Fault: it.Event,
+		Group: d.groupDoc(id),
 	}); err != nil {
 		return fail(incident.StatusError, "write event.json", err)
 	}
@@ -629,6 +651,10 @@ func (d *Dispatcher) fields(it queue.Item, id, ws string) incident.Fields {
 		f.ReportFile = filepath.Join(ws, d.o.Agent.ReportFile)
 	}
 	f.UsageFile, f.MaxCostUSD = usageFile(ws), d.maxCost(it.Cluster)
+	f.GroupSize = 1 + len(it.Members)
+	if g := d.groupDoc(id); g != nil {
+		f.GroupKey = g.Key
+	}
 	return f
 }
 

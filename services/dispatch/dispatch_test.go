@@ -21,6 +21,7 @@ import (
 
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/breaker"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/fault"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/grouping"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/incident"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/poll"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/testagent"
@@ -69,6 +70,10 @@ type settings struct {
 	now    func() time.Time
 	// tweak, when set, changes the options before New.
 	tweak func(*Options)
+	// grouping groups faults (group.go); recent are the history records
+	// the dispatcher starts with.
+	grouping grouping.Options
+	recent   []incident.Record
 }
 
 func start(t testing.TB, s settings) *fixture {
@@ -127,6 +132,7 @@ func start(t testing.TB, s settings) *fixture {
 		WorkspaceRoot: f.root, AgentsPerCluster: 1, MaxConcurrent: s.maxConcurrent,
 		LookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok },
 		Budget:    s.budget, Now: s.now,
+		Grouping: s.grouping, RecallMax: 3, Recent: s.recent,
 	}
 	if s.tweak != nil {
 		s.tweak(&o)
@@ -330,7 +336,7 @@ func TestAgentEnvironmentIsOnlyWhatIsAllowed(t *testing.T) {
 			names = append(names, k)
 		}
 	}
-	want := []string{"CLEANUP_DIR", "CLUSTER", "EVENT_FILE", "FAULT_ID", "FAULT_SOURCE", "FAULT_TYPE", "GORACE", "INCIDENT_ID", "KUBECONFIG", MarkerName, "PATH",
+	want := []string{"CLEANUP_DIR", "CLUSTER", "EVENT_FILE", "FAULT_ID", "FAULT_SOURCE", "FAULT_TYPE", "GORACE", "GROUP_KEY", "GROUP_SIZE", "INCIDENT_ID", "KUBECONFIG", MarkerName, "PATH",
 		"REPORT_FILE", "RESOURCE_KIND", "RESOURCE_NAME", "RESOURCE_NAMESPACE", "SEVERITY", "USAGE_FILE", "WORKSPACE"}
 	if !slices.Equal(names, want) {
 		t.Fatalf("agent environment %v,\nwant exactly %v", names, want)

@@ -35,13 +35,14 @@ func (d *Dispatcher) FaultEnded(cluster, faultID string, at time.Time) bool {
 }
 
 // noteEnded copies the reported end of the incident's fault, if any, into
-// its result.
+// its result, with the group the incident covered.
 func (d *Dispatcher) noteEnded(id string, result *incident.Result) {
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	if at, ok := d.ended[id]; ok {
 		result.FaultResolvedAt = &at
 	}
+	d.mu.Unlock()
+	d.noteGroup(id, result)
 }
 
 // forgetFault ends the bookkeeping of a finished incident's fault.

@@ -97,6 +97,10 @@ type Options struct {
 	Now func() time.Time
 	// Rand feeds the backoff jitter; nil uses math/rand/v2.
 	Rand func() float64
+	// Topology looks up each fault's node and owner chain through the
+	// session's tools before intake (topology.go); the runner sets it
+	// when it groups faults.
+	Topology bool
 	// Sleep waits for d or ctx; nil uses a timer. Tests inject it.
 	Sleep func(ctx context.Context, d time.Duration) error
 	// Reconcile is the reconcile after a blind window (reconcile.go);
@@ -166,6 +170,9 @@ type Session struct {
 	// runs are the current connection's reconciles; only the session's
 	// own goroutine sets and reads it.
 	runs *reconciles
+	// topology is the live session's lookup stage (topology.go); nil
+	// between sessions and when faults are not grouped.
+	topology *topologyStage
 }
 
 // New returns the session service of a single cluster.
@@ -327,9 +334,11 @@ func (s *Session) connectAndListen(ctx context.Context, onUp func()) sessionEnd 
 		return hs.failed(err, "connect "+config.RedactURL(s.bindings[0].cluster.Endpoint), ReasonProtocol)
 	}
 	defer cs.Close()
+	s.runs = &reconciles{ctx: connCtx, caller: s.o.Reconcile.Caller(cs)}
+	// Before the close: lookups still waiting fail and their faults go on.
+	defer s.startTopology(cs).stop()
 	// Before the close: a reader waiting for room in the hand-off gives
 	// up, and the connection's reconciles stop and are waited for.
-	s.runs = &reconciles{ctx: connCtx, caller: s.o.Reconcile.Caller(cs)}
 	defer func() {
 		endConn()
 		s.runs.wg.Wait()
@@ -745,6 +754,15 @@ func (s *Session) handleFault(payload json.RawMessage) {
 		return
 	}
 	s.checkClusterName(b, ev.Cluster)
+	s.mu.Lock()
+	t := s.topology
+	s.mu.Unlock()
+	if t != nil {
+		if t.submit(b, ev) {
+			return
+		}
+		s.o.Metrics.TopologySkipped.WithLabelValues(b.name).Inc()
+	}
 	s.o.Handler.Submit(b.name, ev)
 }
 

@@ -36,6 +36,9 @@ func ParseFault(data []byte) (fault.Event, error) {
 	}
 	// The payload does not get to say where it came from.
 	e.Source = fault.SourceMCP
+	// Nor what its resource runs on or belongs to: the runner looks that
+	// up itself (topology.go).
+	e.Topology = nil
 	if err := e.Validate(); err != nil {
 		return fault.Event{}, err
 	}

@@ -78,3 +78,16 @@ func FuzzParseFault(f *testing.F) {
 		_ = ev.Level().String()
 	})
 }
+
+// A payload does not get to say what its resource runs on or belongs to:
+// only the runner's own lookups set a fault's topology.
+func TestParseFaultDropsATopologyThePayloadClaims(t *testing.T) {
+	claimed := strings.Replace(realPayload, `"context"`, `"topology":{"node":"n9","owners":[{"kind":"Deployment","name":"other"}]},"context"`, 1)
+	ev, err := ParseFault([]byte(claimed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev.Topology != nil {
+		t.Errorf("topology %+v taken from the payload", ev.Topology)
+	}
+}

@@ -15,6 +15,7 @@ package notices
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -24,6 +25,7 @@ import (
 
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/breaker"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/config"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/fault"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/incident"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/journal"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/metrics"
@@ -91,6 +93,37 @@ func (n *Notifier) IncidentRecords(it queue.Item, rec incident.Record) []notify.
 	if !n.Enabled() {
 		return nil
 	}
+	doc := notify.NewIncident(n.incidentInput(it, rec), n.doc)
+	return notify.NewRecords(doc, n.route(doc), doc.CreatedAt)
+}
+
+// FeedbackRecords are the outbox records of a person's verdict on a
+// finished incident: its document again, with the verdict, read from the
+// incident's record and its workspace's event.json.
+func (n *Notifier) FeedbackRecords(rec incident.Record) []notify.OutboxRecord {
+	if !n.Enabled() || rec.Feedback == nil {
+		return nil
+	}
+	var it queue.Item
+	var doc incident.EventDocument
+	if rec.Workspace != "" {
+		if _, data := workspace.ReadHead(filepath.Join(rec.Workspace, incident.EventFile), eventLimit); json.Unmarshal(data, &doc) == nil {
+			it.Event, it.EnqueuedAt = doc.Fault, doc.EnqueuedAt
+		}
+	}
+	if it.Event.FaultID == "" {
+		it.Event = fault.Event{FaultID: rec.FaultID, FaultType: rec.FaultType}
+	}
+	f := rec.Feedback
+	n2 := notify.NewFeedback(n.incidentInput(it, rec), notify.Feedback{Verdict: f.Verdict, Note: f.Note, At: f.At}, n.doc)
+	return notify.NewRecords(n2, n.route(n2), n2.CreatedAt)
+}
+
+// eventLimit bounds what is read of event.json for a feedback
+// notification.
+const eventLimit = 1 << 20
+
+func (n *Notifier) incidentInput(it queue.Item, rec incident.Record) notify.IncidentInput {
 	ev := it.Event
 	in := notify.IncidentInput{Incident: notify.Incident{
 		ID: rec.IncidentID, Cluster: rec.Cluster, Source: ev.Source,
@@ -103,6 +136,9 @@ func (n *Notifier) IncidentRecords(it queue.Item, rec incident.Record) []notify.
 		DurationSeconds: rec.DurationSeconds,
 	}}
 	in.Spend = spendOf(rec.Spend)
+	if g := rec.Group; g != nil {
+		in.Group = &notify.Group{Key: g.Key, Kind: g.Kind, Faults: len(g.Members), Related: len(g.Related)}
+	}
 	if !it.EnqueuedAt.IsZero() && !rec.StartedAt.IsZero() {
 		in.QueuedSeconds = rec.StartedAt.Sub(it.EnqueuedAt).Seconds()
 	}
@@ -110,8 +146,7 @@ func (n *Notifier) IncidentRecords(it queue.Item, rec incident.Record) []notify.
 		in.Report.Name = filepath.Base(n.reportFile)
 		in.Report.Bytes, in.ReportText = workspace.ReadHead(filepath.Join(rec.Workspace, n.reportFile), reportExcerptLimit)
 	}
-	doc := notify.NewIncident(in, n.doc)
-	return notify.NewRecords(doc, n.route(doc), doc.CreatedAt)
+	return in
 }
 
 // route is the router's sinks that are configured (Validate has checked
@@ -201,6 +236,20 @@ func (o *Outbox) Pump() *notify.Pump { return o.pump }
 func (o *Outbox) Written() {
 	o.refreshDepth()
 	o.pump.Kick()
+}
+
+// Feedback sends a person's verdict on an incident to the sinks its
+// routes name. A failure is logged: the verdict itself is stored already.
+func (o *Outbox) Feedback(rec incident.Record) {
+	recs := o.n.FeedbackRecords(rec)
+	if len(recs) == 0 {
+		return
+	}
+	if err := o.store.AddOutbox(recs); err != nil {
+		o.logger.Error("Could not store a feedback notification for delivery", "incident_id", rec.IncidentID, "error", err.Error())
+		return
+	}
+	o.Written()
 }
 
 // raise writes a notice's records and wakes the pump.

@@ -1,0 +1,112 @@
+package mcpsession
+
+import (
+	"context"
+	"sync"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/fault"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/mcpsession/clusterstate"
+)
+
+// Bounds of the topology stage of one session: TopologyWorkers lookups
+// run at once (the resolver bounds its own calls too), and at most
+// TopologyQueue faults wait for one. A fault that finds the queue full is
+// handed to intake at once without a topology and counted
+// (topology_lookups_skipped_total): grouping then keys it on its resource
+// alone. The session's own goroutine never waits for a lookup, so a slow
+// server's tools cannot stall its event stream.
+const (
+	TopologyWorkers = 4
+	TopologyQueue   = 1024
+)
+
+// topologyStage finds each fault's node and owner chain through the live
+// session's read-only tools (clusterstate.Resolver) between the hand-off
+// and intake. It lives as long as one client session.
+type topologyStage struct {
+	s         *Session
+	resolvers map[*binding]*clusterstate.Resolver
+	jobs      chan topologyJob
+	ctx       context.Context
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+}
+
+type topologyJob struct {
+	b  *binding
+	ev fault.Event
+}
+
+// startTopology starts the stage over cs, or returns nil when the
+// runner does not group faults (nothing would read the topology).
+func (s *Session) startTopology(cs *mcp.ClientSession) *topologyStage {
+	if !s.o.Topology {
+		return nil
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t := &topologyStage{s: s, resolvers: map[*binding]*clusterstate.Resolver{},
+		jobs: make(chan topologyJob, TopologyQueue), ctx: ctx, cancel: cancel}
+	caller := clusterstate.SessionCaller(cs)
+	for _, b := range s.bindings {
+		t.resolvers[b] = clusterstate.NewResolver(caller, clusterstate.ResolverOptions{Context: b.cluster.Context})
+	}
+	for range TopologyWorkers {
+		t.wg.Add(1)
+		go t.work()
+	}
+	s.mu.Lock()
+	s.topology = t
+	s.mu.Unlock()
+	return t
+}
+
+func (t *topologyStage) work() {
+	defer t.wg.Done()
+	for j := range t.jobs {
+		topo := t.resolvers[j.b].Resolve(t.ctx, j.ev)
+		j.ev.Topology = bounded(topo)
+		t.s.o.Handler.Submit(j.b.name, j.ev)
+	}
+}
+
+// submit queues a fault for its lookup; false when the queue is full.
+func (t *topologyStage) submit(b *binding, ev fault.Event) bool {
+	select {
+	case t.jobs <- topologyJob{b: b, ev: ev}:
+		return true
+	default:
+		return false
+	}
+}
+
+// stop ends the stage with its session: lookups still queued fail at
+// once (their faults go to intake with the failure named), and stop
+// returns once every queued fault has been handed over.
+func (t *topologyStage) stop() {
+	if t == nil {
+		return
+	}
+	t.s.mu.Lock()
+	t.s.topology = nil
+	t.s.mu.Unlock()
+	t.cancel()
+	close(t.jobs)
+	t.wg.Wait()
+}
+
+// bounded keeps a topology within what fault.Validate accepts: failure
+// texts quote names from the payload and the server's errors.
+func bounded(t fault.Topology) *fault.Topology {
+	if len(t.Owners) > fault.MaxOwners {
+		t.Owners = t.Owners[:fault.MaxOwners]
+	}
+	if len(t.Failures) > fault.MaxFailures {
+		t.Failures = t.Failures[:fault.MaxFailures]
+	}
+	for i, f := range t.Failures {
+		t.Failures[i] = truncate(f, fault.MaxFieldBytes)
+	}
+	return &t
+}
