@@ -234,7 +234,10 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) error {
 		}
 	}
 
-	checks := []health.Check{sourcesCheck(sessions, alerts, &alertOnly), breakerCheck(brk)}
+	// Readiness also says whether incident workspaces can be written: on a
+	// full workspace disk dispatch keeps the faults queued.
+	checks := []health.Check{sourcesCheck(sessions, alerts, &alertOnly), breakerCheck(brk),
+		{Name: "workspaces", Fn: disp.WorkspacesWritable(storeUnreadyAfter(deps))}}
 	if durable.writes != nil {
 		checks = append(checks, durable.writes.Check())
 	}

@@ -83,6 +83,13 @@ func (r retainingRecorder) Started(it queue.Item, incidentID, ws, marker string,
 	return r.journal.Started(it, incidentID, ws, marker, at)
 }
 
+func (r retainingRecorder) Deferred(it queue.Item, incidentID string) error {
+	if r.journal == nil {
+		return nil
+	}
+	return r.journal.Deferred(it, incidentID)
+}
+
 func (r retainingRecorder) Running(incidentID string, pgid int, bootID string) error {
 	if r.journal == nil {
 		return nil

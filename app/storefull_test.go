@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
@@ -122,4 +123,79 @@ func TestFullStateDirTurnsReadinessOffAndBackOn(t *testing.T) {
 	poll.Until(t, 30*time.Second, "/readyz to be ready again once space returned", func() bool {
 		return statusOf(readyz) == http.StatusOK
 	})
+}
+
+// A full workspace disk does not consume faults: their incidents are put
+// back in the queue (counted), readiness says the workspaces cannot be
+// written, and once space returns every fault is investigated, once.
+func TestFullWorkspaceDiskKeepsFaultsQueuedUntilSpaceReturns(t *testing.T) {
+	root := smallTmpfs(t, "1m")
+	src := faultsource.Started(t, "prod")
+	dir := t.TempDir()
+	cfg, err := config.Parse([]string{
+		"--cluster", "prod=" + src.URL(), "--agent-command", os.Args[0], "--agent-arg", testagent.Arg,
+		"--workspace-root", filepath.Join(root, "ws"), "--state-dir", filepath.Join(dir, "state"), "--group-wait", "0",
+		"--health-address", "127.0.0.1", "--metrics-address", "127.0.0.1", "--ui-address", "127.0.0.1:0",
+	}, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.HealthPort, cfg.MetricsPort = 0, 0
+	logs := &testlog.Buffer{}
+	servers := make(chan [2]*httpserver.Server, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, cfg, Deps{
+			Logger: slog.New(slog.NewJSONHandler(logs, nil)), Notify: func(string) {}, Registry: metrics.NewRegistry(),
+			Started:           func(m, h, _ *httpserver.Server) { servers <- [2]*httpserver.Server{m, h} },
+			StoreUnreadyAfter: time.Second,
+		})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		if t.Failed() {
+			t.Logf("logs:\n%s", logs.String())
+		}
+	})
+	var s [2]*httpserver.Server
+	select {
+	case s = <-servers:
+	case err := <-done:
+		t.Fatalf("Run ended before serving: %v", err)
+	}
+	<-s[0].Listening()
+	<-s[1].Listening()
+	metricsURL, readyz := "http://"+s[0].Addr()+"/metrics", "http://"+s[1].Addr()+"/readyz?verbose"
+	poll.Until(t, 30*time.Second, "the session to subscribe", func() bool { return src.Subscribers() == 1 })
+	if err := os.MkdirAll(filepath.Join(root, "ws"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	filler := fill(t, root)
+	const faults = 3
+	for i := range faults {
+		ev := faultsource.Fault("prod", i, fault.TypeCrashLoop, "critical")
+		ev.Resource.Name = fmt.Sprintf("ok-api-%d", i)
+		src.Emit(ev)
+	}
+	poll.Until(t, 30*time.Second, "faults to be deferred and /readyz to name the workspaces", func() bool {
+		code, body := get(t, readyz)
+		return scrape.Sum(scrape.Get(metricsURL), "kubernetes_mcp_runner_events_deferred_total") > 0 &&
+			code == http.StatusServiceUnavailable && strings.Contains(body, "[-]workspaces failed")
+	})
+	text := scrape.Get(metricsURL)
+	if n := scrape.Sum(text, "kubernetes_mcp_runner_agents_completed_total"); n != 0 {
+		t.Fatalf("%v incidents ended while no workspace could be written; want them kept queued", n)
+	}
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	poll.Until(t, 2*time.Minute, "every fault to be investigated once space returned", func() bool {
+		return scrape.Sum(scrape.Get(metricsURL), "kubernetes_mcp_runner_agents_completed_total", `status="success"`) == faults
+	})
+	poll.Until(t, 30*time.Second, "/readyz to be ready again", func() bool { return statusOf(readyz) == http.StatusOK })
+	if n := scrape.Sum(scrape.Get(metricsURL), "kubernetes_mcp_runner_agents_completed_total"); n != faults {
+		t.Errorf("%v incidents for %d faults", n, faults)
+	}
 }

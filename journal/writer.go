@@ -88,6 +88,14 @@ func (w Writer) Started(it queue.Item, incidentID, workspace, marker string, at 
 	return w.failed(OpStart, w.Store.Start(InFlight{IncidentID: incidentID, Item: it, StartedAt: at, Workspace: workspace, Marker: marker}))
 }
 
+// Deferred implements dispatch.Recorder: an incident that could not be
+// given a workspace goes back to its queue, its attempt not counted.
+func (w Writer) Deferred(it queue.Item, incidentID string) error {
+	it.Attempts = max(it.Attempts-1, 0)
+	_, err := w.Store.Requeue(InFlight{IncidentID: incidentID, Item: it})
+	return w.failed(OpRequeue, err)
+}
+
 // Running implements dispatch.Recorder.
 func (w Writer) Running(incidentID string, pgid int, bootID string) error {
 	return w.failed(OpRunning, w.Store.SetGroup(incidentID, pgid, bootID))

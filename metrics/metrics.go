@@ -88,6 +88,9 @@ type Metrics struct {
 	AgentsActive    *prometheus.GaugeVec   // cluster
 	AgentDuration   *prometheus.HistogramVec
 	AgentCleanups   *prometheus.CounterVec // outcome
+	// EventsDeferred counts faults put back in their queue because their
+	// incident's workspace could not be written (a full disk).
+	EventsDeferred prometheus.Counter
 
 	BreakerState         prometheus.Gauge
 	BreakerEventsDropped *prometheus.CounterVec // cluster
@@ -193,6 +196,8 @@ func New(reg prometheus.Registerer, build BuildInfo, clusters []string) *Metrics
 			Buckets: AgentDurationBuckets,
 		}, []string{"cluster", "status"}),
 		AgentCleanups: counter("agent_cleanups_total", "Runs of the agent cleanup command, by outcome.", "outcome"),
+		EventsDeferred: f.NewCounter(prometheus.CounterOpts{Namespace: Namespace, Name: "events_deferred_total",
+			Help: "Faults put back in their queue because their incident's workspace could not be written (a full disk); they are dequeued again."}),
 
 		BreakerState: f.NewGauge(prometheus.GaugeOpts{
 			Namespace: Namespace, Name: "circuit_breaker_state",

@@ -66,6 +66,7 @@ var seedMetrics = map[string][]string{
 	"events_resolved_total":              {"cluster"},
 	"events_grouped_total":               {"cluster"},
 	"events_related_total":               {"cluster"},
+	"events_deferred_total":              {},
 	"topology_lookups_skipped_total":     {"cluster"},
 	"incident_feedback_total":            {"cluster", "verdict"},
 	"events_handed_over_total":           nil,

@@ -64,10 +64,15 @@ type Agent struct {
 // (given to Started) the environment entry all its processes carry, so a
 // runner restarted after a crash can kill what is left of the agent before
 // the incident runs again.
+//
+// Deferred undoes Started for an incident that could not be given a
+// workspace (a full disk): its faults go back to their queue, the attempt
+// not counted, and run once space returns.
 type Recorder interface {
 	Started(it queue.Item, incidentID, workspace, marker string, at time.Time) error
 	Running(incidentID string, pgid int, bootID string) error
 	Finished(it queue.Item, r incident.Result) error
+	Deferred(it queue.Item, incidentID string) error
 }
 
 // MarkerName is the environment variable every process of an agent run
@@ -134,6 +139,9 @@ type Dispatcher struct {
 	// when a source reported a running incident's fault over (FaultEnded).
 	runningFaults map[faultKey]string
 	ended         map[string]time.Time
+
+	// disk says whether workspaces can be written (deferral.go).
+	disk workspaces
 
 	// Clusters a reload added or removed while Serve runs (clusters.go).
 	clusters clusterWorkers
@@ -246,6 +254,9 @@ func (d *Dispatcher) work(ctx context.Context, q *queue.Queue, clusterCtx contex
 		if err := q.Wait(clusterCtx); err != nil {
 			return
 		}
+		if err := d.waitForWorkspaces(ctx); err != nil {
+			return
+		}
 		probe, err := d.o.Breaker.Acquire(ctx)
 		if err != nil {
 			return
@@ -317,6 +328,9 @@ func (d *Dispatcher) runGuarded(q *queue.Queue, it queue.Item, id string, probe 
 		}
 	}()
 	status = d.runIncident(it, id, probe)
+	if status == statusDeferred {
+		restore(q, it)
+	}
 	d.finish(id, status)
 }
 
@@ -324,7 +338,7 @@ func (d *Dispatcher) finish(id string, status incident.Status) {
 	d.mu.Lock()
 	if _, ok := d.running[id]; ok {
 		delete(d.running, id)
-		if d.draining {
+		if d.draining && status != statusDeferred {
 			if status == incident.StatusInterrupted {
 				d.drained.Interrupted = append(d.drained.Interrupted, id)
 			} else {
@@ -421,14 +435,21 @@ func (d *Dispatcher) runIncident(it queue.Item, id string, probe bool) incident.
 		return status
 	}
 	if err := os.MkdirAll(filepath.Join(ws, incident.OutputDir), 0o700); err != nil {
+		if diskError(err) {
+			return d.deferIncident(it, id, ws, probe, err)
+		}
 		return fail(incident.StatusError, "create workspace", err)
 	}
 	if err := writeJSON(filepath.Join(ws, incident.EventFile), incident.EventDocument{
 		IncidentID: id, Cluster: cluster, Kubeconfig: f.Kubeconfig, EnqueuedAt: it.EnqueuedAt, Fault: it.Event,
 		Group: d.groupDoc(id),
 	}); err != nil {
+		if diskError(err) {
+			return d.deferIncident(it, id, ws, probe, err)
+		}
 		return fail(incident.StatusError, "write event.json", err)
 	}
+	d.workspaceWritten()
 	if err := d.isolate(ws, cluster); err != nil {
 		return fail(incident.StatusError, "hand the workspace to --agent-user", err)
 	}

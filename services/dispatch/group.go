@@ -115,6 +115,9 @@ func (d *Dispatcher) workGrouped(ctx context.Context, q *queue.Queue, clusterCtx
 		if err := q.Wait(clusterCtx); err != nil {
 			return
 		}
+		if err := d.waitForWorkspaces(ctx); err != nil {
+			return
+		}
 		if !d.awaitGroup(ctx, clusterCtx, q) {
 			if ctx.Err() != nil {
 				return
@@ -431,7 +434,7 @@ func (d *Dispatcher) groupEnded(cluster, id string, status incident.Status) {
 	ri.inc.Running = false
 	ri.inc.Ended = d.o.Now()
 	ri.status = status
-	if status == incident.StatusInterrupted || status == incident.StatusError {
+	if status == incident.StatusInterrupted || status == incident.StatusError || status == statusDeferred {
 		rs := d.groups.recent[cluster]
 		if i := slices.Index(rs, ri); i >= 0 {
 			d.groups.recent[cluster] = slices.Delete(rs, i, i+1)
