@@ -134,10 +134,12 @@ func TestBinaryFaultsBecomeReports(t *testing.T) {
 	poll.Until(t, 15*time.Second, "both sessions subscribed", func() bool {
 		return srcA.Subscribers() == 1 && srcB.Subscribers() == 1
 	})
-	code, _ := httpGet(r.healthURL + "/readyz")
-	if code != 200 {
-		t.Fatalf("/readyz %d with live sessions", code)
-	}
+	// The server counts a subscription once it answered; the runner once
+	// it read the answer: ready within moments of both.
+	poll.Until(t, 10*time.Second, "/readyz 200 with live sessions", func() bool {
+		code, _ := httpGet(r.healthURL + "/readyz")
+		return code == 200
+	})
 
 	// alpha: 4 distinct faults, one repeat, one info, one malformed.
 	for i := range 4 {
