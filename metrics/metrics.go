@@ -44,7 +44,7 @@ var (
 	}
 	// StateOps are the journal writes state_write_errors_total counts.
 	StateOps     = []string{"enqueue", "remove", "start", "finish", "requeue", "running"}
-	ServiceKinds = []string{"sse", "sweeper", "reloader", "alertmanager-intake", "dispatch", "metrics-server", "health-server", "ui-server", "debug-server", "notification-outbox", "notification-notices", "budgets", "watchdog", "reaper", "other"}
+	ServiceKinds = []string{"sse", "sweeper", "reloader", "alertmanager-intake", "dispatch", "metrics-server", "health-server", "ui-server", "debug-server", "notification-outbox", "notification-notices", "budgets", "agent-job-results", "agent-job-sweeper", "watchdog", "reaper", "other"}
 	// ReconcileFailureReasons classify a reconcile that failed or stopped
 	// short: the server refused a tool (or has none), it ran out of time,
 	// it reached its call or byte cap, anything else.

@@ -47,7 +47,7 @@ func EventHook(logger *slog.Logger, m *metrics.Metrics) suture.EventHook {
 // values of service_restarts_total: the part of each service's String()
 // before "[".
 func ServiceKinds() []string {
-	return []string{"sse", "sweeper", "reloader", "alertmanager-intake", "dispatch", "metrics-server", "health-server", "ui-server", "debug-server", "notification-outbox", "notification-notices", "budgets", "watchdog", "reaper", "other"}
+	return []string{"sse", "sweeper", "reloader", "alertmanager-intake", "dispatch", "metrics-server", "health-server", "ui-server", "debug-server", "notification-outbox", "notification-notices", "budgets", "agent-job-results", "agent-job-sweeper", "watchdog", "reaper", "other"}
 }
 
 // ServiceKind maps a service's String() ("sse[prod-eu]") to the bounded

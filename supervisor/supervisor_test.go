@@ -303,3 +303,14 @@ func TestRepeatedSignalDuringTheDrainIsAnswered(t *testing.T) {
 		t.Errorf("the answer does not say what the runner waits for:\n%s", out)
 	}
 }
+
+// Every supervised service's name maps to a kind of its own, not "other".
+func TestEveryServiceHasAKind(t *testing.T) {
+	for _, name := range []string{"sse[prod]", "sweeper", "reloader", "alertmanager-intake", "dispatch", "metrics-server",
+		"health-server", "ui-server", "debug-server", "notification-outbox", "notification-notices", "budgets",
+		"agent-job-results", "agent-job-sweeper", "watchdog", "reaper"} {
+		if k := ServiceKind(name); k == "other" {
+			t.Errorf("service %q counts as other", name)
+		}
+	}
+}
