@@ -326,7 +326,7 @@ func (s *Session) connectAndListen(ctx context.Context, onUp func()) sessionEnd 
 	if err != nil {
 		return hs.failed(err, "connect "+config.RedactURL(s.bindings[0].cluster.Endpoint), ReasonProtocol)
 	}
-	defer cs.Close()
+	defer s.transports.client(s.o.Version).close(cs)
 	// Before the close: a reader waiting for room in the hand-off gives
 	// up, and the connection's reconciles stop and are waited for.
 	s.runs = &reconciles{ctx: connCtx, caller: s.o.Reconcile.Caller(cs)}
@@ -413,15 +413,6 @@ func (hs *handshake) failed(err error, what string, fallback string) sessionEnd 
 
 // dial connects the MCP client over the cluster's transport.
 func (s *Session) dial(sessionCtx context.Context, httpClient *http.Client) (*mcp.ClientSession, error) {
-	// Other notifications (subscription errors, ordinary logs) are few
-	// and come through the SDK, which calls the handler from its reader.
-	client := mcp.NewClient(&mcp.Implementation{Name: "kubernetes-mcp-runner", Version: s.o.Version}, &mcp.ClientOptions{
-		Capabilities: &mcp.ClientCapabilities{},
-		Logger:       slog.New(slog.DiscardHandler),
-		LoggingMessageHandler: func(_ context.Context, req *mcp.LoggingMessageRequest) {
-			s.handleMessage(req.Params)
-		},
-	})
 	c := s.bindings[0].cluster
 	var transport mcp.Transport
 	switch c.Transport {
@@ -437,7 +428,7 @@ func (s *Session) dial(sessionCtx context.Context, httpClient *http.Client) (*mc
 			MaxEventSize: s.o.MaxEventBytes,
 		}
 	}
-	cs, err := client.Connect(sessionCtx, transport, &mcp.ClientSessionOptions{ProtocolVersion: ProtocolVersion})
+	cs, err := s.transports.client(s.o.Version).connect(sessionCtx, transport, s)
 	if err != nil {
 		return nil, errors.New(s.redact(err.Error()))
 	}

@@ -26,6 +26,17 @@ type transports struct {
 
 	mu   sync.Mutex
 	byCA map[string]*caTransport // CA file path ("" for the system roots)
+
+	// The one MCP client of the sessions that share these transports
+	// (client.go), made at the first connect.
+	clientOnce sync.Once
+	mcpClient  *sharedClient
+}
+
+// client returns the sessions' shared MCP client, announcing version.
+func (ts *transports) client(version string) *sharedClient {
+	ts.clientOnce.Do(func() { ts.mcpClient = newSharedClient(version) })
+	return ts.mcpClient
 }
 
 type caTransport struct {
