@@ -50,6 +50,7 @@ func runCompare(args []string, stdout, stderr io.Writer) int {
 	stormClusters := fs.Int("storm-clusters", 50, "clusters of the storm")
 	stormFaults := fs.Int("storm-faults", 4, "faults sent to each storm cluster")
 	stormSlots := fs.Int("storm-slots", 10, "--max-concurrent-agents of the storm (fewer than its clusters, so faults queue)")
+	profiles := fs.String("profile-dir", "", "save the runner's heap and goroutine profiles after the forced GC of each idle run here")
 	only := fs.String("only", "intake,idle,storm", "which parts to run")
 	runner := fs.String("runner", defaultRunner(), "the built kubernetes-mcp-runner")
 	var runnerArgs []string
@@ -97,7 +98,7 @@ func runCompare(args []string, stdout, stderr io.Writer) int {
 		return fail(err)
 	}
 	c := &compare{src: src, port: u.Port(), runner: runnerPath, root: root, extra: runnerArgs,
-		keepalive: *keepalive, concurrency: *concurrency, settle: *settleFor}
+		keepalive: *keepalive, concurrency: *concurrency, settle: *settleFor, profiles: *profiles}
 	out := &table{w: stdout}
 	parts := strings.Split(*only, ",")
 	reps := max(*runs, 1)
@@ -254,6 +255,7 @@ type compare struct {
 	keepalive   time.Duration
 	concurrency int
 	settle      time.Duration
+	profiles    string
 	runs        int
 }
 
@@ -406,6 +408,14 @@ func (c *compare) runnerIdle(n int, idle time.Duration) (compareIdle, error) {
 	time.Sleep(time.Second)
 	pid := p.cmd.Process.Pid
 	fig.rss, fig.fds = rssOf(pid), fdsOf(pid)
+	if c.profiles != "" {
+		for _, prof := range []string{"heap", "goroutine"} {
+			file := filepath.Join(c.profiles, fmt.Sprintf("%s-%d-%d.pprof", prof, n, c.runs))
+			if err := saveURL(fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/%s", debug, prof), file); err != nil {
+				return fig, err
+			}
+		}
+	}
 	took, size, code, err := timedGetBody(p.metrics, func(body string) {
 		fig.heap = uint64(scrape.Sum(body, "go_memstats_heap_inuse_bytes"))
 		fig.stacks = uint64(scrape.Sum(body, "go_memstats_stack_inuse_bytes"))
@@ -617,6 +627,24 @@ func (p *runnerProc) stop() {
 	}
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	_ = p.cmd.Wait()
+}
+
+// saveURL writes the body of url to file.
+func saveURL(url, file string) error {
+	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+		return err
+	}
+	resp, err := http.Get(url)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(f, resp.Body)
+	return errors.Join(err, f.Close())
 }
 
 // timedGetBody fetches url uncompressed, hands the body to read, and

@@ -322,7 +322,8 @@ func (s *Session) connectAndListen(ctx context.Context, onUp func()) sessionEnd 
 	}
 	hs := s.startHandshake(ctx, rec)
 	defer hs.stop()
-	cs, err := s.dial(hs.sessionCtx, httpClient)
+	var cs *mcp.ClientSession
+	onFreshStack(func() { cs, err = s.dial(hs.sessionCtx, httpClient) })
 	if err != nil {
 		return hs.failed(err, "connect "+config.RedactURL(s.bindings[0].cluster.Endpoint), ReasonProtocol)
 	}
@@ -336,7 +337,8 @@ func (s *Session) connectAndListen(ctx context.Context, onUp func()) sessionEnd 
 	}()
 	// Faults are sent at level warning whatever their severity; without
 	// setLevel the server sends nothing at all.
-	if err := cs.SetLoggingLevel(hs.connectCtx, &mcp.SetLoggingLevelParams{Level: "warning"}); err != nil {
+	onFreshStack(func() { err = cs.SetLoggingLevel(hs.connectCtx, &mcp.SetLoggingLevelParams{Level: "warning"}) })
+	if err != nil {
 		return hs.failed(err, "logging/setLevel", ReasonProtocol)
 	}
 	defer func() {
@@ -347,7 +349,10 @@ func (s *Session) connectAndListen(ctx context.Context, onUp func()) sessionEnd 
 			b.down(now)
 		}
 	}()
-	refused, end, ok := s.subscribeAll(hs, cs)
+	var refused map[*binding]attemptFailure
+	var end sessionEnd
+	var ok bool
+	onFreshStack(func() { refused, end, ok = s.subscribeAll(hs, cs) })
 	if !ok {
 		return end
 	}
@@ -356,6 +361,28 @@ func (s *Session) connectAndListen(ctx context.Context, onUp func()) sessionEnd 
 	}
 	onUp()
 	return s.listen(ctx, cs, rec, faults, streamEnded, refused)
+}
+
+// onFreshStack runs fn on a goroutine of its own and waits for it. The
+// calls of a handshake or a ping (the SDK's encoding, the HTTP round trip)
+// grow a goroutine's stack to 16 KiB and more; on the session's own
+// goroutine, which lives as long as the session, that stack would stay
+// with every idle cluster. A goroutine that exits gives its stack back. A
+// panic in fn is raised again here, where the supervisor recovers it.
+func onFreshStack(fn func()) {
+	var p any
+	done := make(chan struct{})
+	go func() {
+		defer func() {
+			p = recover()
+			close(done)
+		}()
+		fn()
+	}()
+	<-done
+	if p != nil {
+		panic(p)
+	}
 }
 
 // handshake bounds connect, setLevel and the first subscriptions by
@@ -504,9 +531,12 @@ func (s *Session) listen(ctx context.Context, cs *mcp.ClientSession, rec *record
 			}
 			return sessionEnd{reason: reason, err: sessionEnded(err)}
 		case <-ticker.C:
-			pingCtx, cancel := context.WithTimeout(ctx, s.o.Keepalive/2)
-			err := cs.Ping(pingCtx, nil)
-			cancel()
+			var err error
+			onFreshStack(func() {
+				pingCtx, cancel := context.WithTimeout(ctx, s.o.Keepalive/2)
+				err = cs.Ping(pingCtx, nil)
+				cancel()
+			})
 			if err != nil && ctx.Err() == nil {
 				_ = cs.Close()
 				return sessionEnd{reason: ReasonKeepaliveTimeout, err: fmt.Errorf("keepalive ping unanswered within %s: %w", s.o.Keepalive/2, err)}

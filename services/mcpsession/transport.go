@@ -78,6 +78,13 @@ func (ts *transports) get(caFile string) (*http.Transport, error) {
 		ResponseHeaderTimeout: 30 * time.Second,
 		MaxIdleConnsPerHost:   8,
 		IdleConnTimeout:       ts.idleTimeout,
+		// Each idle session keeps one connection, its event stream, with
+		// these buffers (4 KiB each by default). Requests are small (a
+		// ping, a subscribe) and the stream is read through buffers of
+		// its own (stream.go, the SDK's), so smaller ones cost only a few
+		// more reads in a flood.
+		ReadBufferSize:  2048,
+		WriteBufferSize: 1024,
 	}
 	if caFile != "" {
 		pool := x509.NewCertPool()
