@@ -35,8 +35,8 @@ import (
 const floorMode = "floor"
 
 // floorCommands are what a floor answers on stdin, one line each:
-// "count" (faults received so far), "goroutines", and "gc" (collects,
-// then answers "HEAP STACKS", the bytes in use).
+// "count" (faults received so far), "goroutines", and "gc" (collects
+// idleCollections times, then answers "HEAP STACKS", the bytes in use).
 
 // runFloor reads its endpoints from the file args[1], connects one session
 // to each (at most args[3] handshakes at once, 0 for no bound), prints
@@ -93,7 +93,9 @@ func runFloor(args []string, stdout, stderr io.Writer) int {
 		case "goroutines":
 			fmt.Fprintln(stdout, runtime.NumGoroutine())
 		case "gc":
-			runtime.GC()
+			for range idleCollections {
+				runtime.GC()
+			}
 			var ms runtime.MemStats
 			runtime.ReadMemStats(&ms)
 			fmt.Fprintln(stdout, ms.HeapInuse, ms.StackInuse)
