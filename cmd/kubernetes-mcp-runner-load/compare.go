@@ -261,6 +261,7 @@ type compare struct {
 	settle      time.Duration
 	profiles    string
 	runs        int
+	leftover    int // subscribed sessions earlier sides left on the stand-in
 }
 
 // endpoint is cluster i's own address: 127.0.0.0/8 is all loopback.
@@ -269,7 +270,8 @@ func (c *compare) endpoint(i int) string {
 	return fmt.Sprintf("http://127.%d.%d.%d:%s/mcp?c=%d", j>>16&255, j>>8&255, j&255, c.port, i)
 }
 
-// waitSubscribed waits until the server holds n subscribed sessions.
+// waitSubscribed waits until the server holds n subscribed sessions
+// beyond those a previous side left behind.
 func (c *compare) waitSubscribed(n int, limit time.Duration) error {
 	deadline := time.Now().Add(limit)
 	for {
@@ -277,19 +279,38 @@ func (c *compare) waitSubscribed(n int, limit time.Duration) error {
 		if err != nil {
 			return err
 		}
-		if int(got) == n {
+		if int(got)-c.leftover >= n {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("%d of %d sessions subscribed after %s", got, n, limit)
+			return fmt.Errorf("%d of %d sessions subscribed after %s", int(got)-c.leftover, n, limit)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 }
 
-// waitGone waits until the server holds no session, so that the next
-// measurement starts alone.
-func (c *compare) waitGone() error { return c.waitSubscribed(0, 2*time.Minute) }
+// waitGone waits until the server holds no more sessions than before the
+// side that just stopped, so that the next measurement starts alone. A
+// side that exits before its last session's DELETE leaves that session
+// on the stand-in, which never times sessions out: after 15 s those are
+// counted as left behind.
+func (c *compare) waitGone() error {
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		got, err := c.src.askInt("subs")
+		if err != nil {
+			return err
+		}
+		if int(got) <= c.leftover {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			c.leftover = int(got)
+			return nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
 
 // startFloor starts a floor of kind ("sdk" or "raw") on n clusters and
 // returns once every session is subscribed.
