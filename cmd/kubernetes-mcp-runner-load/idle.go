@@ -20,7 +20,6 @@ import (
 	"sync"
 	"time"
 
-
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/config"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/fault"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/intake"
