@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/scrape"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/mcpsession"
 )
 
 // compareMode runs the side-by-side measurement: the built runner and a
@@ -46,7 +47,7 @@ func runCompare(args []string, stdout, stderr io.Writer) int {
 	idle := fs.Duration("idle", 20*time.Second, "how long idle CPU is measured")
 	settleFor := fs.Duration("settle", 10*time.Second, "how long both sides stay idle after the last subscribe before memory is read")
 	keepalive := fs.Duration("keepalive", 30*time.Second, "the keepalive interval of both sides (the runner's default --sse-keepalive-interval)")
-	concurrency := fs.Int("connect-concurrency", 0, "handshakes the floor runs at once; 0 (no bound) is what the runner does")
+	concurrency := fs.Int("connect-concurrency", mcpsession.DefaultConnectConcurrency, "handshakes the floor runs at once: the runner's own bound by default")
 	stormClusters := fs.Int("storm-clusters", 50, "clusters of the storm")
 	stormFaults := fs.Int("storm-faults", 4, "faults sent to each storm cluster")
 	stormSlots := fs.Int("storm-slots", 10, "--max-concurrent-agents of the storm (fewer than its clusters, so faults queue)")

@@ -176,8 +176,8 @@ func (b baseline) since() idleFigures {
 // measureFloor subscribes a bare go-sdk client to each endpoint as the
 // compare mode's floor does (floor.go: the runner's protocol version, the
 // SDK's keepalive at the runner's interval, idle connections closed after
-// a second), all at once as the runner connects, and measures after the
-// same settle time.
+// a second), and measures after the
+// same settle time, at most as many handshakes at once as the runner.
 func measureFloor(endpoints []string, keepalive, settle time.Duration) (idleFigures, error) {
 	base := takeBaseline()
 	start := time.Now()
@@ -186,7 +186,7 @@ func measureFloor(endpoints []string, keepalive, settle time.Duration) (idleFigu
 	httpClient := &http.Client{Transport: &http.Transport{IdleConnTimeout: min(keepalive/2, time.Second), MaxIdleConnsPerHost: 8}}
 	var mu sync.Mutex
 	var closers []func()
-	err := forEach(endpoints, 0, func(ep string) error {
+	err := forEach(endpoints, mcpsession.DefaultConnectConcurrency, func(ep string) error {
 		closeFn, err := sdkSubscribe(ctx, httpClient, ep, keepalive, func() {})
 		if err == nil {
 			mu.Lock()

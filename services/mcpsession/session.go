@@ -76,6 +76,10 @@ type Options struct {
 	// together, and each later subscribe retry alone.
 	ConnectTimeout time.Duration
 	MaxEventBytes  int
+	// ConnectConcurrency bounds the handshakes a set runs at once (a
+	// slow one gives its slot up after a second); 0 means
+	// DefaultConnectConcurrency, negative no bound.
+	ConnectConcurrency int
 	// MaxReplyBytes bounds what is read of any response other than the
 	// event stream (the SDK reads a JSON reply whole); 0 means
 	// DefaultMaxReplyBytes.
@@ -171,7 +175,7 @@ type Session struct {
 // New returns the session service of a single cluster.
 func New(o Options) *Session {
 	o = o.withDefaults()
-	return newSession([]*binding{newBinding(o.Cluster, o, o.Now())}, o, newTransports(o.idleConnTimeout()), newBlindClock(o))
+	return newSession([]*binding{newBinding(o.Cluster, o, o.Now())}, o, newTransports(o.idleConnTimeout(), o.ConnectConcurrency), newBlindClock(o))
 }
 
 func newSession(bs []*binding, o Options, ts *transports, clock *blindClock) *Session {
@@ -311,6 +315,13 @@ func (s *Session) connectAndListen(ctx context.Context, onUp func()) sessionEnd 
 	connCtx, endConn := context.WithCancel(ctx)
 	defer endConn()
 	streamEnded := make(chan error, 1)
+	// The handshake waits for one of the set's connect slots (gate.go),
+	// held until every first subscribe has an answer.
+	leave, err := s.transports.gate.enter(ctx)
+	if err != nil {
+		return sessionEnd{reason: ReasonOther, err: err}
+	}
+	defer leave()
 	rec, httpClient, err := s.httpClient(connCtx, faults, func(err error) {
 		select {
 		case streamEnded <- err:
@@ -359,6 +370,7 @@ func (s *Session) connectAndListen(ctx context.Context, onUp func()) sessionEnd 
 	if !hs.done() {
 		return sessionEnd{reason: ReasonTimeout, err: fmt.Errorf("handshake took longer than %s", s.o.ConnectTimeout)}
 	}
+	leave()
 	onUp()
 	return s.listen(ctx, cs, rec, faults, streamEnded, refused)
 }

@@ -31,6 +31,8 @@ type transports struct {
 	// (client.go), made at the first connect.
 	clientOnce sync.Once
 	mcpClient  *sharedClient
+	// gate bounds the handshakes of these sessions that run at once.
+	gate *connectGate
 }
 
 // client returns the sessions' shared MCP client, announcing version.
@@ -48,11 +50,11 @@ type caTransport struct {
 // after idleTimeout. Keepalive pings travel on POST requests: closing the
 // connection a ping used before the next ping is due keeps an idle session
 // at one connection, its event stream.
-func newTransports(idleTimeout time.Duration) *transports {
+func newTransports(idleTimeout time.Duration, connectConcurrency int) *transports {
 	if idleTimeout <= 0 {
 		idleTimeout = 90 * time.Second
 	}
-	return &transports{idleTimeout: idleTimeout, byCA: make(map[string]*caTransport)}
+	return &transports{idleTimeout: idleTimeout, byCA: make(map[string]*caTransport), gate: newConnectGate(connectConcurrency)}
 }
 
 // get returns the transport for caFile. The file is read on every call, so
