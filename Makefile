@@ -38,7 +38,7 @@ load: build ## Measure intake, reconnection and shutdown on this machine (docs/b
 	go build -o $(BINARY)-load ./cmd/$(BINARY)-load
 	./$(BINARY)-load $(LOAD_ARGS)
 
-COMPARE_ARGS ?= --clusters 5000
+COMPARE_ARGS ?= --clusters 5000,10000
 load-compare: build ## The scale table: the built runner beside bare go-sdk sessions, with ratios (docs/benchmarks.md).
 	go build -o $(BINARY)-load ./cmd/$(BINARY)-load
 	./$(BINARY)-load compare --runner ./$(BINARY) $(COMPARE_ARGS)

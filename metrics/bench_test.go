@@ -6,30 +6,44 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"testing"
+	"time"
 )
 
-// BenchmarkScrape times one /metrics answer for a fleet whose every
-// cluster has received, filtered, completed and reconnected, against the
-// handler's 1 s timeout.
+// BenchmarkScrape times one uncompressed /metrics answer (to compare with
+// the handler's 1 s default timeout) for fleets of idle clusters (what every
+// cluster costs every scrape) and of clusters that have each received,
+// filtered, completed an agent and reconnected once (the first-use series
+// created).
 func BenchmarkScrape(b *testing.B) {
-	for _, n := range []int{1000, 5000} {
-		b.Run("clusters="+strconv.Itoa(n), func(b *testing.B) {
+	for _, c := range []struct {
+		clusters int
+		active   bool
+	}{{1000, false}, {5000, false}, {10000, false}, {5000, true}, {10000, true}} {
+		name := "idle"
+		if c.active {
+			name = "active"
+		}
+		b.Run(name+"/clusters="+strconv.Itoa(c.clusters), func(b *testing.B) {
 			reg := NewRegistry()
-			names := make([]string, n)
+			names := make([]string, c.clusters)
 			for i := range names {
 				names[i] = "cluster-" + strconv.Itoa(i)
 			}
 			m := New(reg, BuildInfo{}, names)
-			for _, c := range names {
-				m.EventsReceived.WithLabelValues(c, "critical").Inc()
-				m.EventsFiltered.WithLabelValues(c, "duplicate").Inc()
-				m.AgentsCompleted.WithLabelValues(c, "success").Inc()
-				m.AgentDuration.WithLabelValues(c, "success").Observe(42)
-				m.SSEReconnections.WithLabelValues(c, "stream_closed").Inc()
-				m.SSEConnectionErrors.WithLabelValues(c, "stream_closed").Inc()
-				m.SSEConnectionDuration.WithLabelValues(c).Observe(3600)
+			for _, n := range names {
+				m.SSEConnectionsActive.WithLabelValues(n).Set(1)
+				if !c.active {
+					continue
+				}
+				m.EventsReceived.WithLabelValues(n, "critical").Inc()
+				m.EventsFiltered.WithLabelValues(n, "duplicate").Inc()
+				m.AgentsCompleted.WithLabelValues(n, "success").Inc()
+				m.AgentDuration.WithLabelValues("success").Observe(42)
+				m.SSEReconnections.WithLabelValues(n, "stream_closed").Inc()
+				m.SSEConnectionErrors.WithLabelValues(n, "stream_closed").Inc()
+				m.SSEConnectionDuration.Observe(3600)
 			}
-			h := Handler(reg, 0, slog.New(slog.DiscardHandler))
+			h := Handler(reg, time.Minute, slog.New(slog.DiscardHandler)) // measured, not cut at the default
 			var size int
 			b.ResetTimer()
 			for range b.N {
@@ -41,7 +55,7 @@ func BenchmarkScrape(b *testing.B) {
 				size = rec.Body.Len()
 				_, _ = io.Copy(io.Discard, rec.Body)
 			}
-			b.ReportMetric(float64(size)/(1<<20), "MiB/scrape")
+			b.ReportMetric(float64(size)/1e6, "MB/scrape")
 		})
 	}
 }

@@ -20,8 +20,8 @@ func (m *Metrics) RemoveCluster(c string) {
 	}{
 		m.EventsReceived, m.EventsFiltered, m.EventsQueued, m.EventsExpired, m.EventsDequeued,
 		m.EventsDisplaced, m.QueueDepth, m.AgentsSpawned, m.AgentsCompleted, m.AgentsTimeout,
-		m.AgentsActive, m.AgentDuration, m.BreakerEventsDropped, m.SSEConnectionsActive,
-		m.SSEReconnections, m.SSEConnectionErrors, m.SSEConnectionDuration, m.SSEDisconnectedSeconds,
+		m.AgentsActive, m.BreakerEventsDropped, m.SSEConnectionsActive,
+		m.SSEReconnections, m.SSEConnectionErrors, m.SSEDisconnectedSeconds,
 		m.EventsReconciled, m.ReconcileFailures,
 		m.EventsRestored, m.IncidentsRequeued, m.IncidentsAbandoned,
 		m.AlertmanagerAlertsReceived, m.AlertmanagerAlerts, m.EventsResolved, m.AgentLeftoverProcesses,

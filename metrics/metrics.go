@@ -75,19 +75,19 @@ type BuildInfo struct {
 
 // Metrics holds every collector.
 type Metrics struct {
-	EventsReceived  *prometheus.CounterVec // cluster, severity
-	EventsFiltered  *prometheus.CounterVec // cluster, reason
-	EventsQueued    *prometheus.CounterVec // cluster
-	EventsExpired   *prometheus.CounterVec // cluster
-	EventsDequeued  *prometheus.CounterVec // cluster
-	EventsDisplaced *prometheus.CounterVec // cluster
-	QueueDepth      *prometheus.GaugeVec   // cluster
-	AgentsSpawned   *prometheus.CounterVec // cluster
-	AgentsCompleted *prometheus.CounterVec // cluster, status
-	AgentsTimeout   *prometheus.CounterVec // cluster
-	AgentsActive    *prometheus.GaugeVec   // cluster
-	AgentDuration   *prometheus.HistogramVec
-	AgentCleanups   *prometheus.CounterVec // outcome
+	EventsReceived  *prometheus.CounterVec   // cluster, severity
+	EventsFiltered  *prometheus.CounterVec   // cluster, reason
+	EventsQueued    *prometheus.CounterVec   // cluster
+	EventsExpired   *prometheus.CounterVec   // cluster
+	EventsDequeued  *prometheus.CounterVec   // cluster
+	EventsDisplaced *prometheus.CounterVec   // cluster
+	QueueDepth      *prometheus.GaugeVec     // cluster
+	AgentsSpawned   *prometheus.CounterVec   // cluster
+	AgentsCompleted *prometheus.CounterVec   // cluster, status
+	AgentsTimeout   *prometheus.CounterVec   // cluster
+	AgentsActive    *prometheus.GaugeVec     // cluster
+	AgentDuration   *prometheus.HistogramVec // status (no cluster: see the cardinality budget)
+	AgentCleanups   *prometheus.CounterVec   // outcome
 	// EventsDeferred counts faults put back in their queue because their
 	// incident's workspace could not be written (a full disk).
 	EventsDeferred prometheus.Counter
@@ -98,7 +98,7 @@ type Metrics struct {
 	SSEConnectionsActive  *prometheus.GaugeVec   // cluster
 	SSEReconnections      *prometheus.CounterVec // cluster, reason
 	SSEConnectionErrors   *prometheus.CounterVec // cluster, reason
-	SSEConnectionDuration *prometheus.HistogramVec
+	SSEConnectionDuration prometheus.Histogram   // no labels, as the seed gives it
 	// SSEDisconnectedSeconds is each cluster's blind time: seconds without
 	// a live subscription, during which the server's faults are lost.
 	SSEDisconnectedSeconds *prometheus.CounterVec // cluster
@@ -167,9 +167,8 @@ type Metrics struct {
 	Budget Budget
 }
 
-// New registers every collector on reg and initialises the per-cluster
-// series, so dashboards and alerts see zeros rather than absent series.
-// It is long because it is the table of every collector: one line each.
+// New registers every collector on reg and initialises the series each
+// configured cluster starts with (AddCluster). It is long because it is the table of every collector: one line each.
 func New(reg prometheus.Registerer, build BuildInfo, clusters []string) *Metrics {
 	f := promauto.With(reg)
 	counter := func(name, help string, labels ...string) *prometheus.CounterVec {
@@ -194,7 +193,7 @@ func New(reg prometheus.Registerer, build BuildInfo, clusters []string) *Metrics
 			Namespace: Namespace, Name: "agent_duration_seconds",
 			Help:    "Wall-clock duration of investigation agents, by final status.",
 			Buckets: AgentDurationBuckets,
-		}, []string{"cluster", "status"}),
+		}, []string{"status"}),
 		AgentCleanups: counter("agent_cleanups_total", "Runs of the agent cleanup command, by outcome.", "outcome"),
 		EventsDeferred: f.NewCounter(prometheus.CounterOpts{Namespace: Namespace, Name: "events_deferred_total",
 			Help: "Faults put back in their queue because their incident's workspace could not be written (a full disk); they are dequeued again."}),
@@ -208,11 +207,11 @@ func New(reg prometheus.Registerer, build BuildInfo, clusters []string) *Metrics
 		SSEConnectionsActive: gauge("sse_connections_active", "Live MCP sessions subscribed to faults (0 or 1 per cluster).", "cluster"),
 		SSEReconnections:     counter("sse_reconnections_total", "Reconnection attempts to kubernetes-mcp-server, by the reason of the preceding failure.", "cluster", "reason"),
 		SSEConnectionErrors:  counter("sse_connection_errors_total", "Failed or lost MCP sessions, by reason.", "cluster", "reason"),
-		SSEConnectionDuration: f.NewHistogramVec(prometheus.HistogramOpts{
+		SSEConnectionDuration: f.NewHistogram(prometheus.HistogramOpts{
 			Namespace: Namespace, Name: "sse_connection_duration_seconds",
 			Help:    "How long each MCP session stayed connected, observed on disconnect.",
 			Buckets: ConnectionDurationBuckets,
-		}, []string{"cluster"}),
+		}),
 		SSEDisconnectedSeconds: counter("sse_disconnected_seconds_total", "Seconds a cluster spent without a live fault subscription (from start until the first subscribe, and during every outage); faults the server detected then were not delivered.", "cluster"),
 		EventsReconciled:       counter("events_reconciled_total", "Faults a reconcile after a blind window found in the current cluster state and submitted to intake.", "cluster"),
 		ReconcileDuration: f.NewHistogram(prometheus.HistogramOpts{
@@ -277,6 +276,11 @@ func New(reg prometheus.Registerer, build BuildInfo, clusters []string) *Metrics
 	for _, c := range clusters {
 		m.AddCluster(c)
 	}
+	// One duration histogram per status for the whole runner: a constant
+	// 50 series, there from the start so rate() sees the first agent.
+	for _, st := range AgentStatuses {
+		m.AgentDuration.WithLabelValues(st)
+	}
 	for _, op := range StateOps {
 		m.StateWriteErrors.WithLabelValues(op)
 	}
@@ -300,13 +304,24 @@ func New(reg prometheus.Registerer, build BuildInfo, clusters []string) *Metrics
 	return m
 }
 
+// PreCreatedPerCluster is the cardinality budget's count of the series
+// AddCluster creates for one idle cluster; everything else labelled by
+// cluster appears on first use.
+const PreCreatedPerCluster = 10
+
 // AddCluster initialises the series of a configured cluster, at start and
-// when a reload adds it.
+// when a reload adds it: the seed's single-label families the alerts and
+// the dashboard read as zeros (queue, agents, breaker, session) and the
+// blind time. The families labelled by cluster and a reason, severity or
+// status, and the families beyond the seed that count rare events
+// (restores, requeues, reconciles, leftovers), appear on first use: at
+// thousands of clusters their pre-created zeros were most of the scrape
+// and a quarter of the heap. docs/metrics.md says how each alert reads a
+// series before it exists.
 func (m *Metrics) AddCluster(c string) {
 	m.EventsQueued.WithLabelValues(c)
 	m.EventsExpired.WithLabelValues(c)
 	m.EventsDequeued.WithLabelValues(c)
-	m.EventsDisplaced.WithLabelValues(c)
 	m.QueueDepth.WithLabelValues(c)
 	m.AgentsSpawned.WithLabelValues(c)
 	m.AgentsTimeout.WithLabelValues(c)
@@ -314,39 +329,6 @@ func (m *Metrics) AddCluster(c string) {
 	m.BreakerEventsDropped.WithLabelValues(c)
 	m.SSEConnectionsActive.WithLabelValues(c)
 	m.SSEDisconnectedSeconds.WithLabelValues(c)
-	m.EventsReconciled.WithLabelValues(c)
-	for _, r := range ReconcileFailureReasons {
-		m.ReconcileFailures.WithLabelValues(c, r)
-	}
-	m.EventsRestored.WithLabelValues(c)
-	m.IncidentsRequeued.WithLabelValues(c)
-	m.IncidentsAbandoned.WithLabelValues(c)
-	m.EventsResolved.WithLabelValues(c)
-	m.EventsGrouped.WithLabelValues(c)
-	m.EventsRelated.WithLabelValues(c)
-	m.TopologySkipped.WithLabelValues(c)
-	for _, v := range []string{"right", "wrong"} {
-		m.IncidentFeedback.WithLabelValues(c, v)
-	}
-	m.AgentLeftoverProcesses.WithLabelValues(c)
-	m.Budget.addCluster(c)
-	// Every known combination of the labelled families exists from
-	// start, so dashboards and increase() see the first event.
-	for _, sev := range Severities {
-		m.EventsReceived.WithLabelValues(c, sev)
-	}
-	for _, r := range FilterReasons {
-		m.EventsFiltered.WithLabelValues(c, r)
-	}
-	for _, st := range AgentStatuses {
-		m.AgentsCompleted.WithLabelValues(c, st)
-		m.AgentDuration.WithLabelValues(c, st)
-	}
-	for _, r := range ConnectionReasons {
-		m.SSEReconnections.WithLabelValues(c, r)
-		m.SSEConnectionErrors.WithLabelValues(c, r)
-	}
-	m.SSEConnectionDuration.WithLabelValues(c)
 }
 
 // NewRegistry returns a registry holding the Go runtime and process
@@ -370,17 +352,29 @@ func Catalog() map[string][]string {
 	m.EventsReceived.WithLabelValues("c", Severities[0])
 	m.EventsFiltered.WithLabelValues("c", FilterReasons[0])
 	m.AgentsCompleted.WithLabelValues("c", AgentStatuses[0])
-	m.AgentDuration.WithLabelValues("c", AgentStatuses[0])
+	m.AgentDuration.WithLabelValues(AgentStatuses[0])
 	m.AgentCleanups.WithLabelValues(CleanupOutcome[0])
 	m.SSEReconnections.WithLabelValues("c", ConnectionReasons[0])
 	m.SSEConnectionErrors.WithLabelValues("c", ConnectionReasons[0])
-	m.SSEConnectionDuration.WithLabelValues("c")
+	m.EventsDisplaced.WithLabelValues("c")
+	m.EventsReconciled.WithLabelValues("c")
+	m.ReconcileFailures.WithLabelValues("c", ReconcileFailureReasons[0])
+	m.EventsRestored.WithLabelValues("c")
+	m.IncidentsRequeued.WithLabelValues("c")
+	m.IncidentsAbandoned.WithLabelValues("c")
+	m.EventsResolved.WithLabelValues("c")
+	m.AgentLeftoverProcesses.WithLabelValues("c")
 	m.InitSinks([]string{"s"})
 	m.AlertmanagerAlertsReceived.WithLabelValues("c", Severities[0])
 	m.AlertmanagerAlerts.WithLabelValues("c", AlertmanagerOutcomes[0])
 	m.ShardInfo.WithLabelValues("0", "1")
 	m.Budget.RemainingUSD.WithLabelValues(BudgetScopeGlobal)
 	m.Budget.RemainingRuns.WithLabelValues(BudgetScopeGlobal)
+	m.Budget.addCluster("c")
+	m.EventsGrouped.WithLabelValues("c")
+	m.EventsRelated.WithLabelValues("c")
+	m.TopologySkipped.WithLabelValues("c")
+	m.IncidentFeedback.WithLabelValues("c", "right")
 	families, err := reg.Gather()
 	if err != nil {
 		panic(err) // a registry of our own collectors cannot fail

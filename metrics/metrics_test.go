@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -26,13 +27,13 @@ var seedMetrics = map[string][]string{
 	"agents_completed_total":               {"cluster", "status"},
 	"agents_timeout_total":                 {"cluster"},
 	"agents_active":                        {"cluster"},
-	"agent_duration_seconds":               {"cluster", "status"},
+	"agent_duration_seconds":               {"status"},
 	"circuit_breaker_state":                nil,
 	"circuit_breaker_events_dropped_total": {"cluster"},
 	"sse_connections_active":               {"cluster"},
 	"sse_reconnections_total":              {"cluster", "reason"},
 	"sse_connection_errors_total":          {"cluster", "reason"},
-	"sse_connection_duration_seconds":      {"cluster"},
+	"sse_connection_duration_seconds":      nil,
 	"build_info":                           {"build_date", "git_commit", "version"},
 	"up":                                   nil,
 	// Ours, beyond the seed.
@@ -81,14 +82,25 @@ func populated(t *testing.T) (*prometheus.Registry, *Metrics) {
 	m.EventsReceived.WithLabelValues("prod", "critical").Inc()
 	m.EventsFiltered.WithLabelValues("prod", "duplicate").Inc()
 	m.AgentsCompleted.WithLabelValues("prod", "success").Inc()
-	m.AgentDuration.WithLabelValues("prod", "success").Observe(3)
+	m.AgentDuration.WithLabelValues("success").Observe(3)
 	m.SSEReconnections.WithLabelValues("prod", "connection_refused").Inc()
 	m.SSEConnectionErrors.WithLabelValues("prod", "connection_refused").Inc()
-	m.SSEConnectionDuration.WithLabelValues("prod").Observe(100)
+	m.SSEConnectionDuration.Observe(100)
 	m.AgentCleanups.WithLabelValues("success").Inc()
 	m.AlertmanagerAlertsReceived.WithLabelValues("prod", "warning").Inc()
 	m.AlertmanagerAlerts.WithLabelValues("prod", "queued").Inc()
 	m.ShardInfo.WithLabelValues("0", "1").Set(1)
+	// Families beyond the seed that appear on first use.
+	for _, v := range []*prometheus.CounterVec{m.EventsDisplaced, m.EventsReconciled, m.EventsRestored,
+		m.IncidentsRequeued, m.IncidentsAbandoned, m.EventsResolved, m.AgentLeftoverProcesses} {
+		v.WithLabelValues("prod").Inc()
+	}
+	m.ReconcileFailures.WithLabelValues("prod", "timeout").Inc()
+	for _, v := range []*prometheus.CounterVec{m.EventsGrouped, m.EventsRelated, m.TopologySkipped} {
+		v.WithLabelValues("prod").Inc()
+	}
+	m.IncidentFeedback.WithLabelValues("prod", "wrong").Inc()
+	m.Budget.addCluster("prod")
 	return reg, m
 }
 
@@ -203,6 +215,37 @@ func TestLabelCardinalityIsBounded(t *testing.T) {
 		testutil.CollectAndCount(m.AgentsCompleted) + testutil.CollectAndCount(m.SSEConnectionErrors)
 	if n != limit {
 		t.Fatalf("%d series, want exactly %d", n, limit)
+	}
+}
+
+// TestAnIdleClusterStartsWithItsBudgetOfSeries: a configured cluster adds
+// exactly the pre-created series of the cardinality budget, and none of
+// the families that appear on first use.
+func TestAnIdleClusterStartsWithItsBudgetOfSeries(t *testing.T) {
+	count := func(n int) int {
+		reg := prometheus.NewRegistry()
+		clusters := make([]string, n)
+		for i := range clusters {
+			clusters[i] = "c" + strconv.Itoa(i)
+		}
+		New(reg, BuildInfo{}, clusters)
+		families, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		total := 0
+		for _, mf := range families {
+			for _, s := range mf.GetMetric() {
+				total++
+				if h := s.GetHistogram(); h != nil {
+					total += len(h.GetBucket()) + 2 // +Inf, _sum and _count beside the buckets
+				}
+			}
+		}
+		return total
+	}
+	if got := count(11) - count(10); got != PreCreatedPerCluster {
+		t.Fatalf("one more cluster adds %d series, want %d", got, PreCreatedPerCluster)
 	}
 }
 

@@ -171,37 +171,46 @@ func TestBinaryUnusableStateDir(t *testing.T) {
 	})
 }
 
-// TestBinaryEveryFamilyExistsFromStart: a fresh runner that has seen no
-// event already exports every labelled family for each configured cluster,
-// every known label value at 0, so dashboards and increase() see the
-// first event.
-func TestBinaryEveryFamilyExistsFromStart(t *testing.T) {
+// TestBinaryPreCreatesTheBudgetedSeries: a fresh runner that has seen no
+// event exports, for each configured cluster, the series of the
+// cardinality budget at 0 (the ones alerts read), the runner-wide duration
+// histograms, and none of the families that appear on first use.
+func TestBinaryPreCreatesTheBudgetedSeries(t *testing.T) {
 	r := startRunner(t, "--cluster", "a=http://127.0.0.1:1/mcp", "--cluster", "b=http://127.0.0.1:2/mcp", "--agent-command", "/bin/true")
 	exposition := r.scrape()
-	want := map[string][]string{
-		"kubernetes_mcp_runner_events_received_total":                 {`severity="critical"`, `severity="unknown"`},
-		"kubernetes_mcp_runner_events_filtered_total":                 {`reason="severity_low"`, `reason="queue_full"`},
-		"kubernetes_mcp_runner_agents_completed_total":                {`status="success"`, `status="timeout"`, `status="error"`},
-		"kubernetes_mcp_runner_agent_duration_seconds_count":          {`status="failure"`},
-		"kubernetes_mcp_runner_sse_reconnections_total":               {`reason="stream_closed"`},
-		"kubernetes_mcp_runner_sse_connection_errors_total":           {`reason="keepalive_timeout"`},
-		"kubernetes_mcp_runner_sse_connection_duration_seconds_count": {""},
-		"kubernetes_mcp_runner_agent_leftover_processes_total":        {""},
-	}
-	for family, values := range want {
-		for _, cluster := range []string{"a", "b"} {
-			for _, v := range values {
-				found := false
-				for _, line := range strings.Split(exposition, "\n") {
-					if strings.HasPrefix(line, family+"{") && strings.Contains(line, `cluster="`+cluster+`"`) && strings.Contains(line, v) {
-						found = true
-						break
-					}
-				}
-				if !found {
-					t.Errorf("no %s{cluster=%q,%s} series in a fresh runner's scrape", family, cluster, v)
-				}
+	has := func(family, match string) bool {
+		for _, line := range strings.Split(exposition, "\n") {
+			if (strings.HasPrefix(line, family+"{") || strings.HasPrefix(line, family+" ")) && strings.Contains(line, match) {
+				return true
 			}
+		}
+		return false
+	}
+	for _, family := range []string{
+		"kubernetes_mcp_runner_events_queued_total", "kubernetes_mcp_runner_events_expired_total",
+		"kubernetes_mcp_runner_events_dequeued_total", "kubernetes_mcp_runner_queue_depth",
+		"kubernetes_mcp_runner_agents_spawned_total", "kubernetes_mcp_runner_agents_timeout_total",
+		"kubernetes_mcp_runner_agents_active", "kubernetes_mcp_runner_circuit_breaker_events_dropped_total",
+		"kubernetes_mcp_runner_sse_connections_active",
+	} {
+		for _, cluster := range []string{"a", "b"} {
+			if !has(family, `cluster="`+cluster+`"`) {
+				t.Errorf("no %s{cluster=%q} series in a fresh runner's scrape", family, cluster)
+			}
+		}
+	}
+	if !has("kubernetes_mcp_runner_agent_duration_seconds_count", `status="failure"`) {
+		t.Error("no agent_duration_seconds{status=\"failure\"} in a fresh runner's scrape")
+	}
+	if !has("kubernetes_mcp_runner_sse_connection_duration_seconds_count", "") {
+		t.Error("no sse_connection_duration_seconds in a fresh runner's scrape")
+	}
+	for _, family := range []string{
+		"kubernetes_mcp_runner_events_received_total", "kubernetes_mcp_runner_agents_completed_total",
+		"kubernetes_mcp_runner_agent_leftover_processes_total", "kubernetes_mcp_runner_events_restored_total",
+	} {
+		if has(family, `cluster="a"`) {
+			t.Errorf("%s{cluster=\"a\"} exists before its first event; it is a first-use family", family)
 		}
 	}
 }

@@ -20,8 +20,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/modelcontextprotocol/go-sdk/mcp"
-
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/config"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/fault"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/intake"
@@ -138,7 +136,7 @@ func runIdleSide(args []string, stdout, stderr io.Writer) int {
 	var f idleFigures
 	var err error
 	if args[0] == "floor" {
-		f, err = measureFloor(endpoints, settle)
+		f, err = measureFloor(endpoints, keepalive, settle)
 	} else {
 		f, err = measureRunner(endpoints, keepalive, settle, args[3])
 	}
@@ -175,50 +173,37 @@ func (b baseline) since() idleFigures {
 	return idleFigures{RSS: now.rss - b.rss, Heap: now.heap - b.heap, Stacks: now.stacks - b.stacks, Goroutines: now.goroutines - b.goroutines, FDs: now.fds - b.fds}
 }
 
-// measureFloor subscribes a bare go-sdk client to each endpoint the way the
-// SDK's own example does (no keepalive), lets the idle connections the
-// handshake used close, and measures.
-func measureFloor(endpoints []string, settle time.Duration) (idleFigures, error) {
+// measureFloor subscribes a bare go-sdk client to each endpoint as the
+// compare mode's floor does (floor.go: the runner's protocol version, the
+// SDK's keepalive at the runner's interval, idle connections closed after
+// a second), and measures after the
+// same settle time, at most as many handshakes at once as the runner.
+func measureFloor(endpoints []string, keepalive, settle time.Duration) (idleFigures, error) {
 	base := takeBaseline()
 	start := time.Now()
-	sessions := make([]*mcp.ClientSession, len(endpoints))
-	errs := make(chan error, len(endpoints))
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 64)
-	for i, ep := range endpoints {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			client := mcp.NewClient(&mcp.Implementation{Name: "floor", Version: "0"}, &mcp.ClientOptions{
-				LoggingMessageHandler: func(context.Context, *mcp.LoggingMessageRequest) {},
-			})
-			ctx := context.Background()
-			cs, err := client.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: ep, MaxRetries: -1}, &mcp.ClientSessionOptions{ProtocolVersion: mcpsession.ProtocolVersion})
-			if err != nil {
-				errs <- err
-				return
-			}
-			if err := cs.SetLoggingLevel(ctx, &mcp.SetLoggingLevelParams{Level: "warning"}); err != nil {
-				errs <- err
-				return
-			}
-			if _, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "events_subscribe", Arguments: map[string]any{"mode": "faults"}}); err != nil {
-				errs <- err
-				return
-			}
-			sessions[i] = cs
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	if err := <-errs; err != nil {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	httpClient := &http.Client{Transport: &http.Transport{IdleConnTimeout: min(keepalive/2, time.Second), MaxIdleConnsPerHost: 8}}
+	var mu sync.Mutex
+	var closers []func()
+	err := forEach(endpoints, mcpsession.DefaultConnectConcurrency, func(ep string) error {
+		closeFn, err := sdkSubscribe(ctx, httpClient, ep, keepalive, func() {})
+		if err == nil {
+			mu.Lock()
+			closers = append(closers, closeFn)
+			mu.Unlock()
+		}
+		return err
+	})
+	defer func() {
+		for _, c := range closers {
+			c()
+		}
+	}()
+	if err != nil {
 		return idleFigures{}, err
 	}
 	connected := time.Since(start)
-	// What the default transport's 90 s idle timeout would do in time.
-	http.DefaultTransport.(*http.Transport).CloseIdleConnections()
 	time.Sleep(settle)
 	f := base.since()
 	f.Connected = connected

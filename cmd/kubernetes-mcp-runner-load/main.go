@@ -13,7 +13,7 @@
 //	kubernetes-mcp-runner-load flood [--faults N] [--submit-delay D]
 //	kubernetes-mcp-runner-load idle [--clusters N] [--keepalive D] [--settle D] [--profile-dir DIR]
 //	kubernetes-mcp-runner-load readers [--readers N] [--incidents N] [--duration D] [--runner PATH]
-//	kubernetes-mcp-runner-load compare [--clusters N] [--faults N] [--faults-per-cluster N] [--idle D] [--runs N] [--runner PATH]
+//	kubernetes-mcp-runner-load compare [--clusters N,N] [--only intake,idle,storm] [--runs N] [--idle D] [--settle D] [--storm-clusters N --storm-faults N --storm-slots N] [--runner PATH]
 package main
 
 import (

@@ -431,7 +431,7 @@ func (d *Dispatcher) runIncident(it queue.Item, id string, probe bool) incident.
 			d.o.Breaker.Record(false, probe)
 		}
 		m.AgentsCompleted.WithLabelValues(cluster, string(status)).Inc()
-		m.AgentDuration.WithLabelValues(cluster, string(status)).Observe(0)
+		m.AgentDuration.WithLabelValues(string(status)).Observe(0)
 		return status
 	}
 	if err := os.MkdirAll(filepath.Join(ws, incident.OutputDir), 0o700); err != nil {
@@ -566,7 +566,7 @@ func (d *Dispatcher) conclude(it queue.Item, probe bool, started time.Time, resu
 		d.o.Breaker.Record(false, probe)
 	}
 	m.AgentsCompleted.WithLabelValues(cluster, string(result.Status)).Inc()
-	m.AgentDuration.WithLabelValues(cluster, string(result.Status)).Observe(duration.Seconds())
+	m.AgentDuration.WithLabelValues(string(result.Status)).Observe(duration.Seconds())
 
 	level := slog.LevelInfo
 	if result.Status != incident.StatusSuccess {

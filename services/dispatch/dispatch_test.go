@@ -225,7 +225,7 @@ func TestSuccess(t *testing.T) {
 	if got := testutil.ToFloat64(f.m.AgentsTimeout.WithLabelValues("prod")); got != 0 {
 		t.Errorf("timeouts %v", got)
 	}
-	if n := histogramCount(t, f.m.AgentDuration, "prod", "success"); n != 1 {
+	if n := histogramCount(t, f.m.AgentDuration, "success"); n != 1 {
 		t.Errorf("duration observed %d times", n)
 	}
 	if strings.Contains(f.logs.String(), "Agent execution timeout") {

@@ -76,7 +76,7 @@ func TestRunnerIOFailureIsAnErrorNotABreakerFailure(t *testing.T) {
 	if got := f.completed("prod", incident.StatusFailure); got != 0 {
 		t.Errorf("%v incidents counted as agent failures", got)
 	}
-	if got := histogramCount(t, f.m.AgentDuration, "prod", "error"); got != 4 {
+	if got := histogramCount(t, f.m.AgentDuration, "error"); got != 4 {
 		t.Errorf("duration{status=error} observed %d times, want 4", got)
 	}
 	if !strings.Contains(f.logs.String(), `"status":"error"`) || !strings.Contains(f.logs.String(), "create workspace") {

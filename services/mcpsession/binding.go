@@ -86,7 +86,7 @@ func (b *binding) down(now time.Time) {
 	}
 	b.blindAt, b.counted = now, now
 	b.m.SSEConnectionsActive.WithLabelValues(b.name).Set(0)
-	b.m.SSEConnectionDuration.WithLabelValues(b.name).Observe(now.Sub(b.upSince).Seconds())
+	b.m.SSEConnectionDuration.Observe(now.Sub(b.upSince).Seconds())
 }
 
 // account adds the blind time since the last call to the counter, so a

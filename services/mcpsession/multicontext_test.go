@@ -214,8 +214,12 @@ func TestServerClusterNameMismatchIsLoggedOncePerSession(t *testing.T) {
 	if n := strings.Count(h.logs.String(), `"reported_cluster":"kind-kind"`); n != 1 {
 		t.Errorf("mismatch logged %d times in one session, want 1", n)
 	}
-	// Only the configured cluster's series, one per severity, exist.
-	if n := testutil.CollectAndCount(h.m.EventsReceived); n != len(metrics.Severities) {
+	// Only the configured cluster's series exists (severities appear on
+	// first use: one, critical).
+	if n := testutil.CollectAndCount(h.m.EventsReceived); n != 1 {
 		t.Errorf("%d received series; the server's name became a label", n)
+	}
+	if v := testutil.ToFloat64(h.m.EventsReceived.WithLabelValues("prod", "critical")); v != 3 {
+		t.Errorf("received{cluster=prod,severity=critical} = %v, want 3", v)
 	}
 }

@@ -76,6 +76,10 @@ type Options struct {
 	// together, and each later subscribe retry alone.
 	ConnectTimeout time.Duration
 	MaxEventBytes  int
+	// ConnectConcurrency bounds the handshakes a set runs at once (a
+	// slow one gives its slot up after a second); 0 means
+	// DefaultConnectConcurrency, negative no bound.
+	ConnectConcurrency int
 	// MaxReplyBytes bounds what is read of any response other than the
 	// event stream (the SDK reads a JSON reply whole); 0 means
 	// DefaultMaxReplyBytes.
@@ -178,7 +182,7 @@ type Session struct {
 // New returns the session service of a single cluster.
 func New(o Options) *Session {
 	o = o.withDefaults()
-	return newSession([]*binding{newBinding(o.Cluster, o, o.Now())}, o, newTransports(o.idleConnTimeout()), newBlindClock(o))
+	return newSession([]*binding{newBinding(o.Cluster, o, o.Now())}, o, newTransports(o.idleConnTimeout(), o.ConnectConcurrency), newBlindClock(o))
 }
 
 func newSession(bs []*binding, o Options, ts *transports, clock *blindClock) *Session {
@@ -318,6 +322,13 @@ func (s *Session) connectAndListen(ctx context.Context, onUp func()) sessionEnd 
 	connCtx, endConn := context.WithCancel(ctx)
 	defer endConn()
 	streamEnded := make(chan error, 1)
+	// The handshake waits for one of the set's connect slots (gate.go),
+	// held until every first subscribe has an answer.
+	leave, err := s.transports.gate.enter(ctx)
+	if err != nil {
+		return sessionEnd{reason: ReasonOther, err: err}
+	}
+	defer leave()
 	rec, httpClient, err := s.httpClient(connCtx, faults, func(err error) {
 		select {
 		case streamEnded <- err:
@@ -329,11 +340,12 @@ func (s *Session) connectAndListen(ctx context.Context, onUp func()) sessionEnd 
 	}
 	hs := s.startHandshake(ctx, rec)
 	defer hs.stop()
-	cs, err := s.dial(hs.sessionCtx, httpClient)
+	var cs *mcp.ClientSession
+	onFreshStack(func() { cs, err = s.dial(hs.sessionCtx, httpClient) })
 	if err != nil {
 		return hs.failed(err, "connect "+config.RedactURL(s.bindings[0].cluster.Endpoint), ReasonProtocol)
 	}
-	defer cs.Close()
+	defer s.transports.client(s.o.Version).close(cs)
 	s.runs = &reconciles{ctx: connCtx, caller: s.o.Reconcile.Caller(cs)}
 	// Before the close: lookups still waiting fail and their faults go on.
 	defer s.startTopology(cs).stop()
@@ -345,7 +357,8 @@ func (s *Session) connectAndListen(ctx context.Context, onUp func()) sessionEnd 
 	}()
 	// Faults are sent at level warning whatever their severity; without
 	// setLevel the server sends nothing at all.
-	if err := cs.SetLoggingLevel(hs.connectCtx, &mcp.SetLoggingLevelParams{Level: "warning"}); err != nil {
+	onFreshStack(func() { err = cs.SetLoggingLevel(hs.connectCtx, &mcp.SetLoggingLevelParams{Level: "warning"}) })
+	if err != nil {
 		return hs.failed(err, "logging/setLevel", ReasonProtocol)
 	}
 	defer func() {
@@ -356,15 +369,41 @@ func (s *Session) connectAndListen(ctx context.Context, onUp func()) sessionEnd 
 			b.down(now)
 		}
 	}()
-	refused, end, ok := s.subscribeAll(hs, cs)
+	var refused map[*binding]attemptFailure
+	var end sessionEnd
+	var ok bool
+	onFreshStack(func() { refused, end, ok = s.subscribeAll(hs, cs) })
 	if !ok {
 		return end
 	}
 	if !hs.done() {
 		return sessionEnd{reason: ReasonTimeout, err: fmt.Errorf("handshake took longer than %s", s.o.ConnectTimeout)}
 	}
+	leave()
 	onUp()
 	return s.listen(ctx, cs, rec, faults, streamEnded, refused)
+}
+
+// onFreshStack runs fn on a goroutine of its own and waits for it. The
+// calls of a handshake or a ping (the SDK's encoding, the HTTP round trip)
+// grow a goroutine's stack to 16 KiB and more; on the session's own
+// goroutine, which lives as long as the session, that stack would stay
+// with every idle cluster. A goroutine that exits gives its stack back. A
+// panic in fn is raised again here, where the supervisor recovers it.
+func onFreshStack(fn func()) {
+	var p any
+	done := make(chan struct{})
+	go func() {
+		defer func() {
+			p = recover()
+			close(done)
+		}()
+		fn()
+	}()
+	<-done
+	if p != nil {
+		panic(p)
+	}
 }
 
 // handshake bounds connect, setLevel and the first subscriptions by
@@ -422,15 +461,6 @@ func (hs *handshake) failed(err error, what string, fallback string) sessionEnd 
 
 // dial connects the MCP client over the cluster's transport.
 func (s *Session) dial(sessionCtx context.Context, httpClient *http.Client) (*mcp.ClientSession, error) {
-	// Other notifications (subscription errors, ordinary logs) are few
-	// and come through the SDK, which calls the handler from its reader.
-	client := mcp.NewClient(&mcp.Implementation{Name: "kubernetes-mcp-runner", Version: s.o.Version}, &mcp.ClientOptions{
-		Capabilities: &mcp.ClientCapabilities{},
-		Logger:       slog.New(slog.DiscardHandler),
-		LoggingMessageHandler: func(_ context.Context, req *mcp.LoggingMessageRequest) {
-			s.handleMessage(req.Params)
-		},
-	})
 	c := s.bindings[0].cluster
 	var transport mcp.Transport
 	switch c.Transport {
@@ -446,7 +476,7 @@ func (s *Session) dial(sessionCtx context.Context, httpClient *http.Client) (*mc
 			MaxEventSize: s.o.MaxEventBytes,
 		}
 	}
-	cs, err := client.Connect(sessionCtx, transport, &mcp.ClientSessionOptions{ProtocolVersion: ProtocolVersion})
+	cs, err := s.transports.client(s.o.Version).connect(sessionCtx, transport, s)
 	if err != nil {
 		return nil, errors.New(s.redact(err.Error()))
 	}
@@ -522,9 +552,12 @@ func (s *Session) listen(ctx context.Context, cs *mcp.ClientSession, rec *record
 			}
 			return sessionEnd{reason: reason, err: sessionEnded(err)}
 		case <-ticker.C:
-			pingCtx, cancel := context.WithTimeout(ctx, s.o.Keepalive/2)
-			err := cs.Ping(pingCtx, nil)
-			cancel()
+			var err error
+			onFreshStack(func() {
+				pingCtx, cancel := context.WithTimeout(ctx, s.o.Keepalive/2)
+				err = cs.Ping(pingCtx, nil)
+				cancel()
+			})
 			if err != nil && ctx.Err() == nil {
 				_ = cs.Close()
 				return sessionEnd{reason: ReasonKeepaliveTimeout, err: fmt.Errorf("keepalive ping unanswered within %s: %w", s.o.Keepalive/2, err)}

@@ -44,7 +44,7 @@ func sessionKey(c config.Cluster) string {
 func NewSet(clusters []config.Cluster, o Options) *Set {
 	o = o.withDefaults()
 	now := o.Now()
-	set := &Set{o: o, byName: make(map[string]*binding, len(clusters)), now: o.Now, transports: newTransports(o.idleConnTimeout()), clock: newBlindClock(o)}
+	set := &Set{o: o, byName: make(map[string]*binding, len(clusters)), now: o.Now, transports: newTransports(o.idleConnTimeout(), o.ConnectConcurrency), clock: newBlindClock(o)}
 	for _, group := range groupClusters(clusters, o.MaxSubscriptionsPerSession) {
 		bs := make([]*binding, len(group))
 		for i, c := range group {

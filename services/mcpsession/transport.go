@@ -26,6 +26,19 @@ type transports struct {
 
 	mu   sync.Mutex
 	byCA map[string]*caTransport // CA file path ("" for the system roots)
+
+	// The one MCP client of the sessions that share these transports
+	// (client.go), made at the first connect.
+	clientOnce sync.Once
+	mcpClient  *sharedClient
+	// gate bounds the handshakes of these sessions that run at once.
+	gate *connectGate
+}
+
+// client returns the sessions' shared MCP client, announcing version.
+func (ts *transports) client(version string) *sharedClient {
+	ts.clientOnce.Do(func() { ts.mcpClient = newSharedClient(version) })
+	return ts.mcpClient
 }
 
 type caTransport struct {
@@ -37,11 +50,11 @@ type caTransport struct {
 // after idleTimeout. Keepalive pings travel on POST requests: closing the
 // connection a ping used before the next ping is due keeps an idle session
 // at one connection, its event stream.
-func newTransports(idleTimeout time.Duration) *transports {
+func newTransports(idleTimeout time.Duration, connectConcurrency int) *transports {
 	if idleTimeout <= 0 {
 		idleTimeout = 90 * time.Second
 	}
-	return &transports{idleTimeout: idleTimeout, byCA: make(map[string]*caTransport)}
+	return &transports{idleTimeout: idleTimeout, byCA: make(map[string]*caTransport), gate: newConnectGate(connectConcurrency)}
 }
 
 // get returns the transport for caFile. The file is read on every call, so
@@ -67,6 +80,13 @@ func (ts *transports) get(caFile string) (*http.Transport, error) {
 		ResponseHeaderTimeout: 30 * time.Second,
 		MaxIdleConnsPerHost:   8,
 		IdleConnTimeout:       ts.idleTimeout,
+		// Each idle session keeps one connection, its event stream, with
+		// these buffers (4 KiB each by default). Requests are small (a
+		// ping, a subscribe) and the stream is read through buffers of
+		// its own (stream.go, the SDK's), so smaller ones cost only a few
+		// more reads in a flood.
+		ReadBufferSize:  2048,
+		WriteBufferSize: 1024,
 	}
 	if caFile != "" {
 		pool := x509.NewCertPool()
