@@ -410,9 +410,7 @@ func (d *Dispatcher) runIncident(it queue.Item, id string, probe bool) incident.
 		if d.o.Recorder == nil || result.Status == incident.StatusInterrupted {
 			return
 		}
-		if err := d.o.Recorder.Finished(it, result); err != nil {
-			d.logger.Error("Could not record the incident result in the state store", "cluster", cluster, "incident_id", id, "error", err.Error())
-		}
+		d.recordFinished(it, result)
 	}
 	// fail ends an incident whose agent never ran. status is
 	// StatusError when the runner's own I/O failed: that says nothing
@@ -490,6 +488,49 @@ func (d *Dispatcher) runIncident(it queue.Item, id string, probe bool) incident.
 	finished()
 	d.conclude(it, probe, started, result, duration)
 	return result.Status
+}
+
+// Retries of an incident's finish write: a store that fails for a moment
+// (a full disk being freed) must not leave the incident shown as running
+// until the next restart.
+const (
+	finishRetries    = 5
+	finishRetryFirst = time.Second
+)
+
+// recordFinished writes the incident's end, again with backoff while the
+// store fails (about 30 s in all), and gives up at shutdown: the incident
+// then stays in the store's running records and runs again after a
+// restart, a duplicate and never a loss.
+func (d *Dispatcher) recordFinished(it queue.Item, result incident.Result) {
+	delay := finishRetryFirst
+	for attempt := 0; ; attempt++ {
+		err := d.o.Recorder.Finished(it, result)
+		if err == nil {
+			if attempt > 0 {
+				d.logger.Info("Recorded the incident result after the state store recovered", "cluster", it.Cluster,
+					"incident_id", result.IncidentID, "attempts", attempt+1)
+			}
+			return
+		}
+		if attempt == finishRetries {
+			d.logger.Error("Could not record the incident result in the state store; it runs again after a restart",
+				"cluster", it.Cluster, "incident_id", result.IncidentID, "attempts", attempt+1, "error", err.Error())
+			return
+		}
+		d.logger.Warn("Could not record the incident result in the state store; retrying", "cluster", it.Cluster,
+			"incident_id", result.IncidentID, "retry_in", delay.String(), "error", err.Error())
+		t := time.NewTimer(delay)
+		select {
+		case <-t.C:
+		case <-d.launchCtx.Done():
+			t.Stop()
+			d.logger.Error("Could not record the incident result in the state store before shutdown; it runs again after a restart",
+				"cluster", it.Cluster, "incident_id", result.IncidentID, "error", err.Error())
+			return
+		}
+		delay = min(2*delay, 10*time.Second)
+	}
 }
 
 // runAgent runs the agent of one incident under its timeout and the

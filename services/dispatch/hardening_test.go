@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -15,7 +17,9 @@ import (
 
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/breaker"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/incident"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/poll"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/testagent"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/queue"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/workspace"
 )
 
@@ -155,5 +159,48 @@ func TestAgentThatCannotStartIsAnErrorNotABreakerFailure(t *testing.T) {
 	rs := f.results(t, "prod")
 	if len(rs) != 4 || !strings.Contains(rs[0].Reason, "agent could not start") {
 		t.Errorf("results %+v, want 4 errors saying the agent could not start", rs)
+	}
+}
+
+// flakyRecorder fails its first finish writes, as a store on a disk being
+// freed does.
+type flakyRecorder struct {
+	mu       sync.Mutex
+	failures int
+	finishes int
+	done     []string
+}
+
+func (r *flakyRecorder) Started(queue.Item, string, string, string, time.Time) error { return nil }
+func (r *flakyRecorder) Running(string, int, string) error                           { return nil }
+func (r *flakyRecorder) Deferred(queue.Item, string) error                           { return nil }
+func (r *flakyRecorder) Finished(_ queue.Item, res incident.Result) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.finishes++
+	if r.finishes <= r.failures {
+		return syscall.ENOSPC
+	}
+	r.done = append(r.done, res.IncidentID)
+	return nil
+}
+
+// TestFinishWriteIsRetried: an incident whose finish write fails while the
+// store recovers is recorded once it can be, not left running in the store
+// until a restart.
+func TestFinishWriteIsRetried(t *testing.T) {
+	rec := &flakyRecorder{failures: 2}
+	f := start(t, settings{tweak: func(o *Options) { o.Recorder = rec }})
+	f.push(t, "prod", "ok-api")
+	f.waitCompleted(t, "prod", incident.StatusSuccess, 1)
+	poll.Until(t, 30*time.Second, "the finish to be recorded after two failed writes", func() bool {
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		return len(rec.done) == 1
+	})
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if rec.finishes != 3 {
+		t.Errorf("%d finish writes, want 3 (two failed, one recorded)", rec.finishes)
 	}
 }
