@@ -106,7 +106,7 @@ func TestUIServerRequiresTheTokenWhenConfigured(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg.UIAddress, cfg.UIBearerTokenFile = "0.0.0.0:0", token
-	h, err := uiHandler(cfg, store, nil, slog.New(slog.DiscardHandler), nil)
+	h, err := uiHandler(cfg, store, uiClusters{}, nil, slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
