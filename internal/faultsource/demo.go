@@ -70,8 +70,9 @@ type Showcase struct {
 }
 
 // Run emits the showcase's faults and returns once the steady stream may
-// start: at once without a breaker step, else after the probe that closes
-// the breaker was sent (a fault sent while it is open would be dropped).
+// start: at once without a breaker step, else once the probe has closed
+// the breaker (a fault sent while it is open is dropped, and one that
+// succeeds amid the burst would keep it closed).
 func (s Showcase) Run(ctx context.Context) error {
 	if len(s.Sources) == 0 || len(s.Sources) != len(s.Clusters) {
 		return fmt.Errorf("showcase: %d sources for %d clusters", len(s.Sources), len(s.Clusters))
@@ -116,7 +117,11 @@ func (s Showcase) Run(ctx context.Context) error {
 	// Half-open now: this one is the probe, and its success closes it.
 	emit(1, 9200, fault.TypeCrashLoop, "warning", "probe-api")
 	if has(ShowTimeout) {
-		// After the probe, so that its timeout cannot fail a probe.
+		// Once the probe closed the breaker: until then intake drops new
+		// faults, and a timeout must not be what the probe runs.
+		if !sleep(ctx, s.Settle) {
+			return ctx.Err()
+		}
 		emit(2, 9004, fault.TypePodCrash, "info", sampleagent.HangPrefix+"batch-worker")
 	}
 	return nil
