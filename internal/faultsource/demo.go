@@ -99,7 +99,7 @@ func (s Showcase) Run(ctx context.Context) error {
 		emit(2, 9003, fault.TypeDeploymentFailure, "warning", FlakyPrefix+"frontend")
 	}
 	if has(ShowTimeout) && !has(ShowBreaker) {
-		emit(2, 9004, fault.TypePodCrash, "info", sampleagent.HangPrefix+"batch-worker")
+		emit(2, 9004, fault.TypePodCrash, "warning", sampleagent.HangPrefix+"batch-worker")
 	}
 	if !has(ShowBreaker) {
 		return nil
@@ -122,7 +122,7 @@ func (s Showcase) Run(ctx context.Context) error {
 		if !sleep(ctx, s.Settle) {
 			return ctx.Err()
 		}
-		emit(2, 9004, fault.TypePodCrash, "info", sampleagent.HangPrefix+"batch-worker")
+		emit(2, 9004, fault.TypePodCrash, "warning", sampleagent.HangPrefix+"batch-worker")
 	}
 	return nil
 }
