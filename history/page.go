@@ -88,8 +88,11 @@ func (p PageStore) List(_ context.Context, f ui.Filter) ([]ui.Summary, error) {
 }
 
 // scan reads the history newest first until n records match f (0: all),
-// reading a window that doubles, so a page near the top costs a read of
-// about its own depth and no request reads more than PageScanLimit records.
+// in a window that grows eightfold: a page near the top costs a read of
+// about its own depth, a filter that matches little reads at most 8 times
+// the depth it needs, and one that matches nothing reads PageScanLimit
+// records and the smaller windows before it (1.25 times PageScanLimit),
+// never the whole history.
 func (p PageStore) scan(f ui.Filter, n int) ([]ui.Summary, error) {
 	window := max(n, 64)
 	if n == 0 {
@@ -116,7 +119,7 @@ func (p PageStore) scan(f ui.Filter, n int) ([]ui.Summary, error) {
 		if (n > 0 && len(out) >= n) || len(history) < window || window == PageScanLimit {
 			return out, nil
 		}
-		window *= 2
+		window *= 8
 	}
 }
 

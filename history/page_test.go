@@ -24,7 +24,7 @@ import (
 // pageStore is a PageStore over n finished incidents, i000 the oldest:
 // every tenth is a warning NodeUnhealthy in namespace batch, the others
 // critical CrashLoops in namespace web.
-func pageStore(t *testing.T, n int) PageStore {
+func pageStore(t testing.TB, n int) PageStore {
 	t.Helper()
 	dir := t.TempDir()
 	s, err := journal.Open(filepath.Join(dir, "state"), journal.Options{Logger: slog.New(slog.DiscardHandler), HistoryMaxEntries: 10 * n})
