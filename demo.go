@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -39,13 +40,27 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 	healthPort := fs.Int("health-port", 8080, "health server port")
 	metricsPort := fs.Int("metrics-port", 9090, "metrics server port")
 	uiPort := fs.Int("ui-port", 8081, "incidents page port")
+	mix := fs.String("mix", "all", "incident states to show once at the start, comma-separated: "+strings.Join(faultsource.ShowAll, ",")+"; all or none")
+	failureRate := fs.Float64("failure-rate", 0, "share (0-1) of the steady stream's faults whose agent fails (enough in a row open the breaker)")
 	if err := config.ParseCommand(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(stdout, "Usage: kubernetes-mcp-runner demo [options]\n\nRuns the runner against simulated clusters on loopback with the bundled\nsample agent, the incidents page and a local webhook receiver.\n\nOptions:\n")
+			fmt.Fprint(stdout, "Usage: kubernetes-mcp-runner demo [options]\n\nRuns the runner against simulated clusters on loopback with the bundled\nsample agent, the incidents page and a local webhook receiver.\n\n"+
+				"It starts by showing each incident state once (--mix): a node storm grouped\ninto one incident, a success, a failure, a notification the webhook refuses\n"+
+				"once and gets on retry, the circuit breaker opening on failures in a row and\nclosing on a probe, and an agent that hangs until its timeout. A steady\n"+
+				"stream of faults follows (--rate, --failure-rate).\n\nOptions:\n")
 			config.WriteCommandHelp(stdout, fs)
 			return exitOK
 		}
 		fmt.Fprintf(stderr, "demo: %v\n", err)
+		return exitConfig
+	}
+	shows, err := faultsource.ParseMix(*mix)
+	if err != nil {
+		fmt.Fprintf(stderr, "demo: --mix %v\n", err)
+		return exitConfig
+	}
+	if *failureRate < 0 || *failureRate > 1 {
+		fmt.Fprintf(stderr, "demo: --failure-rate %v: want a share from 0 to 1\n", *failureRate)
 		return exitConfig
 	}
 	// Ports of the demo's defaults that another program holds (often
@@ -89,7 +104,8 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 	cfgArgs := []string{
 		"--agent-command", self, "--agent-arg", "sample-agent", "--agent-arg", "--delay=2s",
 		"--workspace-root", *workspace, "--state-dir", demoStateDir(*workspace),
-		"--agent-timeout", "30", "--shutdown-timeout", "10", "--max-concurrent-agents", "4",
+		"--agent-timeout", fmt.Sprint(demoAgentTimeout), "--shutdown-timeout", "10", "--max-concurrent-agents", "4",
+		"--circuit-breaker-threshold", fmt.Sprint(demoBreakerThreshold), "--circuit-breaker-cooldown", fmt.Sprint(demoBreakerCooldown),
 		"--health-port", fmt.Sprint(*healthPort), "--metrics-port", fmt.Sprint(*metricsPort),
 		"--health-address", "127.0.0.1", "--metrics-address", "127.0.0.1",
 		"--log-format", "text", "--queue-sweep-interval", "5", "--max-queue-age", "60",
@@ -111,16 +127,31 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 		time.AfterFunc(*duration, cancel)
 	}
 	var emitters sync.WaitGroup
-	for i, src := range sources {
-		emitters.Add(1)
-		go func() {
-			defer emitters.Done()
-			emitDemoFaults(ctx, src, cfg.Clusters[i].Name, *rate)
-		}()
-	}
+	emitters.Add(1)
+	go func() {
+		defer emitters.Done()
+		if !waitSubscribed(ctx, sources) {
+			return
+		}
+		show := faultsource.Showcase{Sources: sources, Clusters: clusterNames, Mix: shows, BreakerThreshold: demoBreakerThreshold,
+			Settle: 15 * time.Second, Cooldown: demoBreakerCooldown * time.Second}
+		if show.Run(ctx) != nil {
+			return
+		}
+		var streams sync.WaitGroup
+		for i, src := range sources {
+			streams.Go(func() { emitDemoFaults(ctx, src, clusterNames[i], *rate, *failureRate) })
+		}
+		streams.Wait()
+	}()
 	fmt.Fprintf(stdout, "Demo: %d simulated clusters on loopback, sample agent, workspaces in %s\n", *clusters, *workspace)
 	fmt.Fprintf(stdout, "Incidents page: %s/incidents   (reports appear as agents finish)\n", pageURL)
-	fmt.Fprintf(stdout, "Grouping: demo-eu's node-bad goes NotReady with 6 pods on it: 13 faults, one incident (--group-wait 5)\n")
+	if len(shows) > 0 {
+		fmt.Fprintf(stdout, "Showing once: %s (--mix); then %.2g faults/s per cluster (--rate)\n", strings.Join(shows, ", "), *rate)
+	}
+	if slices.Contains(shows, faultsource.ShowStorm) {
+		fmt.Fprintf(stdout, "Grouping: demo-eu's node-bad goes NotReady with 6 pods on it: 13 faults, one incident (--group-wait 5)\n")
+	}
 	fmt.Fprintf(stdout, "Webhook receiver: %s (signed notifications, printed below as they arrive)\n", "http://"+hook.Addr().String())
 	fmt.Fprintf(stdout, "Metrics: http://127.0.0.1:%d/metrics   Health: http://127.0.0.1:%d/readyz?verbose   Stop: Ctrl-C\n", *metricsPort, *healthPort)
 
@@ -209,30 +240,38 @@ func startDemoClusters(n int) (sources []*faultsource.Server, clusters []string,
 	return sources, clusters, nil
 }
 
-// emitDemoFaults sends a mix of fault types and severities, with some
-// repeats so the duplicate filter shows up in the metrics.
-func emitDemoFaults(ctx context.Context, src *faultsource.Server, cluster string, rate float64) {
-	types := []string{fault.TypeCrashLoop, fault.TypePodCrash, fault.TypeNodeUnhealthy, fault.TypeDeploymentFailure, fault.TypeJobFailure}
-	severities := []string{"critical", "warning", "warning", "info"}
-	// Wait for the runner to subscribe before the first fault.
-	for src.Subscribers() == 0 {
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(100 * time.Millisecond):
+// The demo's agent timeout and breaker, short so that the showcase's
+// timeout and breaker (open, then closed by a probe) show within a minute.
+const (
+	demoAgentTimeout     = 15 // seconds
+	demoBreakerThreshold = 3
+	demoBreakerCooldown  = 15 // seconds
+)
+
+// waitSubscribed waits for the runner to subscribe to every source before
+// the first fault; false if ctx ended first.
+func waitSubscribed(ctx context.Context, sources []*faultsource.Server) bool {
+	for _, src := range sources {
+		for src.Subscribers() == 0 {
+			select {
+			case <-ctx.Done():
+				return false
+			case <-time.After(100 * time.Millisecond):
+			}
 		}
 	}
-	if cluster == "demo-eu" {
-		// A storm that collapses: a node NotReady with the pods of two
-		// Deployments on it, one incident with its members on the page.
-		src.EmitNodeStorm(2, 3)
-	}
+	return true
+}
+
+// emitDemoFaults sends the steady stream, with some repeats so the
+// duplicate filter shows up in the metrics.
+func emitDemoFaults(ctx context.Context, src *faultsource.Server, cluster string, rate, failureRate float64) {
 	src.EmitAtRate(ctx, rate, func(i int) fault.Event {
 		n := i
 		if rand.IntN(5) == 0 && i > 0 {
 			n = rand.IntN(i) // a repeat of an earlier fault
 		}
-		return faultsource.Fault(cluster, n, types[n%len(types)], severities[rand.IntN(len(severities))])
+		return faultsource.StreamFault(cluster, n, failureRate)
 	})
 }
 
@@ -257,10 +296,17 @@ func startDemoReceiver(dir string, stdout io.Writer) (net.Listener, string, erro
 		return nil, "", err
 	}
 	var mu sync.Mutex
+	refused := map[string]bool{}
 	rc := &notify.Receiver{Key: key, Handle: func(n notify.Notification) error {
 		mu.Lock()
 		defer mu.Unlock()
 		switch {
+		case n.Incident != nil && strings.HasPrefix(n.Incident.Fault.Resource.Name, faultsource.FlakyPrefix) && !refused[n.Incident.ID]:
+			// The showcase's failed delivery: refused once (a 500), so the
+			// page shows it pending with the error until the retry lands.
+			refused[n.Incident.ID] = true
+			fmt.Fprintf(stdout, "Webhook: refused incident %s once (the showcase's failed delivery; the runner retries)\n", n.Incident.ID)
+			return errors.New("demo receiver refuses this delivery once")
 		case n.Incident != nil:
 			fmt.Fprintf(stdout, "Webhook: incident %s on %s: %s %s  %s\n", n.Incident.ID, n.Incident.Cluster,
 				n.Incident.Fault.Type, n.Incident.Status, n.Incident.Links.Incident)

@@ -242,7 +242,8 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) error {
 		checks = append(checks, durable.writes.Check())
 	}
 	probes := health.New(state.ShuttingDown, checks...)
-	listeners, err := httpServers(cfg, reg, probes, durable, spend.header, logger, deps, judged(m, disp, durable.queues, durable.outbox))
+	live := uiClusters{connected: sessions.Connected, blindSince: sessions.BlindSince, depth: queueDepth(durable.queues)}
+	listeners, err := httpServers(cfg, reg, probes, durable, live, spend.header, logger, deps, judged(m, disp, durable.queues, durable.outbox))
 	if err != nil {
 		return err
 	}
@@ -302,7 +303,7 @@ func checkStart(cfg config.Config) (dispatch.Agent, error) {
 // and the profiling server when configured, and binds them all now, before
 // READY: a port in use or an address that does not resolve stops the
 // runner here instead of leaving it without probes.
-func httpServers(cfg config.Config, reg *prometheus.Registry, probes *health.Handlers, durable durableState, budget func() ui.BudgetHeader, logger *slog.Logger, deps Deps, judged func(incident.Record)) ([]supervisor.Listener, error) {
+func httpServers(cfg config.Config, reg *prometheus.Registry, probes *health.Handlers, durable durableState, live uiClusters, budget func() ui.BudgetHeader, logger *slog.Logger, deps Deps, judged func(incident.Record)) ([]supervisor.Listener, error) {
 	metricsServer := httpserver.New("metrics-server", hostPort(cfg.MetricsAddress, cfg.MetricsPort), metrics.Handler(reg, cfg.MetricsTimeout, logger), logger)
 	// The health server answers probes only: it binds where kubelet and
 	// load balancers reach it, and incident history is not for them.
@@ -311,7 +312,7 @@ func httpServers(cfg config.Config, reg *prometheus.Registry, probes *health.Han
 	var page *httpserver.Server
 	if cfg.UIAddress != "" && durable.store != nil {
 		var err error
-		if page, err = uiServer(cfg, durable.store, budget, logger, judged); err != nil {
+		if page, err = uiServer(cfg, durable.store, live, budget, logger, judged); err != nil {
 			return nil, err
 		}
 		listeners = append(listeners, page)

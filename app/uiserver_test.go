@@ -106,11 +106,11 @@ func TestUIServerRequiresTheTokenWhenConfigured(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg.UIAddress, cfg.UIBearerTokenFile = "0.0.0.0:0", token
-	h, err := uiHandler(cfg, store, nil, slog.New(slog.DiscardHandler), nil)
+	h, err := uiHandler(cfg, store, uiClusters{}, nil, slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, path := range []string{"/incidents", "/incidents/" + id, history.APIPath} {
+	for _, path := range []string{"/incidents", "/incidents/" + id, history.APIPath, "/clusters", "/incidents/" + id + "/files/agent.log", "/incidents/" + id + "/files/event.json"} {
 		for _, auth := range []string{"", "Bearer wrong-token-0123456789", "Bearer s3cret-token-0123456789"} {
 			req := httptest.NewRequest(http.MethodGet, path, nil)
 			if auth != "" {
@@ -145,5 +145,36 @@ func TestAPIIncidentsServesDeliveriesAndRefusesBadLimits(t *testing.T) {
 		if rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), bad) {
 			t.Errorf("limit=%s: %d %s", bad, rec.Code, rec.Body)
 		}
+	}
+}
+
+// The clusters view shows what the sessions and queues say of each
+// configured cluster, leaving out those this runner does not queue for.
+func TestUIClustersView(t *testing.T) {
+	store, cfg, id := finishedIncident(t)
+	cfg.Clusters = []config.Cluster{{Name: "prod"}, {Name: "staging"}, {Name: "elsewhere"}}
+	blind := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	live := uiClusters{
+		connected:  func(c string) bool { return c == "prod" },
+		blindSince: func(c string) (time.Time, bool) { return blind, c == "staging" },
+		depth: func(c string) (int, bool) {
+			n, ok := map[string]int{"prod": 2, "staging": 0}[c]
+			return n, ok
+		},
+	}
+	h, err := uiHandler(cfg, store, live, nil, slog.New(slog.DiscardHandler), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/clusters", nil))
+	body := rec.Body.String()
+	for _, want := range []string{">prod</a>", "connected", `data-label="Queued">2<`, `href="/incidents/` + id + `"`, ">staging</a>", "blind", "2026-01-02T03:04:05Z"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/clusters lacks %s", want)
+		}
+	}
+	if strings.Contains(body, "elsewhere") {
+		t.Error("/clusters shows a cluster another shard queues for")
 	}
 }

@@ -27,12 +27,17 @@ var ErrLocked = journal.ErrLocked
 const DefaultAPILimit = 100
 
 // Handler serves the newest history records with their delivery
-// status as a JSON array, filtered by ?cluster=, ?status= and ?since= (an
-// RFC 3339 time or a duration such as 24h), at most ?limit= (0: all). A
+// status as a JSON array, filtered by ?cluster=, ?status=, ?since= (an
+// RFC 3339 time or a duration such as 24h) and, as the page is, by ?q=
+// (fault id, incident id or resource), ?severity= and ?faultType=, at most
+// ?limit= (0: all). A
 // parameter that does not parse is answered 400 naming it.
 func Handler(store *journal.Store) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q, err := ParseQuery(r.URL.Query().Get, DefaultAPILimit, time.Now())
+		if err == nil {
+			err = q.ParseSearch(r.URL.Query().Get)
+		}
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return

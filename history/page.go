@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"time"
@@ -36,15 +37,16 @@ const (
 	pageEventBytes  = 256 << 10
 )
 
+// PageScanLimit bounds how many history records one list request reads:
+// a filter that matches little stops there, and the page says the search
+// covered the newest records only (search is how people reach older ones).
+const PageScanLimit = 20000
+
 func (p PageStore) List(_ context.Context, f ui.Filter) ([]ui.Summary, error) {
 	var out []ui.Summary
-	keep := func(s ui.Summary) bool {
-		at := s.EndedAt
-		if at.IsZero() {
-			at = s.StartedAt
-		}
-		return (f.Cluster == "" || s.Cluster == f.Cluster) && (f.Status == "" || s.Status == f.Status) &&
-			(f.Since.IsZero() || !at.Before(f.Since))
+	want := f.Offset + f.Limit
+	if f.Limit <= 0 {
+		want = 0
 	}
 	if f.Status == "" || f.Status == "running" {
 		running, err := p.Store.Running()
@@ -52,49 +54,78 @@ func (p PageStore) List(_ context.Context, f ui.Filter) ([]ui.Summary, error) {
 			return nil, err
 		}
 		for _, r := range running {
-			s := ui.Summary{ID: r.IncidentID, Cluster: r.Item.Cluster, Status: "running", StartedAt: r.StartedAt, Attempts: attemptOf(r),
-				Members: 1 + len(r.Item.Members)}
-			fillFault(&s, r.Item.Event.Source, r.Item.Event.FaultType, r.Item.Event.Severity, resourceString(r.Item.Event.Resource.Kind, r.Item.Event.Resource.Namespace, r.Item.Event.Resource.Name))
-			if keep(s) {
+			ev := r.Item.Event
+			s := ui.Summary{ID: r.IncidentID, Cluster: r.Item.Cluster, FaultID: ev.FaultID, Status: "running", StartedAt: r.StartedAt,
+				EnqueuedAt: r.Item.EnqueuedAt, Attempts: attemptOf(r), Members: 1 + len(r.Item.Members)}
+			fillFault(&s, ev.Source, ev.FaultType, ev.Level().String(), resourceString(ev.Resource.Kind, ev.Resource.Namespace, ev.Resource.Name))
+			if f.Keep(s) {
 				out = append(out, s)
 			}
 		}
 		slices.SortFunc(out, func(a, b ui.Summary) int { return b.StartedAt.Compare(a.StartedAt) })
 	}
-	if f.Status != "running" {
-		history, err := p.Store.History(0)
+	if f.Status != "running" && (want == 0 || len(out) < want) {
+		recs, err := p.scan(f, want-len(out))
 		if err != nil {
 			return nil, err
 		}
-		for _, r := range history {
-			if f.Limit > 0 && len(out) >= f.Limit {
-				break
-			}
-			if !f.Since.IsZero() && r.EndedAt.Before(f.Since) {
-				break // newest first: the rest are older
-			}
-			s := summaryOf(r)
-			if keep(s) {
-				out = append(out, s)
-			}
-		}
+		out = append(out, recs...)
+	}
+	if f.Offset > 0 {
+		out = out[min(f.Offset, len(out)):]
 	}
 	if f.Limit > 0 && len(out) > f.Limit {
 		out = out[:f.Limit]
 	}
-	// The fault's details are in each workspace's event.json: read only
-	// for the rows shown.
+	// The fault's details and when it was queued are in each workspace's
+	// event.json: read only for the rows shown.
 	for i := range out {
-		if out[i].FaultType == "" || out[i].Severity == "" {
+		if out[i].Status != "running" {
 			p.fillFromEvent(&out[i], p.workspace(out[i].Cluster, out[i].ID))
 		}
 	}
 	return out, nil
 }
 
+// scan reads the history newest first until n records match f (0: all),
+// in a window that grows eightfold: a page near the top costs a read of
+// about its own depth, a filter that matches little reads at most 8 times
+// the depth it needs, and one that matches nothing reads PageScanLimit
+// records and the smaller windows before it (1.25 times PageScanLimit),
+// never the whole history.
+func (p PageStore) scan(f ui.Filter, n int) ([]ui.Summary, error) {
+	window := max(n, 64)
+	if n == 0 {
+		window = PageScanLimit
+	}
+	for {
+		window = min(window, PageScanLimit)
+		history, err := p.Store.History(window)
+		if err != nil {
+			return nil, err
+		}
+		var out []ui.Summary
+		for _, r := range history {
+			if n > 0 && len(out) >= n {
+				break
+			}
+			if !f.Since.IsZero() && r.EndedAt.Before(f.Since) {
+				return out, nil // newest first: the rest are older
+			}
+			if s := summaryOf(r); f.Keep(s) {
+				out = append(out, s)
+			}
+		}
+		if (n > 0 && len(out) >= n) || len(history) < window || window == PageScanLimit {
+			return out, nil
+		}
+		window *= 8
+	}
+}
+
 func summaryOf(r incident.Record) ui.Summary {
 	s := ui.Summary{
-		ID: r.IncidentID, Cluster: r.Cluster, FaultType: r.FaultType, Status: string(r.Status), Reason: r.Reason,
+		ID: r.IncidentID, Cluster: r.Cluster, FaultID: r.FaultID, FaultType: r.FaultType, Status: string(r.Status), Reason: r.Reason,
 		Source: r.Source, Severity: r.Severity, Resource: r.Resource,
 		Attempts: r.Attempts, StartedAt: r.StartedAt, EndedAt: r.EndedAt,
 		Duration: time.Duration(r.DurationSeconds * float64(time.Second)),
@@ -157,8 +188,14 @@ func (p PageStore) fillFromEvent(s *ui.Summary, dir string) []byte {
 		if s.FaultType == "" {
 			s.FaultType = ev.FaultType
 		}
-		s.Source, s.Severity = ev.Source, ev.Level().String()
-		s.Resource = resourceString(ev.Resource.Kind, ev.Resource.Namespace, ev.Resource.Name)
+		if s.FaultID == "" {
+			s.FaultID = ev.FaultID
+		}
+		if s.Severity == "" || s.Resource == "" {
+			s.Source, s.Severity = ev.Source, ev.Level().String()
+			s.Resource = resourceString(ev.Resource.Kind, ev.Resource.Namespace, ev.Resource.Name)
+		}
+		s.EnqueuedAt = doc.EnqueuedAt
 	}
 	return data
 }
@@ -182,7 +219,8 @@ func (p PageStore) Get(_ context.Context, id string) (ui.Incident, error) {
 			return inc, fmt.Errorf("incident %s: %w", id, ui.ErrNotFound)
 		}
 		r := running[i]
-		inc.Summary = ui.Summary{ID: id, Cluster: r.Item.Cluster, Status: "running", StartedAt: r.StartedAt, Attempts: attemptOf(r)}
+		inc.Summary = ui.Summary{ID: id, Cluster: r.Item.Cluster, Status: "running", StartedAt: r.StartedAt, Attempts: attemptOf(r),
+			EnqueuedAt: r.Item.EnqueuedAt}
 		inc.Runs = []ui.Run{{Number: attemptOf(r), StartedAt: r.StartedAt, Status: "running"}}
 	}
 	dir := p.workspace(inc.Cluster, id)
@@ -218,3 +256,86 @@ func (p PageStore) Get(_ context.Context, id string) (ui.Incident, error) {
 // attemptOf is the attempt a running incident is on: dispatch counts the
 // attempt in the item before it records the start.
 func attemptOf(f journal.InFlight) int { return max(f.Item.Attempts, 1) }
+
+// File reads one of an incident's workspace files for the page's links
+// (ui.FileReader): the end of agent.log, the beginning of the others, at
+// most limit bytes. The path is built from the store's own record (its
+// cluster) and a fixed file name, never from the request.
+func (p PageStore) File(_ context.Context, id, name string, limit int64) ([]byte, bool, error) {
+	var file string
+	switch name {
+	case incident.EventFile, incident.ResultFile, incident.LogFile:
+		file = name
+	case "report":
+		file = p.ReportFile
+	}
+	if file == "" || !ui.ValidID(id) {
+		return nil, false, fmt.Errorf("file %q: %w", name, ui.ErrNotFound)
+	}
+	cluster, err := p.clusterOf(id)
+	if err != nil {
+		return nil, false, err
+	}
+	path := filepath.Join(p.workspace(cluster, id), file)
+	// Lstat: the agent wrote the workspace, and a link it left there
+	// must not make the page serve a file from outside it.
+	if st, err := os.Lstat(path); err != nil || !st.Mode().IsRegular() {
+		return nil, false, fmt.Errorf("incident %s: %s: %w", id, name, ui.ErrNotFound)
+	}
+	if name == incident.LogFile {
+		data, truncated := workspace.ReadTail(path, limit)
+		return data, truncated, nil
+	}
+	size, data := workspace.ReadHead(path, limit)
+	return data, size > int64(len(data)), nil
+}
+
+// clusterOf is the cluster of a finished or running incident.
+func (p PageStore) clusterOf(id string) (string, error) {
+	rec, ok, err := p.Store.Record(id)
+	if err != nil {
+		return "", err
+	}
+	if ok {
+		return rec.Cluster, nil
+	}
+	running, err := p.Store.Running()
+	if err != nil {
+		return "", err
+	}
+	for _, r := range running {
+		if r.IncidentID == id {
+			return r.Item.Cluster, nil
+		}
+	}
+	return "", fmt.Errorf("incident %s: %w", id, ui.ErrNotFound)
+}
+
+// ClusterScanLimit bounds how far back the clusters view looks for each
+// cluster's newest incident.
+const ClusterScanLimit = 5000
+
+// LastIncidents is each cluster's newest incident (running or among the
+// newest ClusterScanLimit finished ones), by cluster name.
+func (p PageStore) LastIncidents() (map[string]ui.Summary, error) {
+	out := map[string]ui.Summary{}
+	running, err := p.Store.Running()
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range running {
+		if cur, ok := out[r.Item.Cluster]; !ok || r.StartedAt.After(cur.StartedAt) {
+			out[r.Item.Cluster] = ui.Summary{ID: r.IncidentID, Cluster: r.Item.Cluster, FaultType: r.Item.Event.FaultType, StartedAt: r.StartedAt}
+		}
+	}
+	history, err := p.Store.History(ClusterScanLimit)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range history {
+		if cur, ok := out[r.Cluster]; !ok || r.StartedAt.After(cur.StartedAt) {
+			out[r.Cluster] = ui.Summary{ID: r.IncidentID, Cluster: r.Cluster, FaultType: r.FaultType, StartedAt: r.StartedAt}
+		}
+	}
+	return out, nil
+}

@@ -1,12 +1,15 @@
 package history
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/incident"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/ui"
 )
 
 // StatusRunning selects the incidents whose agent runs now (from a
@@ -22,10 +25,40 @@ type Query struct {
 	Status  incident.Status
 	Since   time.Time
 	Limit   int
+	// Search (q), Severity and FaultType select as the page's filters do
+	// (ui.Filter); ParseSearch reads them.
+	Search    string
+	Severity  string
+	FaultType string
 }
 
 // Filtered reports whether the query selects by anything but the limit.
-func (q Query) Filtered() bool { return q.Cluster != "" || q.Status != "" || !q.Since.IsZero() }
+func (q Query) Filtered() bool {
+	return q.Cluster != "" || q.Status != "" || !q.Since.IsZero() || q.Search != "" || q.Severity != "" || q.FaultType != ""
+}
+
+// ParseSearch reads q, severity and faultType through get into the query,
+// as the page's form sends them. A value out of bounds is an error naming
+// the parameter.
+func (q *Query) ParseSearch(get func(string) string) error {
+	q.Search, q.Severity, q.FaultType = strings.TrimSpace(get("q")), get("severity"), strings.TrimSpace(get("faultType"))
+	switch {
+	case len(q.Search) > 256:
+		return errors.New("q: at most 256 characters")
+	case len(q.FaultType) > 128:
+		return errors.New("faultType: at most 128 characters")
+	case q.Severity != "" && !slices.Contains(ui.Severities, q.Severity):
+		return fmt.Errorf("severity %q: want one of %v", q.Severity, ui.Severities)
+	}
+	return nil
+}
+
+// matches reports whether r passes the search, severity and fault type.
+func (q Query) matches(r incident.Record) bool {
+	return (q.Severity == "" || strings.EqualFold(r.Severity, q.Severity)) &&
+		(q.FaultType == "" || strings.EqualFold(r.FaultType, q.FaultType)) &&
+		(q.Search == "" || ui.MatchQuery(q.Search, r.FaultID, r.IncidentID, r.Resource))
+}
 
 // ParseQuery reads limit, cluster, status and since through get (a URL
 // query's Get, or flags). An absent limit is defaultLimit; 0 means all.
@@ -66,7 +99,7 @@ func (q Query) Select(records []incident.Record) []incident.Record {
 			break
 		}
 		if (q.Cluster != "" && r.Cluster != q.Cluster) || (q.Status != "" && r.Status != q.Status) ||
-			(!q.Since.IsZero() && r.EndedAt.Before(q.Since)) {
+			(!q.Since.IsZero() && r.EndedAt.Before(q.Since)) || !q.matches(r) {
 			continue
 		}
 		out = append(out, r)
@@ -82,7 +115,7 @@ func (q Query) selectStarted(records []incident.Record) []incident.Record {
 		if q.Limit > 0 && len(out) >= q.Limit {
 			break
 		}
-		if (q.Cluster != "" && r.Cluster != q.Cluster) || (!q.Since.IsZero() && r.StartedAt.Before(q.Since)) {
+		if (q.Cluster != "" && r.Cluster != q.Cluster) || (!q.Since.IsZero() && r.StartedAt.Before(q.Since)) || !q.matches(r) {
 			continue
 		}
 		out = append(out, r)

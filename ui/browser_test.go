@@ -138,3 +138,79 @@ func TestBrowserRendersReportAndRunsNoScript(t *testing.T) {
 		t.Logf("screenshot: %s", p)
 	}
 }
+
+// People page through the list with its links, reach the clusters view
+// from the header, and pause the refresh: all without a script.
+func TestBrowserPagesTheListAndShowsClusters(t *testing.T) {
+	h, err := New(Options{Store: manyStore(7), ListLimit: 3, Refresh: 30 * time.Second, Now: func() time.Time { return now },
+		ClusterStatus: func(context.Context) ([]ClusterStatus, error) {
+			return []ClusterStatus{
+				{Name: "eu", Connected: true, LastFault: now.Add(-time.Minute), LastIncident: "inc0000-x", LastFaultType: "CrashLoop", QueueDepth: 2},
+				{Name: "us", BlindSince: now.Add(-10 * time.Minute)},
+			}, nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	ctx, cancel := browser(t)
+	defer cancel()
+
+	rows := func() string {
+		return run(t, ctx, chromedp.Evaluate[string](`[...document.querySelectorAll("table.list td.id a")].map(a => a.textContent).join(" ")`))
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/incidents"), chromedp.WaitVisible(chromedp.CSS("table.list"))); err != nil {
+		t.Fatal(err)
+	}
+	var pages []string
+	pages = append(pages, rows())
+	for range 2 {
+		if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#older")), chromedp.WaitVisible(chromedp.CSS("#newer"))); err != nil {
+			t.Fatal(err)
+		}
+		pages = append(pages, rows())
+	}
+	want := []string{"inc0000-x inc0001-x inc0002-x", "inc0003-x inc0004-x inc0005-x", "inc0006-x"}
+	if strings.Join(pages, "|") != strings.Join(want, "|") {
+		t.Errorf("pages %q, want %q", pages, want)
+	}
+	if n := run(t, ctx, chromedp.Evaluate[int](`document.querySelectorAll("#older").length`)); n != 0 {
+		t.Error("the last page offers an older page")
+	}
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#pause")), chromedp.WaitVisible(chromedp.CSS("#resume"))); err != nil {
+		t.Fatal(err)
+	}
+	if n := run(t, ctx, chromedp.Evaluate[int](`document.querySelectorAll("meta[http-equiv=refresh]").length`)); n != 0 {
+		t.Error("the paused list still refreshes")
+	}
+
+	if err := chromedp.Do(ctx,
+		chromedp.Click(chromedp.CSS(`header a[href="/clusters"]`)),
+		chromedp.WaitVisible(chromedp.CSS("table.clusters")),
+	); err != nil {
+		t.Fatal(err)
+	}
+	text := run(t, ctx, chromedp.Text(chromedp.CSS("main")))
+	for _, w := range []string{"eu", "connected", "inc0000-x", "us", "blind", "since 2026-03-04T11:50:00Z", "1 blind"} {
+		if !strings.Contains(text, w) {
+			t.Errorf("clusters view lacks %q:\n%s", w, text)
+		}
+	}
+	if err := chromedp.Do(ctx,
+		chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2)),
+		chromedp.Navigate(srv.URL+"/clusters"),
+		chromedp.WaitVisible(chromedp.CSS("table.clusters")),
+	); err != nil {
+		t.Fatal(err)
+	}
+	if run(t, ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth + 1`)) {
+		t.Error("the clusters view scrolls sideways on a 390 px wide screen")
+	}
+	shot := run(t, ctx, chromedp.CaptureScreenshot())
+	p := filepath.Join(screenshotDir(t), "clusters-phone.png")
+	if err := os.WriteFile(p, shot, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s", p)
+}

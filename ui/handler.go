@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -30,8 +31,20 @@ type Options struct {
 	Title string
 	// Clusters, when set, fill the cluster filter's choices.
 	Clusters []string
-	// ListLimit bounds the list; default 200.
+	// FaultTypes, when set, are offered in the fault-type filter.
+	FaultTypes []string
+	// ListLimit is the list's page size; default 50.
 	ListLimit int
+	// Refresh is how often the list reloads itself (a meta refresh, which
+	// the CSP allows without any script); default 30s, negative for never.
+	// People pause it with a link that adds refresh=off.
+	Refresh time.Duration
+	// ClusterStatus, when set, serves /clusters: each configured cluster,
+	// connected or blind, its newest incident and its queue depth.
+	ClusterStatus func(context.Context) ([]ClusterStatus, error)
+	// Files, when set, serves an incident's workspace files under
+	// /incidents/{id}/files/{name} and links them from its page.
+	Files FileReader
 	// Now defaults to time.Now.
 	Now func() time.Time
 	// Budget, when set, gives the header's line on today's spend
@@ -60,7 +73,10 @@ func New(o Options) (http.Handler, error) {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	if o.ListLimit <= 0 {
-		o.ListLimit = 200
+		o.ListLimit = 50
+	}
+	if o.Refresh == 0 {
+		o.Refresh = 30 * time.Second
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -71,14 +87,32 @@ func New(o Options) (http.Handler, error) {
 	o.BasePath = strings.TrimRight(o.BasePath, "/")
 	h := &handler{o: o, r: NewRenderer()}
 	t, err := template.New("").Funcs(template.FuncMap{
-		"ts":     func(t time.Time) string { return fmtTime(t) },
-		"ago":    func(t time.Time) string { return ago(o.Now(), t) },
-		"dur":    fmtDuration,
-		"path":   func(p string) string { return o.BasePath + p },
-		"class":  statusClass,
-		"budget": func() string { return h.budgetLine() },
-		"filter": func(cluster, status, since string) string {
-			return filterURL(o.BasePath, cluster, status, since)
+		"ts":  func(t time.Time) string { return fmtTime(t) },
+		"iso": isoTime,
+		"add": func(a ...int) int {
+			n := 0
+			for _, x := range a {
+				n += x
+			}
+			return n
+		},
+		"ago":          func(t time.Time) string { return ago(o.Now(), t) },
+		"dur":          fmtDuration,
+		"path":         func(p string) string { return o.BasePath + p },
+		"class":        statusClass,
+		"budget":       func() string { return h.budgetLine() },
+		"clustersView": func() bool { return o.ClusterStatus != nil },
+		"filter": func(f filterView, status string) string {
+			f.Status, f.Page = status, 0
+			return f.url(o.BasePath)
+		},
+		"page": func(f filterView, page int) string {
+			f.Page = page
+			return f.url(o.BasePath)
+		},
+		"refresh": func(f filterView, off bool) string {
+			f.RefreshOff = off
+			return f.url(o.BasePath)
 		},
 	}).ParseFS(templateFS, "templates/*.html")
 	if err != nil {
@@ -90,6 +124,8 @@ func New(o Options) (http.Handler, error) {
 	mux.HandleFunc("GET /incidents", h.list)
 	mux.HandleFunc("GET /incidents/{id}", h.incident)
 	mux.HandleFunc("POST /incidents/{id}/feedback", h.feedback)
+	mux.HandleFunc("GET /incidents/{id}/files/{name}", h.file)
+	mux.HandleFunc("GET /clusters", h.clusters)
 	h.mux = mux
 	return h, nil
 }
@@ -112,15 +148,50 @@ type listPage struct {
 	Filter    filterView
 	Incidents []Summary
 	Counts    []statusCount
-	Total     int
-	Limited   bool
-	Clusters  []string
-	Statuses  []string
-	Sinces    []sinceChoice
+	// Shown is how many rows this page has; First is the 1-based number
+	// of its first; More says a next page exists.
+	Shown, First int
+	More         bool
+	Prev, Next   int
+	// RefreshSeconds is the meta refresh's period, 0 for none.
+	RefreshSeconds int
+	CanRefresh     bool
+	Clusters       []string
+	Statuses       []string
+	Severities     []string
+	FaultTypes     []string
+	Sinces         []sinceChoice
+	ClustersView   bool
 }
 
+// filterView is the list's query as the page echoes it in its form and
+// links.
 type filterView struct {
-	Cluster, Status, Since string
+	Cluster, Status, Since, Q, Severity, FaultType string
+	// Page counts from 0.
+	Page       int
+	RefreshOff bool
+}
+
+// url is the list page with these filters.
+func (f filterView) url(base string) string {
+	v := url.Values{}
+	for k, s := range map[string]string{"cluster": f.Cluster, "status": f.Status, "since": f.Since, "q": f.Q,
+		"severity": f.Severity, "faultType": f.FaultType} {
+		if s != "" {
+			v.Set(k, s)
+		}
+	}
+	if f.Page > 0 {
+		v.Set("page", strconv.Itoa(f.Page))
+	}
+	if f.RefreshOff {
+		v.Set("refresh", "off")
+	}
+	if len(v) == 0 {
+		return base + "/incidents"
+	}
+	return base + "/incidents?" + v.Encode()
 }
 
 type statusCount struct {
@@ -131,6 +202,10 @@ type statusCount struct {
 type sinceChoice struct{ Value, Label string }
 
 var sinces = []sinceChoice{{"", "any time"}, {"1h", "last hour"}, {"24h", "last 24 h"}, {"168h", "last 7 days"}, {"720h", "last 30 days"}}
+
+// maxPage bounds how deep the list pages: each page costs a read of the
+// history down to it, and search is the way to what lies deeper.
+const maxPage = 1000
 
 // parseSince reads the since filter: a duration back from now (24h), an
 // RFC 3339 time, or a date.
@@ -149,36 +224,68 @@ func parseSince(v string, now time.Time) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("since %q: want a duration such as 24h, an RFC 3339 time or a date", v)
 }
 
-func (h *handler) list(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	fv := filterView{Cluster: strings.TrimSpace(q.Get("cluster")), Status: q.Get("status"), Since: q.Get("since")}
-	f := Filter{Cluster: fv.Cluster, Status: fv.Status, Limit: h.o.ListLimit}
-	if len(f.Cluster) > 253 {
-		http.Error(w, "cluster: too long", http.StatusBadRequest)
-		return
+// parseFilter reads the list's query; an error is for a 400.
+func (h *handler) parseFilter(q url.Values) (filterView, Filter, error) {
+	fv := filterView{Cluster: strings.TrimSpace(q.Get("cluster")), Status: q.Get("status"), Since: q.Get("since"),
+		Q: strings.TrimSpace(q.Get("q")), Severity: q.Get("severity"), FaultType: strings.TrimSpace(q.Get("faultType")),
+		RefreshOff: q.Get("refresh") == "off"}
+	f := Filter{Cluster: fv.Cluster, Status: fv.Status, Query: fv.Q, Severity: fv.Severity, FaultType: fv.FaultType}
+	switch {
+	case len(f.Cluster) > 253:
+		return fv, f, errors.New("cluster: too long")
+	case len(f.Query) > 256:
+		return fv, f, errors.New("q: too long")
+	case len(f.FaultType) > 128:
+		return fv, f, errors.New("faultType: too long")
+	case f.Status != "" && !slices.Contains(Statuses, f.Status):
+		return fv, f, errors.New("status: want one of " + strings.Join(Statuses, ", "))
+	case f.Severity != "" && !slices.Contains(Severities, f.Severity):
+		return fv, f, errors.New("severity: want one of " + strings.Join(Severities, ", "))
 	}
-	if f.Status != "" && !slices.Contains(Statuses, f.Status) {
-		http.Error(w, "status: want one of "+strings.Join(Statuses, ", "), http.StatusBadRequest)
-		return
+	if v := q.Get("page"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > maxPage {
+			return fv, f, fmt.Errorf("page %q: want a whole number from 0 to %d", v, maxPage)
+		}
+		fv.Page = n
 	}
 	since, err := parseSince(fv.Since, h.o.Now())
+	if err != nil {
+		return fv, f, err
+	}
+	f.Since = since
+	f.Offset = fv.Page * h.o.ListLimit
+	// One more than a page tells whether a next page exists.
+	f.Limit = h.o.ListLimit + 1
+	return fv, f, nil
+}
+
+func (h *handler) list(w http.ResponseWriter, r *http.Request) {
+	fv, f, err := h.parseFilter(r.URL.Query())
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	f.Since = since
 	incs, err := h.o.Store.List(r.Context(), f)
 	if err != nil {
 		h.fail(w, r, "list incidents", err)
 		return
 	}
+	page := listPage{
+		Title: h.o.Title, Filter: fv, Clusters: h.o.Clusters, Statuses: Statuses, Severities: Severities,
+		FaultTypes: h.o.FaultTypes, Sinces: sinces, ClustersView: h.o.ClusterStatus != nil,
+		First: f.Offset + 1, Prev: fv.Page - 1, Next: fv.Page + 1, CanRefresh: h.o.Refresh > 0,
+	}
+	if len(incs) > h.o.ListLimit {
+		incs, page.More = incs[:h.o.ListLimit], fv.Page < maxPage
+	}
+	page.Incidents, page.Shown = incs, len(incs)
+	if h.o.Refresh > 0 && !fv.RefreshOff {
+		page.RefreshSeconds = max(int(h.o.Refresh/time.Second), 1)
+	}
 	counts := map[string]int{}
 	for _, in := range incs {
 		counts[in.Status]++
-	}
-	page := listPage{
-		Title: h.o.Title, Filter: fv, Incidents: incs, Total: len(incs), Limited: len(incs) >= f.Limit,
-		Clusters: h.o.Clusters, Statuses: Statuses, Sinces: sinces,
 	}
 	for _, s := range Statuses {
 		if counts[s] > 0 {
@@ -200,6 +307,8 @@ type incidentPage struct {
 	Log      string
 	// FeedbackForm shows the form that marks the diagnosis right or wrong.
 	FeedbackForm bool
+	// Files are the links to its workspace files, when they are served.
+	Files []string
 }
 
 func (h *handler) incident(w http.ResponseWriter, r *http.Request) {
@@ -219,6 +328,9 @@ func (h *handler) incident(w http.ResponseWriter, r *http.Request) {
 	}
 	page := incidentPage{Title: h.o.Title, Incident: inc, Event: indentJSON(inc.Event), Log: strings.ToValidUTF8(string(inc.LogTail), "\uFFFD"),
 		FeedbackForm: h.o.Feedback != nil && inc.Status != "running"}
+	if h.o.Files != nil {
+		page.Files = Files
+	}
 	if len(inc.Report) > 0 {
 		page.Report = h.r.Render(inc.Report)
 	}
@@ -254,11 +366,20 @@ func indentJSON(b []byte) string {
 	return out.String()
 }
 
+// isoTime is t in UTC as ISO 8601, for the absolute time shown beside a
+// relative one.
+func isoTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format("2006-01-02T15:04:05Z")
+}
+
 func fmtTime(t time.Time) string {
 	if t.IsZero() {
 		return "–"
 	}
-	return t.UTC().Format("2006-01-02 15:04:05Z")
+	return t.UTC().Format("2006-01-02T15:04:05Z")
 }
 
 func ago(now, t time.Time) string {
@@ -314,18 +435,4 @@ func statusClass(s string) string {
 		return "warn"
 	}
 	return "other"
-}
-
-// filterURL is the list page with these filters.
-func filterURL(base, cluster, status, since string) string {
-	v := url.Values{}
-	for k, s := range map[string]string{"cluster": cluster, "status": status, "since": since} {
-		if s != "" {
-			v.Set(k, s)
-		}
-	}
-	if len(v) == 0 {
-		return base + "/incidents"
-	}
-	return base + "/incidents?" + v.Encode()
 }

@@ -37,15 +37,13 @@ func (s *fakeStore) List(_ context.Context, f Filter) ([]Summary, error) {
 	defer s.mu.Unlock()
 	s.last = f
 	var out []Summary
+	skip := f.Offset
 	for _, in := range s.incs {
-		at := in.EndedAt
-		if at.IsZero() {
-			at = in.StartedAt
+		if !f.Keep(in.Summary) {
+			continue
 		}
-		switch {
-		case f.Cluster != "" && in.Cluster != f.Cluster,
-			f.Status != "" && in.Status != f.Status,
-			!f.Since.IsZero() && at.Before(f.Since):
+		if skip > 0 {
+			skip--
 			continue
 		}
 		out = append(out, in.Summary)

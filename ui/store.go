@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"regexp"
+	"strings"
 	"time"
 )
 
@@ -33,28 +34,70 @@ type Store interface {
 type Filter struct {
 	Cluster string
 	Status  string
+	// Query keeps incidents whose fault id, incident id or resource
+	// (kind/namespace/name, so a namespace matches too) contains it,
+	// case-insensitively.
+	Query     string
+	Severity  string
+	FaultType string
 	// Since keeps incidents that ended (or, if still running, started) at
 	// or after it.
 	Since time.Time
-	Limit int
+	// Offset skips that many matching incidents (newest first) before
+	// the Limit returned: the list's pages.
+	Offset int
+	Limit  int
+}
+
+// Keep reports whether s matches every field of f but Offset and Limit.
+// Stores use it so that the page, the API and the tests filter alike.
+func (f Filter) Keep(s Summary) bool {
+	at := s.EndedAt
+	if at.IsZero() {
+		at = s.StartedAt
+	}
+	switch {
+	case f.Cluster != "" && s.Cluster != f.Cluster,
+		f.Status != "" && s.Status != f.Status,
+		f.Severity != "" && !strings.EqualFold(s.Severity, f.Severity),
+		f.FaultType != "" && !strings.EqualFold(s.FaultType, f.FaultType),
+		!f.Since.IsZero() && at.Before(f.Since):
+		return false
+	}
+	return f.Query == "" || MatchQuery(f.Query, s.FaultID, s.ID, s.Resource)
+}
+
+// MatchQuery reports whether any of fields contains q, ignoring case.
+func MatchQuery(q string, fields ...string) bool {
+	q = strings.ToLower(strings.TrimSpace(q))
+	for _, f := range fields {
+		if strings.Contains(strings.ToLower(f), q) {
+			return true
+		}
+	}
+	return false
 }
 
 // Summary is one row of the list.
 type Summary struct {
 	ID        string
 	Cluster   string
+	FaultID   string
 	Source    string
 	FaultType string
 	Severity  string
 	// Resource is kind/namespace/name.
 	Resource string
 	// Status is success, failure, timeout, interrupted, or running.
-	Status    string
-	Reason    string
-	Attempts  int
-	StartedAt time.Time
-	EndedAt   time.Time
-	Duration  time.Duration
+	Status   string
+	Reason   string
+	Attempts int
+	// EnqueuedAt is when the fault entered the queue, zero when not
+	// known; StartedAt - EnqueuedAt is its queue wait.
+	EnqueuedAt time.Time
+	StartedAt  time.Time
+	EndedAt    time.Time
+	Duration   time.Duration
 	// Cost is what the run was charged ("$0.40"; "(default)" added when
 	// the agent reported none), empty when not known; Tokens and Model
 	// are what the agent reported.
@@ -70,6 +113,15 @@ type Summary struct {
 	Verdict      string
 	FeedbackNote string
 	FeedbackAt   time.Time
+}
+
+// QueueWait is how long the fault waited in the queue before its agent
+// started; 0 when not known.
+func (s Summary) QueueWait() time.Duration {
+	if s.EnqueuedAt.IsZero() || s.StartedAt.IsZero() || s.StartedAt.Before(s.EnqueuedAt) {
+		return 0
+	}
+	return s.StartedAt.Sub(s.EnqueuedAt)
 }
 
 // Member is one fault an incident covers, or one attached to it.
@@ -135,3 +187,38 @@ var validID = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)
 // and '-', at most 128. Anything else (dots, slashes, escapes) never
 // reaches the store.
 func ValidID(id string) bool { return validID.MatchString(id) }
+
+// Severities the filter offers (fault.Level's names).
+var Severities = []string{"critical", "warning", "info"}
+
+// Files an incident's page links to, served by FileReader: each is read
+// bounded (FileLimit) and served as text or JSON, never as HTML.
+var Files = []string{"event.json", "result.json", "agent.log", "report"}
+
+// FileLimit bounds what one file link serves.
+const FileLimit = 1 << 20
+
+// FileReader reads one of an incident's workspace files (a name among
+// Files; "report" is the agent's report, whatever its name). It returns at
+// most limit bytes (the end of agent.log, the beginning of the others),
+// whether there was more, and ErrNotFound (possibly wrapped) for an unknown
+// incident or a file that does not exist. The id was checked with ValidID.
+type FileReader interface {
+	File(ctx context.Context, id, name string, limit int64) (data []byte, truncated bool, err error)
+}
+
+// ClusterStatus is one configured cluster as the clusters view shows it.
+type ClusterStatus struct {
+	Name string
+	// Connected: its subscription is live. Otherwise BlindSince is when
+	// it lost it (or started waiting for the first), zero if not known.
+	Connected  bool
+	BlindSince time.Time
+	// LastFault is when its newest incident started, with that incident's
+	// id and fault type; zero when none is in the recent history.
+	LastFault     time.Time
+	LastIncident  string
+	LastFaultType string
+	// QueueDepth is how many faults wait in its queue.
+	QueueDepth int
+}

@@ -66,11 +66,11 @@ func TestListFilters(t *testing.T) {
 		summary    string
 		wantFilter Filter
 	}{
-		{"cluster=prod-eu", []string{"a1b2c3d4e5f60718", "d4e5f60718293041"}, []string{"b2c3d4e5f6071829", "c3d4e5f607182930"}, "<strong>2</strong> shown", Filter{Cluster: "prod-eu", Limit: 200}},
-		{"status=failure", []string{"b2c3d4e5f6071829", "d4e5f60718293041"}, []string{"a1b2c3d4e5f60718", "c3d4e5f607182930"}, "failure 2", Filter{Status: "failure", Limit: 200}},
-		{"since=24h", []string{"a1b2c3d4e5f60718", "b2c3d4e5f6071829"}, []string{"c3d4e5f607182930", "d4e5f60718293041"}, "<strong>2</strong> shown", Filter{Since: now.Add(-24 * time.Hour), Limit: 200}},
-		{"cluster=prod-eu&status=failure&since=2026-02-01", []string{"d4e5f60718293041"}, []string{"a1b2c3d4e5f60718"}, "failure 1", Filter{Cluster: "prod-eu", Status: "failure", Since: time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC), Limit: 200}},
-		{"cluster=nowhere", nil, []string{"a1b2c3d4e5f60718"}, "No incidents match.", Filter{Cluster: "nowhere", Limit: 200}},
+		{"cluster=prod-eu", []string{"a1b2c3d4e5f60718", "d4e5f60718293041"}, []string{"b2c3d4e5f6071829", "c3d4e5f607182930"}, "<strong>2</strong> shown", Filter{Cluster: "prod-eu", Limit: 51}},
+		{"status=failure", []string{"b2c3d4e5f6071829", "d4e5f60718293041"}, []string{"a1b2c3d4e5f60718", "c3d4e5f607182930"}, "failure 2", Filter{Status: "failure", Limit: 51}},
+		{"since=24h", []string{"a1b2c3d4e5f60718", "b2c3d4e5f6071829"}, []string{"c3d4e5f607182930", "d4e5f60718293041"}, "<strong>2</strong> shown", Filter{Since: now.Add(-24 * time.Hour), Limit: 51}},
+		{"cluster=prod-eu&status=failure&since=2026-02-01", []string{"d4e5f60718293041"}, []string{"a1b2c3d4e5f60718"}, "failure 1", Filter{Cluster: "prod-eu", Status: "failure", Since: time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC), Limit: 51}},
+		{"cluster=nowhere", nil, []string{"a1b2c3d4e5f60718"}, "No incidents match.", Filter{Cluster: "nowhere", Limit: 51}},
 	} {
 		code, _, body := get(t, srv.URL+"/incidents?"+tc.query)
 		if code != 200 {

@@ -2,7 +2,8 @@
 // run as "kubernetes-mcp-runner sample-agent". It reads the incident's
 // event.json and writes a short Markdown report, the same contract a real
 // LLM agent fulfils. The demo, the tests and the benchmarks run it; its
-// flags make it misbehave on purpose for fault-injection tests.
+// flags, and the resource names of FailPrefix and HangPrefix, make it
+// misbehave on purpose for the demo and fault-injection tests.
 package sampleagent
 
 import (
@@ -19,6 +20,15 @@ import (
 	"time"
 
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/fault"
+)
+
+// Resource-name prefixes that make the agent misbehave for one fault, so a
+// demo or a test picks each incident's outcome by the fault it sends.
+const (
+	// FailPrefix: the agent exits 1 at once, without a report.
+	FailPrefix = "fail-"
+	// HangPrefix: the agent never finishes (the runner's timeout ends it).
+	HangPrefix = "hang-"
 )
 
 // event is the part of event.json the agent reads.
@@ -59,7 +69,12 @@ func Main(args []string, getenv func(string) string, stdout, stderr io.Writer) i
 		return 1
 	}
 	fmt.Fprintf(stdout, "investigating %s %s/%s on cluster %s\n", ev.Fault.FaultType, ev.Fault.Resource.Namespace, ev.Fault.Resource.Name, ev.Cluster)
-	if *hang {
+	name := ev.Fault.Resource.Name
+	if strings.HasPrefix(name, FailPrefix) {
+		fmt.Fprintf(stderr, "sample-agent: simulated failure (the resource's name starts with %s)\n", FailPrefix)
+		return 1
+	}
+	if *hang || strings.HasPrefix(name, HangPrefix) {
 		// A bare select{} would be reported by the runtime as a deadlock.
 		for {
 			time.Sleep(time.Hour)
