@@ -56,18 +56,15 @@ func fill(t *testing.T, dir string) string {
 	}
 }
 
-// A state directory whose disk is full makes the runner unready once
-// writes have kept failing for StoreUnreadyAfter, and ready again once
-// space has returned and that long has passed without a failed write.
-func TestFullStateDirTurnsReadinessOffAndBackOn(t *testing.T) {
-	state := smallTmpfs(t, "2m")
-	src := faultsource.Started(t, "prod")
-	dir := t.TempDir()
-	cfg, err := config.Parse([]string{
+// startUnreadyFast runs the daemon in process with args (the cluster, the
+// test agent and loopback listeners are added) and a 1 s StoreUnreadyAfter,
+// and returns its /metrics and /readyz?verbose URLs.
+func startUnreadyFast(t *testing.T, src *faultsource.Server, args ...string) (metricsURL, readyz string) {
+	t.Helper()
+	cfg, err := config.Parse(append([]string{
 		"--cluster", "prod=" + src.URL(), "--agent-command", os.Args[0], "--agent-arg", testagent.Arg,
-		"--workspace-root", filepath.Join(dir, "ws"), "--state-dir", filepath.Join(state, "state"),
 		"--health-address", "127.0.0.1", "--metrics-address", "127.0.0.1", "--ui-address", "127.0.0.1:0",
-	}, func(string) string { return "" })
+	}, args...), func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +95,17 @@ func TestFullStateDirTurnsReadinessOffAndBackOn(t *testing.T) {
 	}
 	<-s[0].Listening()
 	<-s[1].Listening()
-	metricsURL, readyz := "http://"+s[0].Addr()+"/metrics", "http://"+s[1].Addr()+"/readyz?verbose"
+	return "http://" + s[0].Addr() + "/metrics", "http://" + s[1].Addr() + "/readyz?verbose"
+}
+
+// A state directory whose disk is full makes the runner unready once
+// writes have kept failing for StoreUnreadyAfter, and ready again once
+// space has returned and that long has passed without a failed write.
+func TestFullStateDirTurnsReadinessOffAndBackOn(t *testing.T) {
+	state := smallTmpfs(t, "2m")
+	src := faultsource.Started(t, "prod")
+	dir := t.TempDir()
+	metricsURL, readyz := startUnreadyFast(t, src, "--workspace-root", filepath.Join(dir, "ws"), "--state-dir", filepath.Join(state, "state"))
 	poll.Until(t, 30*time.Second, "ready", func() bool { return statusOf(readyz) == http.StatusOK })
 
 	filler := fill(t, state)
@@ -132,42 +139,8 @@ func TestFullWorkspaceDiskKeepsFaultsQueuedUntilSpaceReturns(t *testing.T) {
 	root := smallTmpfs(t, "1m")
 	src := faultsource.Started(t, "prod")
 	dir := t.TempDir()
-	cfg, err := config.Parse([]string{
-		"--cluster", "prod=" + src.URL(), "--agent-command", os.Args[0], "--agent-arg", testagent.Arg,
-		"--workspace-root", filepath.Join(root, "ws"), "--state-dir", filepath.Join(dir, "state"), "--group-wait", "0",
-		"--health-address", "127.0.0.1", "--metrics-address", "127.0.0.1", "--ui-address", "127.0.0.1:0",
-	}, func(string) string { return "" })
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.HealthPort, cfg.MetricsPort = 0, 0
-	logs := &testlog.Buffer{}
-	servers := make(chan [2]*httpserver.Server, 1)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- Run(ctx, cfg, Deps{
-			Logger: slog.New(slog.NewJSONHandler(logs, nil)), Notify: func(string) {}, Registry: metrics.NewRegistry(),
-			Started:           func(m, h, _ *httpserver.Server) { servers <- [2]*httpserver.Server{m, h} },
-			StoreUnreadyAfter: time.Second,
-		})
-	}()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-		if t.Failed() {
-			t.Logf("logs:\n%s", logs.String())
-		}
-	})
-	var s [2]*httpserver.Server
-	select {
-	case s = <-servers:
-	case err := <-done:
-		t.Fatalf("Run ended before serving: %v", err)
-	}
-	<-s[0].Listening()
-	<-s[1].Listening()
-	metricsURL, readyz := "http://"+s[0].Addr()+"/metrics", "http://"+s[1].Addr()+"/readyz?verbose"
+	metricsURL, readyz := startUnreadyFast(t, src, "--workspace-root", filepath.Join(root, "ws"),
+		"--state-dir", filepath.Join(dir, "state"), "--group-wait", "0")
 	poll.Until(t, 30*time.Second, "the session to subscribe", func() bool { return src.Subscribers() == 1 })
 	if err := os.MkdirAll(filepath.Join(root, "ws"), 0o700); err != nil {
 		t.Fatal(err)
