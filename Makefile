@@ -98,4 +98,4 @@ $(JOBS_BIN):
 	cd test/kube && go build -trimpath -ldflags '-s -w -X k8s.io/component-base/version.gitVersion=v1.35.0' -o $(CURDIR)/bin/ k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager
 
 jobs: $(JOBS_BIN) ## The Job runtime against a real kube-apiserver, kube-controller-manager and etcd (apt: etcd-server).
-	go test -race -tags jobs -count=1 -run 'TestJob' -timeout 15m ./test
+	go test -race -tags jobs -count=1 -run 'TestJob' -timeout 15m ./test ./packaging
