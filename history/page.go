@@ -77,10 +77,12 @@ func (p PageStore) List(_ context.Context, f ui.Filter) ([]ui.Summary, error) {
 	if f.Limit > 0 && len(out) > f.Limit {
 		out = out[:f.Limit]
 	}
-	// The fault's details and when it was queued are in each workspace's
-	// event.json: read only for the rows shown.
+	// Records written before the history kept the fault's details and
+	// when it was queued have them only in the workspace's event.json:
+	// read it for those rows alone, so a page of new records reads no
+	// workspace.
 	for i := range out {
-		if out[i].Status != "running" {
+		if s := out[i]; s.Status != "running" && (s.Severity == "" || s.Resource == "" || s.EnqueuedAt.IsZero()) {
 			p.fillFromEvent(&out[i], p.workspace(out[i].Cluster, out[i].ID))
 		}
 	}
@@ -126,7 +128,7 @@ func (p PageStore) scan(f ui.Filter, n int) ([]ui.Summary, error) {
 func summaryOf(r incident.Record) ui.Summary {
 	s := ui.Summary{
 		ID: r.IncidentID, Cluster: r.Cluster, FaultID: r.FaultID, FaultType: r.FaultType, Status: string(r.Status), Reason: r.Reason,
-		Source: r.Source, Severity: r.Severity, Resource: r.Resource,
+		Source: r.Source, Severity: r.Severity, Resource: r.Resource, EnqueuedAt: r.EnqueuedAt,
 		Attempts: r.Attempts, StartedAt: r.StartedAt, EndedAt: r.EndedAt,
 		Duration: time.Duration(r.DurationSeconds * float64(time.Second)),
 	}
@@ -195,7 +197,9 @@ func (p PageStore) fillFromEvent(s *ui.Summary, dir string) []byte {
 			s.Source, s.Severity = ev.Source, ev.Level().String()
 			s.Resource = resourceString(ev.Resource.Kind, ev.Resource.Namespace, ev.Resource.Name)
 		}
-		s.EnqueuedAt = doc.EnqueuedAt
+		if s.EnqueuedAt.IsZero() {
+			s.EnqueuedAt = doc.EnqueuedAt
+		}
 	}
 	return data
 }

@@ -181,3 +181,30 @@ func serve(h http.Handler, target string) (int, string) {
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, target, nil))
 	return rec.Code, rec.Body.String()
 }
+
+// A record that carries its fault's details and when it was queued is
+// listed without its workspace: a page of new records reads none.
+func TestListReadsNoWorkspaceForNewRecords(t *testing.T) {
+	dir := t.TempDir()
+	s, err := journal.Open(filepath.Join(dir, "state"), journal.Options{Logger: slog.New(slog.DiscardHandler), HistoryMaxEntries: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	end := time.Now().UTC().Truncate(time.Second)
+	if err := s.Finish(incident.Record{IncidentID: "i1", Cluster: "prod", FaultID: "f1", FaultType: "CrashLoop",
+		Status: incident.StatusSuccess, Severity: "critical", Resource: "Pod/shop/api", Source: "mcp",
+		EnqueuedAt: end.Add(-time.Minute), StartedAt: end.Add(-50 * time.Second), EndedAt: end,
+		Workspace: filepath.Join(dir, "ws", "prod", "i1")}); err != nil {
+		t.Fatal(err)
+	}
+	// No workspace exists at all.
+	ps := PageStore{Store: s, WorkspaceRoot: filepath.Join(dir, "ws")}
+	list, err := ps.List(context.Background(), ui.Filter{Limit: 10})
+	if err != nil || len(list) != 1 {
+		t.Fatalf("list %+v, %v", list, err)
+	}
+	if got := list[0]; got.Severity != "critical" || got.Resource != "Pod/shop/api" || !got.EnqueuedAt.Equal(end.Add(-time.Minute)) {
+		t.Errorf("summary %+v: want severity, resource and queue time from the record", got)
+	}
+}

@@ -169,9 +169,12 @@ type Record struct {
 	// Source, Severity and Resource ("Kind/namespace/name") are the
 	// fault's, kept with the record so that listing the history needs no
 	// read of each workspace. Records written before they existed lack them.
-	Source          string    `json:"source,omitempty"`
-	Severity        string    `json:"severity,omitempty"`
-	Resource        string    `json:"resource,omitempty"`
+	Source   string `json:"source,omitempty"`
+	Severity string `json:"severity,omitempty"`
+	Resource string `json:"resource,omitempty"`
+	// EnqueuedAt is when its fault was queued (its queue wait is
+	// StartedAt - EnqueuedAt); zero in records from before it was kept.
+	EnqueuedAt      time.Time `json:"enqueuedAt,omitzero"`
 	Status          Status    `json:"status"`
 	Reason          string    `json:"reason,omitempty"`
 	Attempts        int       `json:"attempts"`

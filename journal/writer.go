@@ -104,6 +104,7 @@ func (w Writer) Running(incidentID string, pgid int, bootID string) error {
 // Finished implements dispatch.Recorder.
 func (w Writer) Finished(it queue.Item, r incident.Result) error {
 	rec := r.Record(it.Event.FaultType)
+	rec.EnqueuedAt = it.EnqueuedAt
 	rec.Source, rec.Severity, rec.Resource = it.Event.Source, it.Event.Level().String(), notification.Resource{Kind: it.Event.Resource.Kind, Namespace: it.Event.Resource.Namespace, Name: it.Event.Resource.Name}.String()
 	return w.finish(it, rec)
 }
