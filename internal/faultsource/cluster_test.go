@@ -14,6 +14,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/faultsource"
@@ -202,5 +203,29 @@ func TestStandInListsTheRecordedReadTools(t *testing.T) {
 		if !reflect.DeepEqual(got, want[name]) {
 			t.Errorf("%s listed as %v\nrecorded %v", name, got, want[name])
 		}
+	}
+}
+
+// events_list answers the recorded event in the recorded bytes, and
+// "# No events found" with none.
+func TestStandInListsEventsLikeTheServer(t *testing.T) {
+	src := faultsource.Started(t, "")
+	cs := connect(t, src)
+	if got, _ := call(t, cs, "events_list", map[string]any{}); got != "# No events found" {
+		t.Errorf("no events: %q", got)
+	}
+	at, err := time.Parse("2006-01-02 15:04:05.999999999 -0700 MST", "2026-12-02 07:05:04.358722 +0000 UTC")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src.SetEvents([]corev1.Event{{
+		ObjectMeta:     metav1.ObjectMeta{Namespace: "default", Name: "kubernetes.1"},
+		InvolvedObject: corev1.ObjectReference{Kind: "Service", Name: "kubernetes", APIVersion: "v1"},
+		Reason:         "ClusterIPNotAllocated", Message: "Cluster IP [IPv4]: 10.0.0.1 is not allocated; repairing",
+		Type: "Warning", LastTimestamp: metav1.NewTime(at),
+	}})
+	got, _ := call(t, cs, "events_list", map[string]any{})
+	if want := recordedText(t, "events_list.response.json"); got != want {
+		t.Errorf("events_list:\n%q\nwant the recorded\n%q", got, want)
 	}
 }

@@ -31,6 +31,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+	corev1 "k8s.io/api/core/v1"
 
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/fault"
 )
@@ -91,6 +92,7 @@ type Server struct {
 	history  []Subscribe
 	streams  eventStreams
 	state    []object // the cluster the read-only tools answer about
+	events   []corev1.Event
 }
 
 type subscription struct {
@@ -169,6 +171,8 @@ func (s *Server) newMCPServer(legacySSE bool) *mcp.Server {
 			h = s.unsubscribe
 		case "pods_get", "pods_list", "resources_get", "resources_list":
 			h = s.readTool(t.Name)
+		case "events_list":
+			h = s.eventsList
 		default:
 			h = func(context.Context, *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 				return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "# No events found"}}}, nil
