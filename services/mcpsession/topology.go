@@ -25,13 +25,23 @@ const (
 // topologyStage finds each fault's node and owner chain through the live
 // session's read-only tools (clusterstate.Resolver) between the hand-off
 // and intake. It lives as long as one client session.
+//
+// An idle session must cost next to nothing, and most sessions are idle:
+// the waiting faults are a slice that grows only when faults come, and
+// the workers start with the first fault and exit when none is left, so
+// a session that hears nothing holds no worker goroutine and no buffer
+// (a channel of TopologyQueue faults was 235 KB for every session).
 type topologyStage struct {
 	s         *Session
 	resolvers map[*binding]*clusterstate.Resolver
-	jobs      chan topologyJob
 	ctx       context.Context
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
+
+	mu      sync.Mutex
+	jobs    []topologyJob // oldest first, at most TopologyQueue
+	workers int           // running, at most TopologyWorkers
+	stopped bool
 }
 
 type topologyJob struct {
@@ -46,15 +56,10 @@ func (s *Session) startTopology(cs *mcp.ClientSession) *topologyStage {
 		return nil
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	t := &topologyStage{s: s, resolvers: map[*binding]*clusterstate.Resolver{},
-		jobs: make(chan topologyJob, TopologyQueue), ctx: ctx, cancel: cancel}
+	t := &topologyStage{s: s, resolvers: make(map[*binding]*clusterstate.Resolver, len(s.bindings)), ctx: ctx, cancel: cancel}
 	caller := clusterstate.SessionCaller(cs)
 	for _, b := range s.bindings {
 		t.resolvers[b] = clusterstate.NewResolver(caller, clusterstate.ResolverOptions{Context: b.cluster.Context})
-	}
-	for range TopologyWorkers {
-		t.wg.Add(1)
-		go t.work()
 	}
 	s.mu.Lock()
 	s.topology = t
@@ -62,23 +67,53 @@ func (s *Session) startTopology(cs *mcp.ClientSession) *topologyStage {
 	return t
 }
 
+// work looks up queued faults until none is left, then exits.
 func (t *topologyStage) work() {
 	defer t.wg.Done()
-	for j := range t.jobs {
+	for {
+		j, ok := t.next()
+		if !ok {
+			return
+		}
 		topo := t.resolvers[j.b].Resolve(t.ctx, j.ev)
 		j.ev.Topology = bounded(topo)
 		t.s.o.Handler.Submit(j.b.name, j.ev)
 	}
 }
 
-// submit queues a fault for its lookup; false when the queue is full.
+// next takes the oldest waiting fault; false (and the worker is counted
+// out) when there is none.
+func (t *topologyStage) next() (topologyJob, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.jobs) == 0 {
+		t.workers--
+		return topologyJob{}, false
+	}
+	j := t.jobs[0]
+	t.jobs[0] = topologyJob{}
+	t.jobs = t.jobs[1:]
+	if len(t.jobs) == 0 {
+		t.jobs = nil // an idle session keeps no buffer
+	}
+	return j, true
+}
+
+// submit queues a fault for its lookup, starting a worker if fewer than
+// TopologyWorkers run; false when the queue is full or the stage stopped.
 func (t *topologyStage) submit(b *binding, ev fault.Event) bool {
-	select {
-	case t.jobs <- topologyJob{b: b, ev: ev}:
-		return true
-	default:
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.stopped || len(t.jobs) >= TopologyQueue {
 		return false
 	}
+	t.jobs = append(t.jobs, topologyJob{b: b, ev: ev})
+	if t.workers < TopologyWorkers {
+		t.workers++
+		t.wg.Add(1)
+		go t.work()
+	}
+	return true
 }
 
 // stop ends the stage with its session: lookups still queued fail at
@@ -92,7 +127,9 @@ func (t *topologyStage) stop() {
 	t.s.topology = nil
 	t.s.mu.Unlock()
 	t.cancel()
-	close(t.jobs)
+	t.mu.Lock()
+	t.stopped = true
+	t.mu.Unlock()
 	t.wg.Wait()
 }
 
