@@ -107,6 +107,8 @@ type Queue struct {
 	// changed is closed when an item is added (take.go); nil until a
 	// consumer asks for it.
 	changed chan struct{}
+	// onReady is told of every signal (consumer.go).
+	onReady func()
 	// localSeq numbers the items of a queue without a journal.
 	localSeq uint64
 }
@@ -345,6 +347,9 @@ func (q *Queue) signal() {
 	select {
 	case q.ready <- struct{}{}:
 	default:
+	}
+	if q.onReady != nil {
+		q.onReady()
 	}
 }
 

@@ -2,8 +2,13 @@ package dispatch
 
 import (
 	"encoding/json"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -80,4 +85,70 @@ func TestRemovedIdleClusterRetires(t *testing.T) {
 	if f.d.kubeconfig("idle") != "" || f.d.Draining("idle") {
 		t.Error("the retired cluster is still known")
 	}
+}
+
+// workerGoroutines counts the goroutines running a cluster's worker.
+func workerGoroutines(t *testing.T) int {
+	t.Helper()
+	var b strings.Builder
+	if err := pprof.Lookup("goroutine").WriteTo(&b, 2); err != nil {
+		t.Fatal(err)
+	}
+	return strings.Count(b.String(), "dispatch.(*Dispatcher).worker(")
+}
+
+// TestIdleClustersHoldNoWorkers: a worker runs only while its cluster has
+// work, so thousands of idle clusters cost no goroutine each; a fault
+// starts one, and it leaves once the queue is empty.
+func TestIdleClustersHoldNoWorkers(t *testing.T) {
+	var clusters []string
+	for i := range 50 {
+		clusters = append(clusters, "c"+strconv.Itoa(i))
+	}
+	f := start(t, settings{clusters: clusters})
+	poll.Until(t, 10*time.Second, "every cluster to be known", func() bool {
+		f.d.clusters.mu.Lock()
+		defer f.d.clusters.mu.Unlock()
+		return len(f.d.clusters.byCluster) == len(clusters)
+	})
+	if n := workerGoroutines(t); n != 0 {
+		t.Fatalf("%d workers run for %d idle clusters, want none", n, len(clusters))
+	}
+	f.push(t, "c7", "slow-running")
+	poll.Until(t, 20*time.Second, "the agent to start", func() bool { return f.d.InFlight() == 1 })
+	if n := workerGoroutines(t); n != 1 {
+		t.Errorf("%d workers run while one cluster has one fault, want 1", n)
+	}
+	f.waitCompleted(t, "c7", incident.StatusSuccess, 1)
+	poll.Until(t, 10*time.Second, "the worker to leave", func() bool { return workerGoroutines(t) == 0 })
+}
+
+// TestFaultsArrivingAsWorkersLeaveAreAllRun: faults pushed one at a time
+// into many clusters, each arriving about when the worker that ran the
+// previous one finds its queue empty, all run: none is left in a queue
+// that no worker will take.
+func TestFaultsArrivingAsWorkersLeaveAreAllRun(t *testing.T) {
+	var clusters []string
+	for i := range 10 {
+		clusters = append(clusters, "c"+strconv.Itoa(i))
+	}
+	f := start(t, settings{clusters: clusters, maxConcurrent: 10})
+	const each = 6
+	var wg sync.WaitGroup
+	var mu sync.Mutex // push numbers faults from a shared counter
+	for _, c := range clusters {
+		wg.Go(func() {
+			for i := range each {
+				mu.Lock()
+				f.push(t, c, "ok-"+c+"-"+strconv.Itoa(i))
+				mu.Unlock()
+				time.Sleep(time.Duration(rand.IntN(40)) * time.Millisecond)
+			}
+		})
+	}
+	wg.Wait()
+	for _, c := range clusters {
+		f.waitCompleted(t, c, incident.StatusSuccess, each)
+	}
+	poll.Until(t, 10*time.Second, "every worker to leave", func() bool { return workerGoroutines(t) == 0 })
 }

@@ -241,36 +241,36 @@ func (d *Dispatcher) Serve(ctx context.Context) error {
 	return ctx.Err()
 }
 
-// work is one worker's loop for one cluster's queue. It waits for work
-// under clusterCtx, which ends when the cluster is removed: the queue's
-// remaining faults are still taken (Wait returns at once while any are
-// left), and the worker stops once it is empty.
-func (d *Dispatcher) work(ctx context.Context, q *queue.Queue, clusterCtx context.Context) {
+// work is one worker's loop for one cluster's queue, while it has work:
+// true when it left with the queue empty (leave counted it out). Once
+// clusterCtx ends (the cluster was removed) the queue's remaining faults
+// are still taken, and the last worker to leave completes the removal.
+func (d *Dispatcher) work(ctx context.Context, w *clusterWork, clusterCtx context.Context) bool {
 	if d.grouped() {
-		d.workGrouped(ctx, q, clusterCtx)
-		return
+		return d.workGrouped(ctx, w, clusterCtx)
 	}
+	q := w.q
 	for {
-		if err := q.Wait(clusterCtx); err != nil {
-			return
+		if d.leave(w) {
+			return true
 		}
 		if err := d.waitForWorkspaces(ctx); err != nil {
-			return
+			return false
 		}
 		probe, err := d.o.Breaker.Acquire(ctx)
 		if err != nil {
-			return
+			return false
 		}
 		if err := d.slots.Acquire(ctx, 1); err != nil {
 			d.o.Breaker.Cancel(probe)
-			return
+			return false
 		}
 		d.mu.Lock()
 		if d.stopped {
 			d.mu.Unlock()
 			d.slots.Release(1)
 			d.o.Breaker.Cancel(probe)
-			return
+			return false
 		}
 		d.mu.Unlock()
 		adm, admitted := d.admit(ctx, q.Cluster(), probe)
@@ -283,7 +283,7 @@ func (d *Dispatcher) work(ctx context.Context, q *queue.Queue, clusterCtx contex
 			release(adm)
 			d.slots.Release(1)
 			d.o.Breaker.Cancel(probe)
-			return
+			return false
 		}
 		it, ok := q.TryPop()
 		var id string

@@ -110,34 +110,35 @@ func incidentOf(id string, g incident.Group) grouping.Incident {
 // workGrouped is a worker's loop when faults are grouped: wait until a
 // group of the queue is ready, take a breaker probe and a slot as for any
 // run, then take the group out of the queue and run it as one incident.
-func (d *Dispatcher) workGrouped(ctx context.Context, q *queue.Queue, clusterCtx context.Context) {
+func (d *Dispatcher) workGrouped(ctx context.Context, w *clusterWork, clusterCtx context.Context) bool {
+	q := w.q
 	for {
-		if err := q.Wait(clusterCtx); err != nil {
-			return
+		if d.leave(w) {
+			return true
 		}
 		if err := d.waitForWorkspaces(ctx); err != nil {
-			return
+			return false
 		}
 		if !d.awaitGroup(ctx, clusterCtx, q) {
 			if ctx.Err() != nil {
-				return
+				return false
 			}
 			continue
 		}
 		probe, err := d.o.Breaker.Acquire(ctx)
 		if err != nil {
-			return
+			return false
 		}
 		if err := d.slots.Acquire(ctx, 1); err != nil {
 			d.o.Breaker.Cancel(probe)
-			return
+			return false
 		}
 		it, id, stop, ok := d.takeGroup(q, clusterCtx.Err() != nil)
 		if stop || !ok {
 			d.slots.Release(1)
 			d.o.Breaker.Cancel(probe)
 			if stop {
-				return
+				return false
 			}
 			continue
 		}
