@@ -32,20 +32,24 @@ const (
 // a session that hears nothing holds no worker goroutine and no buffer
 // (a channel of TopologyQueue faults was 235 KB for every session).
 type topologyStage struct {
-	s         *Session
-	resolvers map[*binding]*clusterstate.Resolver
-	ctx       context.Context
-	cancel    context.CancelFunc
-	wg        sync.WaitGroup
+	s      *Session
+	caller clusterstate.Caller
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
 
 	mu      sync.Mutex
 	jobs    []topologyJob // oldest first, at most TopologyQueue
 	workers int           // running, at most TopologyWorkers
 	stopped bool
+	// resolvers are made with each cluster's first fault: their caches
+	// are of no use to a cluster that has none.
+	resolvers map[*binding]*clusterstate.Resolver
 }
 
 type topologyJob struct {
 	b  *binding
+	r  *clusterstate.Resolver
 	ev fault.Event
 }
 
@@ -56,11 +60,7 @@ func (s *Session) startTopology(cs *mcp.ClientSession) *topologyStage {
 		return nil
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	t := &topologyStage{s: s, resolvers: make(map[*binding]*clusterstate.Resolver, len(s.bindings)), ctx: ctx, cancel: cancel}
-	caller := clusterstate.SessionCaller(cs)
-	for _, b := range s.bindings {
-		t.resolvers[b] = clusterstate.NewResolver(caller, clusterstate.ResolverOptions{Context: b.cluster.Context})
-	}
+	t := &topologyStage{s: s, caller: clusterstate.SessionCaller(cs), ctx: ctx, cancel: cancel}
 	s.mu.Lock()
 	s.topology = t
 	s.mu.Unlock()
@@ -75,7 +75,7 @@ func (t *topologyStage) work() {
 		if !ok {
 			return
 		}
-		topo := t.resolvers[j.b].Resolve(t.ctx, j.ev)
+		topo := j.r.Resolve(t.ctx, j.ev)
 		j.ev.Topology = bounded(topo)
 		t.s.o.Handler.Submit(j.b.name, j.ev)
 	}
@@ -107,7 +107,15 @@ func (t *topologyStage) submit(b *binding, ev fault.Event) bool {
 	if t.stopped || len(t.jobs) >= TopologyQueue {
 		return false
 	}
-	t.jobs = append(t.jobs, topologyJob{b: b, ev: ev})
+	r := t.resolvers[b]
+	if r == nil {
+		if t.resolvers == nil {
+			t.resolvers = make(map[*binding]*clusterstate.Resolver, len(t.s.bindings))
+		}
+		r = clusterstate.NewResolver(t.caller, clusterstate.ResolverOptions{Context: b.cluster.Context})
+		t.resolvers[b] = r
+	}
+	t.jobs = append(t.jobs, topologyJob{b: b, r: r, ev: ev})
 	if t.workers < TopologyWorkers {
 		t.workers++
 		t.wg.Add(1)

@@ -24,11 +24,11 @@ func topologyGoroutines(t *testing.T) int {
 func (t *topologyStage) idle() bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.workers == 0 && t.jobs == nil
+	return t.workers == 0 && t.jobs == nil && t.resolvers == nil
 }
 
 // Most sessions are idle, so the topology stage of one that hears nothing
-// holds no worker and no buffer; faults start workers, each fault still
+// holds no worker, no buffer and no resolver; faults start workers, each fault still
 // gets its lookup, and the workers are gone again once they are done.
 func TestTopologyStageHoldsNothingWhileIdle(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
@@ -61,7 +61,12 @@ func TestTopologyStageHoldsNothingWhileIdle(t *testing.T) {
 			t.Errorf("fault %s was queued without its topology lookup", it.Event.FaultID)
 		}
 	}
-	waitFor(t, "the workers to exit", func() bool { return topologyGoroutines(t) == 0 && stage().idle() })
+	waitFor(t, "the workers to exit", func() bool {
+		st := stage()
+		st.mu.Lock()
+		defer st.mu.Unlock()
+		return topologyGoroutines(t) == 0 && st.workers == 0 && st.jobs == nil
+	})
 	h.stop(t)
 	if stage() != nil {
 		t.Error("the stage outlived its session")
