@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"testing"
@@ -25,8 +26,8 @@ const seriesBudgetPerCluster = 25
 // answer holds: the difference is what one cluster costs every scrape, at
 // every cluster count.
 func TestOneIdleClusterAddsAtMostTheBudgetOfSeries(t *testing.T) {
-	two := idleSeries(t, 2)
-	three := idleSeries(t, 3)
+	two, _ := idleSeries(t, 2)
+	three, _ := idleSeries(t, 3)
 	perCluster := three - two
 	t.Logf("series: %d with 2 idle clusters, %d with 3: %d per cluster", two, three, perCluster)
 	if perCluster <= 0 {
@@ -37,10 +38,62 @@ func TestOneIdleClusterAddsAtMostTheBudgetOfSeries(t *testing.T) {
 	}
 }
 
+// goroutinesPerIdleCluster is what one bare go-sdk subscriber holds (the
+// SDK's event stream reader, its JSON-RPC reader and keepalive, the HTTP
+// connection's read and write loops): the floor of the load command's
+// compare mode (docs/benchmarks.md). Every goroutine more is kept by each
+// of thousands of idle clusters, with its stack.
+const goroutinesPerIdleCluster = 5
+
+// TestOneIdleClusterHoldsNoMoreGoroutinesThanABareSubscriber counts the
+// runner's goroutines with two and with three connected, idle clusters.
+// A worker or lookup stage parked on every idle cluster fails it.
+func TestOneIdleClusterHoldsNoMoreGoroutinesThanABareSubscriber(t *testing.T) {
+	_, two := idleSeries(t, 2)
+	_, three := idleSeries(t, 3)
+	perCluster := three - two
+	t.Logf("runner goroutines: %d with 2 idle clusters, %d with 3: %d per cluster", two, three, perCluster)
+	if perCluster <= 0 {
+		t.Fatalf("a third cluster added %d goroutines; the count does not see clusters", perCluster)
+	}
+	if perCluster > goroutinesPerIdleCluster {
+		t.Fatalf("one idle cluster holds %d goroutines, more than a bare subscriber's %d", perCluster, goroutinesPerIdleCluster)
+	}
+}
+
+// runnerGoroutines counts the goroutines of the process that are not the
+// stand-in servers' (which run in the test process too).
+func runnerGoroutines(t *testing.T) int {
+	t.Helper()
+	var b strings.Builder
+	if err := pprof.Lookup("goroutine").WriteTo(&b, 2); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, g := range strings.Split(b.String(), "\n\n") {
+		if !serverSide(g) {
+			n++
+		}
+	}
+	return n
+}
+
+// serverSide: a goroutine of a stand-in server, or of the test.
+func serverSide(stack string) bool {
+	for _, mark := range []string{"internal/faultsource", "mcp.(*streamableServerConn)", "mcp.(*StreamableHTTPHandler)",
+		"mcp.(*ServerSession)", "mcp.(*Server)", "net/http.(*conn)", "net/http.(*connReader)", "net/http.(*Server)", "testing.", "app.TestMain"} {
+		if strings.Contains(stack, mark) {
+			return true
+		}
+	}
+	return false
+}
+
 // idleSeries starts the daemon with n clusters, each on its own stand-in
 // server, waits until every one is subscribed and then counts the samples
-// of one scrape. Go runtime and process series are the same in both runs.
-func idleSeries(t *testing.T, n int) int {
+// of one scrape and the runner's goroutines. Go runtime and process
+// series are the same in both runs.
+func idleSeries(t *testing.T, n int) (series, goroutines int) {
 	t.Helper()
 	dir := t.TempDir()
 	args := []string{"--agent-command", os.Args[0], "--agent-arg", testagent.Arg,
@@ -69,6 +122,11 @@ func idleSeries(t *testing.T, n int) int {
 		}
 		return d.metric("kubernetes_mcp_runner_sse_connections_active") == float64(n)
 	})
+	// Goroutines that end with the handshake, and the connections the
+	// handshake's requests used (closed a second after their last use,
+	// as a keepalive ping's are), are gone once the clusters settle.
+	time.Sleep(2 * time.Second)
+	goroutines = runnerGoroutines(t)
 	body := scrape.Get(d.metricsURL)
 	samples, clusterSamples := 0, 0
 	sc := bufio.NewScanner(strings.NewReader(body))
@@ -87,5 +145,5 @@ func idleSeries(t *testing.T, n int) int {
 		t.Fatalf("stop: %v", err)
 	}
 	t.Logf("%d clusters: %d samples, %d labelled with a configured cluster", n, samples, clusterSamples)
-	return samples
+	return samples, goroutines
 }
