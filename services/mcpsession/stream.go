@@ -42,6 +42,10 @@ type streamFilter struct {
 	out  bytes.Buffer // re-encoded events waiting for the SDK
 	line []byte
 	err  error
+	// ev is the event being read, size its bytes so far (next).
+	ev                sseEvent
+	size              int
+	oversize, started bool
 }
 
 func newStreamFilter(body io.ReadCloser, maxEventBytes int, bad func(error), faults func(json.RawMessage), ended func(error)) *streamFilter {
@@ -94,39 +98,57 @@ type sseEvent struct {
 // next reads one event and either drops it, hands it to faults, or queues
 // it re-encoded for the SDK. It returns the stream's own error (EOF, a
 // broken connection) only.
+//
+// An idle session spends its life blocked in next, under the SDK's reader
+// and above the HTTP body's, on a goroutine whose stack started at 4 KiB.
+// The event being assembled lives in the filter and each line is taken by
+// a function of its own, so that next's frame stays small: with the
+// event on next's frame, the blocked reader needed just over 4 KiB and
+// every idle session kept an 8 KiB stack.
 func (f *streamFilter) next() error {
-	var ev sseEvent
-	size, oversize, started := 0, false, false
+	f.ev = sseEvent{}
+	f.size, f.oversize, f.started = 0, false, false
 	for {
 		// Past the bound the rest of the event is read and discarded;
 		// the budget still lets a blank line end it.
-		line, err := f.readLine(max(f.max+1-size, 2))
-		if errors.Is(err, errLineTooLong) {
-			oversize, err = true, nil
-		}
-		size += len(line)
-		if size > f.max {
-			oversize = true
-		}
-		if len(line) == 0 && err != nil {
-			// The stream ended; a partial event is not passed on.
+		line, err := f.readLine(max(f.max+1-f.size, 2))
+		if done, err := f.take(line, err); done {
 			return err
-		}
-		trimmed := bytes.TrimRight(line, "\r\n")
-		if len(trimmed) == 0 {
-			if started {
-				f.deliver(ev, oversize)
-			}
-			return err
-		}
-		started = true
-		if err != nil {
-			return err
-		}
-		if !oversize {
-			f.field(&ev, trimmed)
 		}
 	}
+}
+
+// take adds one line to the event being read; done when the event or the
+// stream ended, with the stream's error.
+//
+//go:noinline
+func (f *streamFilter) take(line []byte, err error) (done bool, _ error) {
+	if errors.Is(err, errLineTooLong) {
+		f.oversize, err = true, nil
+	}
+	f.size += len(line)
+	if f.size > f.max {
+		f.oversize = true
+	}
+	if len(line) == 0 && err != nil {
+		// The stream ended; a partial event is not passed on.
+		return true, err
+	}
+	trimmed := bytes.TrimRight(line, "\r\n")
+	if len(trimmed) == 0 {
+		if f.started {
+			f.deliver(&f.ev, f.oversize)
+		}
+		return true, err
+	}
+	f.started = true
+	if err != nil {
+		return true, err
+	}
+	if !f.oversize {
+		f.field(&f.ev, trimmed)
+	}
+	return false, nil
 }
 
 var errLineTooLong = errors.New("line too long")
@@ -184,7 +206,7 @@ func (f *streamFilter) field(ev *sseEvent, line []byte) {
 	}
 }
 
-func (f *streamFilter) deliver(ev sseEvent, oversize bool) {
+func (f *streamFilter) deliver(ev *sseEvent, oversize bool) {
 	switch {
 	case oversize:
 		f.bad(fmt.Errorf("%w: event stream message over %d bytes", fault.ErrMalformed, f.max))
