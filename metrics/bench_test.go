@@ -4,6 +4,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http/httptest"
+	"runtime"
 	"strconv"
 	"testing"
 	"time"
@@ -57,5 +58,34 @@ func BenchmarkScrape(b *testing.B) {
 			}
 			b.ReportMetric(float64(size)/1e6, "MB/scrape")
 		})
+	}
+}
+
+// BenchmarkClusterSeries reports the heap one configured cluster's
+// pre-created series hold (bytes/op is one AddCluster, B/cluster the live
+// heap after a collection per cluster over 1,000 clusters).
+func BenchmarkClusterSeries(b *testing.B) {
+	b.ReportAllocs()
+	for range b.N {
+		b.StopTimer()
+		m := New(NewRegistry(), BuildInfo{}, nil)
+		names := make([]string, 1000)
+		for i := range names {
+			names[i] = "cluster-" + strconv.Itoa(i)
+		}
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		b.StartTimer()
+		for _, n := range names {
+			m.AddCluster(n)
+		}
+		b.StopTimer()
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/float64(len(names)), "B/cluster")
+		runtime.KeepAlive(m)
+		runtime.KeepAlive(names)
+		b.StartTimer()
 	}
 }

@@ -18,10 +18,10 @@ func (m *Metrics) RemoveCluster(c string) {
 	for _, v := range []interface {
 		DeletePartialMatch(prometheus.Labels) int
 	}{
-		m.EventsReceived, m.EventsFiltered, m.EventsQueued, m.EventsExpired, m.EventsDequeued,
-		m.EventsDisplaced, m.QueueDepth, m.AgentsSpawned, m.AgentsCompleted, m.AgentsTimeout,
-		m.AgentsActive, m.BreakerEventsDropped, m.SSEConnectionsActive,
-		m.SSEReconnections, m.SSEConnectionErrors, m.SSEDisconnectedSeconds,
+		// One of the record's families removes the cluster from all ten.
+		m.EventsQueued,
+		m.EventsReceived, m.EventsFiltered, m.EventsDisplaced, m.AgentsCompleted,
+		m.SSEReconnections, m.SSEConnectionErrors,
 		m.EventsReconciled, m.ReconcileFailures,
 		m.EventsRestored, m.IncidentsRequeued, m.IncidentsAbandoned,
 		m.AlertmanagerAlertsReceived, m.AlertmanagerAlerts, m.EventsResolved, m.AgentLeftoverProcesses,

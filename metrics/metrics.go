@@ -77,15 +77,15 @@ type BuildInfo struct {
 type Metrics struct {
 	EventsReceived  *prometheus.CounterVec   // cluster, severity
 	EventsFiltered  *prometheus.CounterVec   // cluster, reason
-	EventsQueued    *prometheus.CounterVec   // cluster
-	EventsExpired   *prometheus.CounterVec   // cluster
-	EventsDequeued  *prometheus.CounterVec   // cluster
+	EventsQueued    *ClusterVec              // cluster
+	EventsExpired   *ClusterVec              // cluster
+	EventsDequeued  *ClusterVec              // cluster
 	EventsDisplaced *prometheus.CounterVec   // cluster
-	QueueDepth      *prometheus.GaugeVec     // cluster
-	AgentsSpawned   *prometheus.CounterVec   // cluster
+	QueueDepth      *ClusterVec              // cluster
+	AgentsSpawned   *ClusterVec              // cluster
 	AgentsCompleted *prometheus.CounterVec   // cluster, status
-	AgentsTimeout   *prometheus.CounterVec   // cluster
-	AgentsActive    *prometheus.GaugeVec     // cluster
+	AgentsTimeout   *ClusterVec              // cluster
+	AgentsActive    *ClusterVec              // cluster
 	AgentDuration   *prometheus.HistogramVec // status (no cluster: see the cardinality budget)
 	AgentCleanups   *prometheus.CounterVec   // outcome
 	// EventsDeferred counts faults put back in their queue because their
@@ -93,15 +93,15 @@ type Metrics struct {
 	EventsDeferred prometheus.Counter
 
 	BreakerState         prometheus.Gauge
-	BreakerEventsDropped *prometheus.CounterVec // cluster
+	BreakerEventsDropped *ClusterVec // cluster
 
-	SSEConnectionsActive  *prometheus.GaugeVec   // cluster
+	SSEConnectionsActive  *ClusterVec            // cluster
 	SSEReconnections      *prometheus.CounterVec // cluster, reason
 	SSEConnectionErrors   *prometheus.CounterVec // cluster, reason
 	SSEConnectionDuration prometheus.Histogram   // no labels, as the seed gives it
 	// SSEDisconnectedSeconds is each cluster's blind time: seconds without
 	// a live subscription, during which the server's faults are lost.
-	SSEDisconnectedSeconds *prometheus.CounterVec // cluster
+	SSEDisconnectedSeconds *ClusterVec // cluster
 	// Reconciles after a blind window: faults submitted, how long each
 	// took (no cluster label: one histogram per cluster would be the
 	// largest family of a runner of thousands), and failures by reason.
@@ -177,18 +177,24 @@ func New(reg prometheus.Registerer, build BuildInfo, clusters []string) *Metrics
 	gauge := func(name, help string, labels ...string) *prometheus.GaugeVec {
 		return f.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Name: name, Help: help}, labels)
 	}
+	records := newClusterRecords()
+	clusterVec := func(idx int, kind prometheus.ValueType, name, help string) *ClusterVec {
+		v := newClusterVec(records, idx, kind, name, help)
+		reg.MustRegister(v)
+		return v
+	}
 	m := &Metrics{
 		EventsReceived:  counter("events_received_total", "Fault events received from kubernetes-mcp-server, by severity.", "cluster", "severity"),
 		EventsFiltered:  counter("events_filtered_total", "Fault events not queued, by reason.", "cluster", "reason"),
-		EventsQueued:    counter("events_queued_total", "Fault events added to a cluster's queue.", "cluster"),
-		EventsExpired:   counter("events_expired_total", "Queued fault events dropped for exceeding the maximum queue age.", "cluster"),
-		EventsDequeued:  counter("events_dequeued_total", "Fault events taken from a queue to run an agent.", "cluster"),
+		EventsQueued:    clusterVec(idxQueued, prometheus.CounterValue, "events_queued_total", "Fault events added to a cluster's queue."),
+		EventsExpired:   clusterVec(idxExpired, prometheus.CounterValue, "events_expired_total", "Queued fault events dropped for exceeding the maximum queue age."),
+		EventsDequeued:  clusterVec(idxDequeued, prometheus.CounterValue, "events_dequeued_total", "Fault events taken from a queue to run an agent."),
 		EventsDisplaced: counter("events_displaced_total", "Queued fault events dropped from a full queue to make room for a more severe one.", "cluster"),
-		QueueDepth:      gauge("queue_depth", "Fault events waiting in a cluster's queue.", "cluster"),
-		AgentsSpawned:   counter("agents_spawned_total", "Investigation agents started.", "cluster"),
+		QueueDepth:      clusterVec(idxQueueDepth, prometheus.GaugeValue, "queue_depth", "Fault events waiting in a cluster's queue."),
+		AgentsSpawned:   clusterVec(idxSpawned, prometheus.CounterValue, "agents_spawned_total", "Investigation agents started."),
 		AgentsCompleted: counter("agents_completed_total", "Investigation agents finished, by status.", "cluster", "status"),
-		AgentsTimeout:   counter("agents_timeout_total", "Investigation agents terminated for exceeding the agent timeout.", "cluster"),
-		AgentsActive:    gauge("agents_active", "Investigation agents running now.", "cluster"),
+		AgentsTimeout:   clusterVec(idxTimeout, prometheus.CounterValue, "agents_timeout_total", "Investigation agents terminated for exceeding the agent timeout."),
+		AgentsActive:    clusterVec(idxActive, prometheus.GaugeValue, "agents_active", "Investigation agents running now."),
 		AgentDuration: f.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: Namespace, Name: "agent_duration_seconds",
 			Help:    "Wall-clock duration of investigation agents, by final status.",
@@ -202,9 +208,9 @@ func New(reg prometheus.Registerer, build BuildInfo, clusters []string) *Metrics
 			Namespace: Namespace, Name: "circuit_breaker_state",
 			Help: "Agent circuit breaker: 0 closed, 0.5 half-open (one probe incident admitted), 1 open.",
 		}),
-		BreakerEventsDropped: counter("circuit_breaker_events_dropped_total", "Fault events dropped at intake while the circuit breaker was open.", "cluster"),
+		BreakerEventsDropped: clusterVec(idxBreakerDropped, prometheus.CounterValue, "circuit_breaker_events_dropped_total", "Fault events dropped at intake while the circuit breaker was open."),
 
-		SSEConnectionsActive: gauge("sse_connections_active", "Live MCP sessions subscribed to faults (0 or 1 per cluster).", "cluster"),
+		SSEConnectionsActive: clusterVec(idxConnectionsActive, prometheus.GaugeValue, "sse_connections_active", "Live MCP sessions subscribed to faults (0 or 1 per cluster)."),
 		SSEReconnections:     counter("sse_reconnections_total", "Reconnection attempts to kubernetes-mcp-server, by the reason of the preceding failure.", "cluster", "reason"),
 		SSEConnectionErrors:  counter("sse_connection_errors_total", "Failed or lost MCP sessions, by reason.", "cluster", "reason"),
 		SSEConnectionDuration: f.NewHistogram(prometheus.HistogramOpts{
@@ -212,7 +218,7 @@ func New(reg prometheus.Registerer, build BuildInfo, clusters []string) *Metrics
 			Help:    "How long each MCP session stayed connected, observed on disconnect.",
 			Buckets: ConnectionDurationBuckets,
 		}),
-		SSEDisconnectedSeconds: counter("sse_disconnected_seconds_total", "Seconds a cluster spent without a live fault subscription (from start until the first subscribe, and during every outage); faults the server detected then were not delivered.", "cluster"),
+		SSEDisconnectedSeconds: clusterVec(idxDisconnectedSeconds, prometheus.CounterValue, "sse_disconnected_seconds_total", "Seconds a cluster spent without a live fault subscription (from start until the first subscribe, and during every outage); faults the server detected then were not delivered."),
 		EventsReconciled:       counter("events_reconciled_total", "Faults a reconcile after a blind window found in the current cluster state and submitted to intake.", "cluster"),
 		ReconcileDuration: f.NewHistogram(prometheus.HistogramOpts{
 			Namespace: Namespace, Name: "reconcile_duration_seconds",
@@ -318,17 +324,11 @@ const PreCreatedPerCluster = 10
 // thousands of clusters their pre-created zeros were most of the scrape
 // and a quarter of the heap. docs/metrics.md says how each alert reads a
 // series before it exists.
+//
+// The ten share one record per cluster (clusterseries.go), so creating one
+// creates them all.
 func (m *Metrics) AddCluster(c string) {
 	m.EventsQueued.WithLabelValues(c)
-	m.EventsExpired.WithLabelValues(c)
-	m.EventsDequeued.WithLabelValues(c)
-	m.QueueDepth.WithLabelValues(c)
-	m.AgentsSpawned.WithLabelValues(c)
-	m.AgentsTimeout.WithLabelValues(c)
-	m.AgentsActive.WithLabelValues(c)
-	m.BreakerEventsDropped.WithLabelValues(c)
-	m.SSEConnectionsActive.WithLabelValues(c)
-	m.SSEDisconnectedSeconds.WithLabelValues(c)
 }
 
 // NewRegistry returns a registry holding the Go runtime and process
