@@ -13,6 +13,7 @@ import (
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/config"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/faultsource"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/poll"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/metrics"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/scrape"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/testagent"
 )
@@ -35,6 +36,10 @@ func TestOneIdleClusterAddsAtMostTheBudgetOfSeries(t *testing.T) {
 	}
 	if perCluster > seriesBudgetPerCluster {
 		t.Fatalf("one idle cluster adds %d series, over the budget of %d", perCluster, seriesBudgetPerCluster)
+	}
+	// Within the budget, the count is the one docs/metrics.md states.
+	if perCluster != metrics.PreCreatedPerCluster {
+		t.Errorf("one idle cluster adds %d series; docs/metrics.md and metrics.PreCreatedPerCluster say %d", perCluster, metrics.PreCreatedPerCluster)
 	}
 }
 
