@@ -104,6 +104,13 @@ func Run(ctx context.Context, o Options) error {
 	}
 	intakeToken := workers.Add(intake)
 	dispatchToken := workers.Add(o.Dispatch)
+	// A signal can come while the worker tree is still starting: removing
+	// intake from a supervisor that is not serving yet does nothing, and
+	// intake would start, and stop, after the drain. The shutdown waits
+	// until the tree serves (this marker runs once, after the services
+	// above were started) or has ended.
+	workersUp, workersEnded := make(chan struct{}), make(chan struct{})
+	workers.Add(startedMarker(workersUp))
 
 	servers := suture.New("http", suture.Spec{EventHook: hook, Timeout: 10 * time.Second})
 	for _, s := range o.HTTP {
@@ -174,12 +181,17 @@ func Run(ctx context.Context, o Options) error {
 	workersCtx, stopWorkers := context.WithCancel(context.Background())
 	defer stopWorkers()
 	g.Add(func() error {
+		defer close(workersEnded)
 		err := workers.Serve(workersCtx)
 		if errors.Is(err, context.Canceled) {
 			return nil
 		}
 		return err
 	}, func(error) {
+		select {
+		case <-workersUp:
+		case <-workersEnded:
+		}
 		logger.Info("Closing MCP sessions and stopping intake")
 		if err := workers.RemoveAndWait(intakeToken, 15*time.Second); err != nil && !errors.Is(err, suture.ErrSupervisorNotRunning) {
 			logger.Warn("Intake did not stop cleanly", "error", err)
@@ -253,4 +265,16 @@ func signalName(cause error) string {
 		return "context cancelled"
 	}
 	return "error: " + cause.Error()
+}
+
+// startedMarker closes up when its supervisor starts it, and is not
+// restarted: a supervisor starts its services in the order they were
+// added, so the marker added last tells the ones before it were started.
+type startedMarker chan struct{}
+
+func (m startedMarker) String() string { return "started-marker" }
+
+func (m startedMarker) Serve(context.Context) error {
+	close(m)
+	return suture.ErrDoNotRestart
 }
