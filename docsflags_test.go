@@ -55,7 +55,7 @@ func TestDocsNameOnlyRealFlags(t *testing.T) {
 	// The load command is a separate binary; its flags are read from
 	// where it defines them.
 	loadSrc, _ := filepath.Glob("cmd/kubernetes-mcp-runner-load/*.go")
-	defined := regexp.MustCompile(`\.(?:String|Int|Int64|Uint|Float64|Bool|Duration|Var)\((?:[^,()]+, )?"([a-z0-9-]+)"`)
+	defined := regexp.MustCompile(`\.(?:String|Int|Int64|Uint|Float64|Bool|Duration|Var|Func)\((?:[^,()]+, )?"([a-z0-9-]+)"`)
 	for _, f := range loadSrc {
 		data, err := os.ReadFile(f)
 		if err != nil {
