@@ -52,6 +52,7 @@ func runCompare(args []string, stdout, stderr io.Writer) int {
 	stormFaults := fs.Int("storm-faults", 4, "faults sent to each storm cluster")
 	stormSlots := fs.Int("storm-slots", 10, "--max-concurrent-agents of the storm (fewer than its clusters, so faults queue)")
 	profiles := fs.String("profile-dir", "", "save the runner's heap and goroutine profiles after the forced GC of each idle run here")
+	logs := fs.String("runner-logs", "", "keep each runner's log here (run-N.log, N counting the runners started), e.g. to read where a shutdown's time goes")
 	only := fs.String("only", "intake,idle,storm", "which parts to run")
 	runner := fs.String("runner", defaultRunner(), "the built kubernetes-mcp-runner")
 	var runnerArgs []string
@@ -99,7 +100,7 @@ func runCompare(args []string, stdout, stderr io.Writer) int {
 		return fail(err)
 	}
 	c := &compare{src: src, port: u.Port(), runner: runnerPath, root: root, extra: runnerArgs,
-		keepalive: *keepalive, concurrency: *concurrency, settle: *settleFor, profiles: *profiles}
+		keepalive: *keepalive, concurrency: *concurrency, settle: *settleFor, profiles: *profiles, logs: *logs}
 	out := &table{w: stdout}
 	parts := strings.Split(*only, ",")
 	reps := max(*runs, 1)
@@ -261,6 +262,7 @@ type compare struct {
 	concurrency int
 	settle      time.Duration
 	profiles    string
+	logs        string // keep each runner's log here when set
 	runs        int
 	leftover    int // subscribed sessions earlier sides left on the stand-in
 }
@@ -646,6 +648,17 @@ func (c *compare) startRunner(n int, durable bool, agent []string, extra ...stri
 	}
 	cmd := exec.Command(c.runner, args...)
 	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+	if c.logs != "" {
+		if err := os.MkdirAll(c.logs, 0o755); err != nil {
+			return nil, err
+		}
+		f, err := os.Create(filepath.Join(c.logs, "run-"+strconv.Itoa(c.runs)+".log"))
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close() // the child holds its own descriptor
+		cmd.Stdout, cmd.Stderr = f, f
+	}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s (build it first, or pass --runner): %w", c.runner, err)
 	}

@@ -328,7 +328,13 @@ func (s *Session) connectAndListen(ctx context.Context, onUp func()) sessionEnd 
 	if err != nil {
 		return sessionEnd{reason: ReasonOther, err: err}
 	}
-	defer leave()
+	// Through the variable: once the slot is given back, the session
+	// keeps neither its closure nor its timer.
+	defer func() {
+		if leave != nil {
+			leave()
+		}
+	}()
 	rec, httpClient, err := s.httpClient(connCtx, faults, func(err error) {
 		select {
 		case streamEnded <- err:
@@ -380,6 +386,7 @@ func (s *Session) connectAndListen(ctx context.Context, onUp func()) sessionEnd 
 		return sessionEnd{reason: ReasonTimeout, err: fmt.Errorf("handshake took longer than %s", s.o.ConnectTimeout)}
 	}
 	leave()
+	leave = nil
 	onUp()
 	return s.listen(ctx, cs, rec, faults, streamEnded, refused)
 }
@@ -432,18 +439,23 @@ func (s *Session) startHandshake(ctx context.Context, rec *recorder) *handshake 
 	return hs
 }
 
-// done ends the handshake; false when its time ran out first.
+// done ends the handshake; false when its time ran out first. The
+// session lives on for as long as it is subscribed, and so does hs: what
+// only the handshake needed (its timer, connectCtx) is let go here.
 func (hs *handshake) done() bool {
 	if !hs.timer.Stop() {
 		return false
 	}
 	hs.cancelConnect()
+	hs.timer, hs.connectCtx, hs.cancelConnect = nil, nil, nil
 	return true
 }
 
 func (hs *handshake) stop() {
-	hs.timer.Stop()
-	hs.cancelConnect()
+	if hs.timer != nil {
+		hs.timer.Stop()
+		hs.cancelConnect()
+	}
 	hs.endSession()
 }
 

@@ -27,7 +27,7 @@ const MaxJSONDepth = 1000
 // fault notifications to the session itself, so the SDK only ever sees the
 // few other messages (pings' answers travel on POST responses, not here).
 type streamFilter struct {
-	src  *bufio.Reader
+	src  lineReader
 	body io.Closer
 	max  int
 	// bad is told of each dropped event.
@@ -52,9 +52,9 @@ func newStreamFilter(body io.ReadCloser, maxEventBytes int, bad func(error), fau
 	if maxEventBytes <= 0 {
 		maxEventBytes = 16 << 20
 	}
-	// A small buffer: lines longer than it are read in pieces, and an idle
-	// session holds it for as long as it lives.
-	return &streamFilter{src: bufio.NewReaderSize(body, 1024), body: body, max: maxEventBytes, bad: bad, faults: faults, ended: ended}
+	// Lines longer than the reader's buffer are read in pieces; an idle
+	// session holds no buffer (lineReader).
+	return &streamFilter{src: lineReader{r: body}, body: body, max: maxEventBytes, bad: bad, faults: faults, ended: ended}
 }
 
 // errStreamClosed is the end of a stream closed by its reader.
@@ -108,6 +108,10 @@ type sseEvent struct {
 func (f *streamFilter) next() error {
 	f.ev = sseEvent{}
 	f.size, f.oversize, f.started = 0, false, false
+	if cap(f.line) > lineBufferSize {
+		// An idle session keeps no copy of the longest line it saw.
+		f.line = nil
+	}
 	for {
 		// Past the bound the rest of the event is read and discarded;
 		// the budget still lets a blank line end it.
@@ -159,7 +163,7 @@ func (f *streamFilter) readLine(budget int) ([]byte, error) {
 	f.line = f.line[:0]
 	tooLong := false
 	for {
-		chunk, err := f.src.ReadSlice('\n')
+		chunk, err := f.src.readSlice()
 		if !tooLong {
 			if len(f.line)+len(chunk) > budget {
 				tooLong = true
