@@ -46,6 +46,7 @@ load-compare: build ## The scale table: the built runner beside bare go-sdk sess
 FUZZTIME ?= 20s
 fuzz: ## Run each fuzz target for FUZZTIME (corpora in */testdata/fuzz run in every go test).
 	go test -run '^$$' -fuzz '^FuzzParseFault$$' -fuzztime $(FUZZTIME) ./services/mcpsession
+	go test -run '^$$' -fuzz '^FuzzScanFaultNotification$$' -fuzztime $(FUZZTIME) ./services/mcpsession
 	go test -run '^$$' -fuzz '^FuzzParseClusters$$' -fuzztime $(FUZZTIME) ./config
 	go test -run '^$$' -fuzz '^FuzzConfigFile$$' -fuzztime $(FUZZTIME) ./config
 

@@ -292,13 +292,29 @@ func jsonDepth(data []byte) int {
 }
 
 // faultNotification returns the data of a kubernetes/faults
-// notifications/message.
+// notifications/message in msg, which checkJSON accepted. It answers as
+// decodeFaultNotification does, without decoding: the envelope's members
+// are found by a scan (envelope.go) that needs little stack, and the
+// reader's goroutine, blocked for an idle session's life with 3 KiB of its
+// 4 KiB stack in use, would keep the 8 KiB that json.Unmarshal grows it
+// to (the runtime shrinks a stack only when under a quarter is in use).
+// Envelopes the scan does not settle (escapes, non-ASCII or repeated
+// keys) are decoded.
 func faultNotification(msg []byte) (json.RawMessage, bool) {
-	// A cheap look before decoding: most messages on the stream are
-	// faults, the rest are rare.
+	// A cheap look first: most messages on the stream are faults, the
+	// rest are rare.
 	if !bytes.Contains(msg, []byte(LoggerFaults)) {
 		return nil, false
 	}
+	if data, ok, settled := scanFaultNotification(msg); settled {
+		return data, ok
+	}
+	return decodeFaultNotification(msg)
+}
+
+// decodeFaultNotification is faultNotification by json.Unmarshal: the
+// envelope as the SDK's decoding reads it.
+func decodeFaultNotification(msg []byte) (json.RawMessage, bool) {
 	var env struct {
 		ID     json.RawMessage `json:"id"`
 		Method string          `json:"method"`
