@@ -22,11 +22,12 @@ import (
 // failure, a delivery refused once and retried, the breaker opening and
 // closing, and a timeout, on the page and in /api/incidents.
 func TestBinaryDemoShowsReportsOnThePageAndTheWebhook(t *testing.T) {
-	ui := freePort(t)
+	ports := freePorts(t, 3)
+	ui := ports[0]
 	var out, logs testlog.Buffer
 	cmd := exec.Command(binary(t), "demo", "--clusters", "1", "--rate", "1", "--duration", "180s",
-		"--workspace-root", t.TempDir(), "--health-port", strconv.Itoa(freePort(t)),
-		"--metrics-port", strconv.Itoa(freePort(t)), "--ui-port", strconv.Itoa(ui))
+		"--workspace-root", t.TempDir(), "--health-port", strconv.Itoa(ports[1]),
+		"--metrics-port", strconv.Itoa(ports[2]), "--ui-port", strconv.Itoa(ui))
 	cmd.Stdout, cmd.Stderr = &out, &logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -71,14 +71,23 @@ func binary(t *testing.T) string {
 	return binaryPath
 }
 
-func freePort(t *testing.T) int {
+func freePort(t *testing.T) int { return freePorts(t, 1)[0] }
+
+// freePorts returns n distinct ports free now: each is held until all are
+// found, as a port closed and asked for again can come back at once, and
+// the runner refuses one port for two servers.
+func freePorts(t *testing.T, n int) []int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	ports := make([]int, n)
+	for i := range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		ports[i] = ln.Addr().(*net.TCPAddr).Port
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return ports
 }
 
 // runner is a started binary with its logs collected.
@@ -127,7 +136,8 @@ func startRunner(t *testing.T, args ...string) *runner {
 // launchRunner starts the binary on ports found free, without waiting.
 func launchRunner(t *testing.T, args ...string) *runner {
 	t.Helper()
-	hp, mp, up := freePort(t), freePort(t), freePort(t)
+	ports := freePorts(t, 3)
+	hp, mp, up := ports[0], ports[1], ports[2]
 	bin := binary(t)
 	workspace := t.TempDir()
 	full := append([]string{

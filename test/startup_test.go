@@ -47,9 +47,10 @@ func runToExit(t *testing.T, cmd *exec.Cmd) (int, string) {
 // baseArgs is a runner on free ports and its own directories.
 func baseArgs(t *testing.T) []string {
 	dir := t.TempDir()
+	ports := freePorts(t, 2)
 	return []string{"--cluster", "a=http://127.0.0.1:1/mcp",
-		"--health-address", "127.0.0.1", "--health-port", strconv.Itoa(freePort(t)),
-		"--metrics-address", "127.0.0.1", "--metrics-port", strconv.Itoa(freePort(t)), "--ui-address", "127.0.0.1:0",
+		"--health-address", "127.0.0.1", "--health-port", strconv.Itoa(ports[0]),
+		"--metrics-address", "127.0.0.1", "--metrics-port", strconv.Itoa(ports[1]), "--ui-address", "127.0.0.1:0",
 		"--workspace-root", filepath.Join(dir, "ws"), "--state-dir", filepath.Join(dir, "state")}
 }
 

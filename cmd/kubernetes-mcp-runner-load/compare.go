@@ -625,12 +625,9 @@ func (c *compare) startRunner(n int, durable bool, agent []string, extra ...stri
 	if err := os.WriteFile(clusters, []byte(b.String()), 0o600); err != nil {
 		return nil, err
 	}
-	ports := make([]int, 2)
-	for i := range ports {
-		var err error
-		if ports[i], err = freePort(); err != nil {
-			return nil, err
-		}
+	ports, err := freePorts(2)
+	if err != nil {
+		return nil, err
 	}
 	state := ""
 	if durable {

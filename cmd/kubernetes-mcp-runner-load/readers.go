@@ -62,12 +62,10 @@ func runReaders(args []string, stdout, stderr io.Writer) int {
 		return exitFailure
 	}
 	defer src.Stop()
-	ports := make([]int, 3)
-	for i := range ports {
-		if ports[i], err = freePort(); err != nil {
-			fmt.Fprintln(stderr, err)
-			return exitFailure
-		}
+	ports, err := freePorts(3)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitFailure
 	}
 	health, metricsPort, ui := ports[0], ports[1], "127.0.0.1:"+strconv.Itoa(ports[2])
 	cmd := exec.Command(*runner, "--cluster", "prod="+src.URL(), "--agent-command", "/bin/true",
@@ -205,12 +203,26 @@ func up(url string) bool {
 }
 
 func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ports, err := freePorts(1)
 	if err != nil {
 		return 0, err
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
+	return ports[0], nil
+}
+
+// freePorts returns n distinct ports free now: each is held until all are
+// found, as a port closed and asked for again can come back at once.
+func freePorts(n int) ([]int, error) {
+	ports := make([]int, n)
+	for i := range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		defer ln.Close()
+		ports[i] = ln.Addr().(*net.TCPAddr).Port
+	}
+	return ports, nil
 }
 
 // peakRSS is a process's peak resident set (VmHWM), in bytes.

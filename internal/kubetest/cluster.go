@@ -52,14 +52,20 @@ func Binaries(root string) (dir string, ok bool) {
 	return dir, true
 }
 
-func freePort(t *testing.T) int {
+// freePorts returns n distinct ports free now: each is held until all are
+// found, as a port closed and asked for again can come back at once.
+func freePorts(t *testing.T, n int) []int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	ports := make([]int, n)
+	for i := range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		ports[i] = ln.Addr().(*net.TCPAddr).Port
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return ports
 }
 
 // Start runs etcd, kube-apiserver and kube-controller-manager for the test
@@ -76,7 +82,8 @@ func Start(t *testing.T, binDir, ns string) *Cluster {
 		}
 		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	}
-	etcdPort, peerPort, apiPort := freePort(t), freePort(t), freePort(t)
+	ports := freePorts(t, 3)
+	etcdPort, peerPort, apiPort := ports[0], ports[1], ports[2]
 	etcdURL := "http://127.0.0.1:" + strconv.Itoa(etcdPort)
 	start("etcd", "--data-dir", filepath.Join(dir, "etcd"), "--listen-client-urls", etcdURL, "--advertise-client-urls", etcdURL,
 		"--listen-peer-urls", "http://127.0.0.1:"+strconv.Itoa(peerPort), "--initial-advertise-peer-urls", "http://127.0.0.1:"+strconv.Itoa(peerPort),
