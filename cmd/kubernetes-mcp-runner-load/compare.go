@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/freeport"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/scrape"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/services/mcpsession"
 )
@@ -625,7 +626,7 @@ func (c *compare) startRunner(n int, durable bool, agent []string, extra ...stri
 	if err := os.WriteFile(clusters, []byte(b.String()), 0o600); err != nil {
 		return nil, err
 	}
-	ports, err := freePorts(2)
+	ports, err := freeport.Ports(2)
 	if err != nil {
 		return nil, err
 	}

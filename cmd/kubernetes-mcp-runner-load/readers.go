@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -29,6 +28,7 @@ import (
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/fault"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/incident"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/faultsource"
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/freeport"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/journal"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/notification"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/queue"
@@ -62,7 +62,7 @@ func runReaders(args []string, stdout, stderr io.Writer) int {
 		return exitFailure
 	}
 	defer src.Stop()
-	ports, err := freePorts(3)
+	ports, err := freeport.Ports(3)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return exitFailure
@@ -203,26 +203,11 @@ func up(url string) bool {
 }
 
 func freePort() (int, error) {
-	ports, err := freePorts(1)
+	ports, err := freeport.Ports(1)
 	if err != nil {
 		return 0, err
 	}
 	return ports[0], nil
-}
-
-// freePorts returns n distinct ports free now: each is held until all are
-// found, as a port closed and asked for again can come back at once.
-func freePorts(n int) ([]int, error) {
-	ports := make([]int, n)
-	for i := range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		defer ln.Close()
-		ports[i] = ln.Addr().(*net.TCPAddr).Port
-	}
-	return ports, nil
 }
 
 // peakRSS is a process's peak resident set (VmHWM), in bytes.

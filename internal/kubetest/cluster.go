@@ -14,7 +14,6 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,6 +26,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/freeport"
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/testlog"
 )
 
@@ -52,22 +52,6 @@ func Binaries(root string) (dir string, ok bool) {
 	return dir, true
 }
 
-// freePorts returns n distinct ports free now: each is held until all are
-// found, as a port closed and asked for again can come back at once.
-func freePorts(t *testing.T, n int) []int {
-	t.Helper()
-	ports := make([]int, n)
-	for i := range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close()
-		ports[i] = ln.Addr().(*net.TCPAddr).Port
-	}
-	return ports
-}
-
 // Start runs etcd, kube-apiserver and kube-controller-manager for the test
 // and creates namespace ns with its default service account.
 func Start(t *testing.T, binDir, ns string) *Cluster {
@@ -82,7 +66,10 @@ func Start(t *testing.T, binDir, ns string) *Cluster {
 		}
 		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	}
-	ports := freePorts(t, 3)
+	ports, err := freeport.Ports(3)
+	if err != nil {
+		t.Fatal(err)
+	}
 	etcdPort, peerPort, apiPort := ports[0], ports[1], ports[2]
 	etcdURL := "http://127.0.0.1:" + strconv.Itoa(etcdPort)
 	start("etcd", "--data-dir", filepath.Join(dir, "etcd"), "--listen-client-urls", etcdURL, "--advertise-client-urls", etcdURL,
