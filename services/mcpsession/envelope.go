@@ -16,36 +16,16 @@ import (
 // It is a loop over the bytes with no recursion: the event stream's
 // reader runs it on a goroutine whose stack must stay small.
 func scanFaultNotification(msg []byte) (data json.RawMessage, ok, settled bool) {
-	var method, params []byte
-	var seenID, seenMethod, seenParams bool
-	top, settled := members(msg, func(key, value []byte) bool {
-		switch {
-		case bytes.EqualFold(key, []byte("id")):
-			if seenID {
-				return false
-			}
-			seenID = true
-		case bytes.EqualFold(key, []byte("method")):
-			if seenMethod {
-				return false
-			}
-			seenMethod, method = true, value
-		case bytes.EqualFold(key, []byte("params")):
-			if seenParams {
-				return false
-			}
-			seenParams, params = true, value
-		}
-		return true
-	})
+	top, isObject, settled := pick(msg, "id", "method", "params")
 	if !settled {
 		return nil, false, false
 	}
-	if !top {
+	if !isObject {
 		// Not an object: no envelope (null decodes to an empty one).
 		return nil, false, true
 	}
-	if seenID {
+	id, method, params := top[0], top[1], top[2]
+	if id != nil {
 		// A request or a response, not a notification: json.RawMessage
 		// takes any value, null included.
 		return nil, false, true
@@ -55,23 +35,7 @@ func scanFaultNotification(msg []byte) (data json.RawMessage, ok, settled bool) 
 	} else if m != "notifications/message" {
 		return nil, false, true
 	}
-	var logger, payload []byte
-	var seenLogger, seenData bool
-	isObject, settled := members(params, func(key, value []byte) bool {
-		switch {
-		case bytes.EqualFold(key, []byte("logger")):
-			if seenLogger {
-				return false
-			}
-			seenLogger, logger = true, value
-		case bytes.EqualFold(key, []byte("data")):
-			if seenData {
-				return false
-			}
-			seenData, payload = true, value
-		}
-		return true
-	})
+	inner, isObject, settled := pick(params, "logger", "data")
 	if !settled {
 		return nil, false, false
 	}
@@ -80,12 +44,13 @@ func scanFaultNotification(msg []byte) (data json.RawMessage, ok, settled bool) 
 		// for anything but null).
 		return nil, false, true
 	}
+	logger, payload := inner[0], inner[1]
 	if l, settled := plainString(logger); !settled {
 		return nil, false, false
 	} else if l != LoggerFaults {
 		return nil, false, true
 	}
-	if seenData {
+	if payload != nil {
 		data = append(json.RawMessage(nil), payload...)
 	}
 	return data, true, true
@@ -109,25 +74,24 @@ func plainString(v []byte) (string, bool) {
 	return string(inner), true
 }
 
-// members calls visit with the key and the raw value of every member of
-// the JSON object obj, in order, and reports whether obj is an object.
-// obj is valid JSON or empty. settled is false when a key holds an escape
-// or a non-ASCII byte, or when visit returns false.
-func members(obj []byte, visit func(key, value []byte) bool) (isObject, settled bool) {
+// pick returns the raw values of the members of the JSON object obj
+// named names (at most three, ASCII; matched without regard to case, as
+// encoding/json matches fields), nil for a member that is absent, and
+// whether obj is an object. obj is valid JSON or empty. settled is false
+// when a key holds an escape or a non-ASCII byte, which may match after
+// unescaping or folding, or when a named member is given twice.
+func pick(obj []byte, names ...string) (vals [3][]byte, isObject, settled bool) {
 	i := skipSpace(obj, 0)
 	if i >= len(obj) || obj[i] != '{' {
-		return false, true
+		return vals, false, true
 	}
 	i++
 	for {
 		i = skipSpace(obj, i)
-		if i >= len(obj) {
-			return true, true // not reached for valid JSON
+		if i >= len(obj) || obj[i] == '}' {
+			return vals, true, true
 		}
-		switch obj[i] {
-		case '}':
-			return true, true
-		case ',':
+		if obj[i] == ',' {
 			i++
 			continue
 		}
@@ -135,14 +99,19 @@ func members(obj []byte, visit func(key, value []byte) bool) (isObject, settled 
 		key := obj[i+1 : keyEnd-1]
 		for _, c := range key {
 			if c == '\\' || c >= 0x80 {
-				return true, false
+				return vals, true, false
 			}
 		}
 		i = skipSpace(obj, keyEnd)
 		i = skipSpace(obj, i+1) // the ':'
 		end := skipValue(obj, i)
-		if !visit(key, obj[i:end]) {
-			return true, false
+		for n, name := range names {
+			if bytes.EqualFold(key, []byte(name)) {
+				if vals[n] != nil {
+					return vals, true, false
+				}
+				vals[n] = obj[i:end]
+			}
 		}
 		i = end
 	}
