@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -52,8 +53,10 @@ func Binaries(root string) (dir string, ok bool) {
 	return dir, true
 }
 
-// Start runs etcd, kube-apiserver and kube-controller-manager for the test
-// and creates namespace ns with its default service account.
+// Start runs etcd, kube-apiserver and kube-controller-manager for the test,
+// creates namespace ns, and returns once the Job controller creates pods:
+// a test that times how long a Job's pod takes to start must not count the
+// controller manager's own start (on a loaded machine, over ten seconds).
 func Start(t *testing.T, binDir, ns string) *Cluster {
 	t.Helper()
 	dir := t.TempDir()
@@ -127,5 +130,43 @@ current-context: test
 		}
 		time.Sleep(300 * time.Millisecond)
 	}
+	if err := awaitJobController(client, deadline); err != nil {
+		t.Fatalf("kube-controller-manager: %v\n%s", err, logs.String())
+	}
 	return &Cluster{Kubeconfig: kubeconfig, Client: client, Logs: logs}
+}
+
+// readyNamespace holds the probe Job; no Node watches it, so its pod is
+// never run.
+const readyNamespace = "kubetest-ready"
+
+// awaitJobController creates a probe Job and waits for its pod, then
+// deletes both.
+func awaitJobController(client kubernetes.Interface, deadline time.Time) error {
+	ctx := context.Background()
+	if _, err := client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: readyNamespace}}, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("create namespace %s: %w", readyNamespace, err)
+	}
+	probe := &batchv1.Job{
+		ObjectMeta: metav1.ObjectMeta{Name: "probe"},
+		Spec: batchv1.JobSpec{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{
+			RestartPolicy: corev1.RestartPolicyNever,
+			Containers:    []corev1.Container{{Name: "probe", Image: "probe"}},
+		}}},
+	}
+	if _, err := client.BatchV1().Jobs(readyNamespace).Create(ctx, probe, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("create the probe Job: %w", err)
+	}
+	for {
+		pods, err := client.CoreV1().Pods(readyNamespace).List(ctx, metav1.ListOptions{LabelSelector: batchv1.JobNameLabel + "=probe"})
+		if err == nil && len(pods.Items) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the Job controller created no pod for a probe Job in time (last error: %v)", err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	background := metav1.DeletePropagationBackground
+	return client.BatchV1().Jobs(readyNamespace).Delete(ctx, "probe", metav1.DeleteOptions{PropagationPolicy: &background})
 }
