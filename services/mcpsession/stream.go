@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 
 	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/fault"
@@ -291,6 +292,10 @@ func jsonDepth(data []byte) int {
 	return deepest
 }
 
+// faultsMark is in every message whose logger is kubernetes/faults, however
+// its "/" is written.
+var faultsMark = []byte(LoggerFaults[strings.LastIndexByte(LoggerFaults, '/')+1:])
+
 // faultNotification returns the data of a kubernetes/faults
 // notifications/message in msg, which checkJSON accepted. It answers as
 // decodeFaultNotification does, without decoding: the envelope's members
@@ -302,8 +307,9 @@ func jsonDepth(data []byte) int {
 // keys) are decoded.
 func faultNotification(msg []byte) (json.RawMessage, bool) {
 	// A cheap look first: most messages on the stream are faults, the
-	// rest are rare.
-	if !bytes.Contains(msg, []byte(LoggerFaults)) {
+	// rest are rare. For the logger's last segment, not its whole name: an
+	// encoder may write its "/" as "\/", and that is still a fault.
+	if !bytes.Contains(msg, faultsMark) {
 		return nil, false
 	}
 	if data, ok, settled := scanFaultNotification(msg); settled {
