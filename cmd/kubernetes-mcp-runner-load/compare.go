@@ -370,7 +370,7 @@ func (c *compare) floorIntake(kind string, clusters, faults int) (float64, error
 // runnerIntake does the same through the built runner and counts a fault
 // once events_queued_total has it: durable, that is once it is on disk.
 func (c *compare) runnerIntake(clusters, faults int, durable bool) (float64, error) {
-	p, err := c.startRunner(clusters, durable, nil, "--queue-capacity", strconv.Itoa(faults+1),
+	p, err := c.startRunner(clusters, durable, false, nil, "--queue-capacity", strconv.Itoa(faults+1),
 		"--agents-per-cluster", "1", "--max-concurrent-agents", "1", "--log-level", "warn")
 	if err != nil {
 		return 0, err
@@ -416,15 +416,12 @@ type compareIdle struct {
 // memory, CPU, one /metrics answer and the time SIGTERM takes.
 func (c *compare) runnerIdle(n int, idle time.Duration) (compareIdle, error) {
 	var fig compareIdle
-	debug, err := freePort()
-	if err != nil {
-		return fig, err
-	}
 	start := time.Now()
-	p, err := c.startRunner(n, true, nil, "--debug-address", "127.0.0.1:"+strconv.Itoa(debug))
+	p, err := c.startRunner(n, true, true, nil)
 	if err != nil {
 		return fig, err
 	}
+	debug := p.debugPort
 	defer func() { p.stop(); _ = c.waitGone() }()
 	if err := c.waitSubscribed(n, 5*time.Minute); err != nil {
 		return fig, err
@@ -524,7 +521,7 @@ type stormFigures struct {
 // first agent finish and when the first cluster was done.
 func (c *compare) storm(n, faults, slots int) (stormFigures, error) {
 	var fig stormFigures
-	p, err := c.startRunner(n, true, []string{c.runner, "sample-agent", "--delay", "1s"},
+	p, err := c.startRunner(n, true, false, []string{c.runner, "sample-agent", "--delay", "1s"},
 		"--max-concurrent-agents", strconv.Itoa(slots), "--queue-capacity", strconv.Itoa(faults+1), "--log-level", "warn")
 	if err != nil {
 		return fig, err
@@ -600,15 +597,17 @@ func perCluster(body, name string) map[string]float64 {
 }
 
 type runnerProc struct {
-	cmd     *exec.Cmd
-	metrics string
+	cmd       *exec.Cmd
+	metrics   string
+	debugPort int // 0 unless started with debug
 }
 
 // startRunner starts the built runner on n clusters, each its own address
 // of the simulated server, with default flags but for its ports, its
 // directories and extra (later flags win); its agent by default a
-// hanging sample agent.
-func (c *compare) startRunner(n int, durable bool, agent []string, extra ...string) (*runnerProc, error) {
+// hanging sample agent; with debug, its /debug endpoints on a port of
+// their own.
+func (c *compare) startRunner(n int, durable, debug bool, agent []string, extra ...string) (*runnerProc, error) {
 	if agent == nil {
 		agent = []string{c.runner, "sample-agent", "--hang"}
 	}
@@ -626,9 +625,15 @@ func (c *compare) startRunner(n int, durable bool, agent []string, extra ...stri
 	if err := os.WriteFile(clusters, []byte(b.String()), 0o600); err != nil {
 		return nil, err
 	}
-	ports, err := freeport.Ports(2)
+	ports, err := freeport.Ports(3)
 	if err != nil {
 		return nil, err
+	}
+	debugPort := 0
+	if debug {
+		// Found with the other two, so the three differ.
+		debugPort = ports[2]
+		extra = append([]string{"--debug-address", "127.0.0.1:" + strconv.Itoa(debugPort)}, extra...)
 	}
 	state := ""
 	if durable {
@@ -660,7 +665,7 @@ func (c *compare) startRunner(n int, durable bool, agent []string, extra ...stri
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s (build it first, or pass --runner): %w", c.runner, err)
 	}
-	return &runnerProc{cmd: cmd, metrics: fmt.Sprintf("http://127.0.0.1:%d/metrics", ports[1])}, nil
+	return &runnerProc{cmd: cmd, metrics: fmt.Sprintf("http://127.0.0.1:%d/metrics", ports[1]), debugPort: debugPort}, nil
 }
 
 func (p *runnerProc) stop() {

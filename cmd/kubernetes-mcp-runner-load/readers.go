@@ -202,14 +202,6 @@ func up(url string) bool {
 	return resp.StatusCode == http.StatusOK
 }
 
-func freePort() (int, error) {
-	ports, err := freeport.Ports(1)
-	if err != nil {
-		return 0, err
-	}
-	return ports[0], nil
-}
-
 // peakRSS is a process's peak resident set (VmHWM), in bytes.
 func peakRSS(pid int) int64 {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
