@@ -80,19 +80,23 @@ type Server struct {
 	stallMu sync.Mutex
 	unstall chan struct{}
 
-	mu       sync.Mutex
-	addr     string
-	httpSrv  *http.Server
-	servers  []*mcp.Server
-	subs     map[string]*subscription // id → subscription
-	watched  map[*mcp.ServerSession]bool
-	sessions map[*mcp.ServerSession]bool
-	subSeq   int
-	sent     atomic.Int64
-	history  []Subscribe
-	streams  eventStreams
-	state    []object // the cluster the read-only tools answer about
-	events   []corev1.Event
+	mu      sync.Mutex
+	addr    string
+	httpSrv *http.Server
+	servers []*mcp.Server
+	subs    map[string]*subscription // id → subscription
+	// bySession holds each session's subscriptions, from its first
+	// subscribe until it ends: a load run closes ten thousand sessions at
+	// once, and finding each one's subscriptions among all of them made
+	// the stand-in's work grow with the square of the sessions.
+	bySession map[*mcp.ServerSession]map[string]*subscription
+	sessions  map[*mcp.ServerSession]bool
+	subSeq    int
+	sent      atomic.Int64
+	history   []Subscribe
+	streams   eventStreams
+	state     []object // the cluster the read-only tools answer about
+	events    []corev1.Event
 }
 
 type subscription struct {
@@ -130,7 +134,7 @@ func NewWithOptions(o Options) *Server {
 		o.DefaultContext = o.Contexts[0]
 	}
 	return &Server{
-		o: o, subs: make(map[string]*subscription), watched: make(map[*mcp.ServerSession]bool),
+		o: o, subs: make(map[string]*subscription), bySession: make(map[*mcp.ServerSession]map[string]*subscription),
 		sessions: make(map[*mcp.ServerSession]bool), unstall: make(chan struct{}),
 	}
 }
@@ -216,6 +220,7 @@ func (s *Server) Stop() {
 		sessions = append(sessions, ss)
 	}
 	s.subs = make(map[string]*subscription)
+	s.bySession = make(map[*mcp.ServerSession]map[string]*subscription)
 	s.mu.Unlock()
 	s.SetStall(false)
 	if srv != nil {
@@ -282,11 +287,13 @@ func (s *Server) stallable(next http.Handler) http.Handler {
 func (s *Server) Subscribers() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	seen := map[*mcp.ServerSession]bool{}
-	for _, sub := range s.subs {
-		seen[sub.session] = true
+	n := 0
+	for _, mine := range s.bySession {
+		if len(mine) > 0 {
+			n++
+		}
 	}
-	return len(seen)
+	return n
 }
 
 // Subscriptions is the number of live subscriptions on context ("" counts
@@ -384,13 +391,7 @@ func (s *Server) subscribe(_ context.Context, req *mcp.CallToolRequest, legacySS
 	}
 	ss := req.Session
 	s.mu.Lock()
-	n := 0
-	for _, sub := range s.subs {
-		if sub.session == ss {
-			n++
-		}
-	}
-	if n >= s.o.MaxSubscriptionsPerSession {
+	if len(s.bySession[ss]) >= s.o.MaxSubscriptionsPerSession {
 		s.mu.Unlock()
 		return refusal(fmt.Sprintf("failed to create subscription: session has reached maximum subscriptions (%d)", s.o.MaxSubscriptionsPerSession)), nil
 	}
@@ -402,23 +403,25 @@ func (s *Server) subscribe(_ context.Context, req *mcp.CallToolRequest, legacySS
 	}
 	s.subs[sub.id] = sub
 	s.history = append(s.history, Subscribe{Context: context, Filters: sub.filters})
-	watch := !s.watched[ss]
-	s.watched[ss] = true
+	mine, watched := s.bySession[ss]
+	if !watched {
+		mine = make(map[string]*subscription)
+		s.bySession[ss] = mine
+	}
+	mine[sub.id] = sub
 	s.mu.Unlock()
 	if d := time.Duration(s.flap.Load()); d > 0 {
 		time.AfterFunc(d, func() { _ = ss.Close() })
 	}
-	if watch {
+	if !watched {
 		go func() {
 			// Subscriptions die with their session.
 			_ = ss.Wait()
 			s.mu.Lock()
-			for id, sub := range s.subs {
-				if sub.session == ss {
-					delete(s.subs, id)
-				}
+			for id := range s.bySession[ss] {
+				delete(s.subs, id)
 			}
-			delete(s.watched, ss)
+			delete(s.bySession, ss)
 			s.mu.Unlock()
 		}()
 	}
@@ -432,10 +435,8 @@ func (s *Server) listSubscriptions(_ context.Context, req *mcp.CallToolRequest) 
 	s.mu.Lock()
 	list := []map[string]any{}
 	var subs []*subscription
-	for _, sub := range s.subs {
-		if sub.session == req.Session {
-			subs = append(subs, sub)
-		}
+	for _, sub := range s.bySession[req.Session] {
+		subs = append(subs, sub)
 	}
 	sort.Slice(subs, func(i, j int) bool { return subs[i].id < subs[j].id })
 	for _, sub := range subs {
@@ -457,6 +458,7 @@ func (s *Server) unsubscribe(_ context.Context, req *mcp.CallToolRequest) (*mcp.
 	sub, ok := s.subs[args.SubscriptionID]
 	if ok && sub.session == req.Session {
 		delete(s.subs, args.SubscriptionID)
+		delete(s.bySession[req.Session], args.SubscriptionID)
 	}
 	s.mu.Unlock()
 	if !ok {
