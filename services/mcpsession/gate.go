@@ -10,8 +10,7 @@ import (
 // Options leave ConnectConcurrency 0. Each handshake holds its event
 // stream and a request connection at once; ten thousand clusters
 // connecting together after a start needed more than two file
-// descriptors each and ran into the open file limit. The same slots bound
-// the closes of a shutdown (Session.closeSession).
+// descriptors each and ran into the open file limit.
 const DefaultConnectConcurrency = 256
 
 // connectHold is how long one handshake keeps its slot at most: a server
@@ -54,17 +53,4 @@ func (g *connectGate) enter(ctx context.Context) (leave func(), err error) {
 		t.Stop()
 		release()
 	}, nil
-}
-
-// enterWithin is enter for a caller that must go on regardless (a close
-// during shutdown, whose context is already done): it waits at most d for
-// a slot and, without one, returns a leave that does nothing.
-func (g *connectGate) enterWithin(d time.Duration) (leave func()) {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	defer cancel()
-	leave, err := g.enter(ctx)
-	if err != nil {
-		return func() {}
-	}
-	return leave
 }

@@ -2,17 +2,8 @@ package mcpsession
 
 import (
 	"context"
-	"fmt"
-	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
-	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/config"
-	"github.com/kubernetes-mcp-runner/kubernetes-mcp-runner/internal/faultsource"
 )
 
 // TestConnectGateBoundsHandshakes: no more handshakes than slots hold one
@@ -57,50 +48,5 @@ func TestConnectGateUnbounded(t *testing.T) {
 		if _, err := g.enter(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-	}
-}
-
-// TestShutdownClosesSessionsThroughTheGate: a shutdown closes every session
-// at once, and each close is a DELETE on a fresh connection; no more of
-// them run together than the set has connect slots, and every session is
-// still closed (none skipped for want of a slot).
-func TestShutdownClosesSessionsThroughTheGate(t *testing.T) {
-	src := faultsource.Started(t, "prod")
-	target, err := url.Parse("http://" + src.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy := httputil.NewSingleHostReverseProxy(target)
-	proxy.FlushInterval = -1 // the event stream
-	var inFlight, most, deletes atomic.Int64
-	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodDelete {
-			n := inFlight.Add(1)
-			for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
-			}
-			time.Sleep(100 * time.Millisecond) // long enough for the others to pile up
-			deletes.Add(1)
-			defer inFlight.Add(-1)
-		}
-		// Each cluster has a path of its own (so a session of its own);
-		// the server has one.
-		r.URL.Path = "/mcp"
-		proxy.ServeHTTP(w, r)
-	}))
-	defer front.Close()
-
-	const clusters, slots = 8, 2
-	var cs []config.Cluster
-	for i := range clusters {
-		cs = append(cs, streamable(fmt.Sprintf("c%d", i), fmt.Sprintf("%s/c%d/mcp", front.URL, i)))
-	}
-	h := startSet(t, cs, func(o *Options) { o.ConnectConcurrency = slots })
-	waitFor(t, "every cluster subscribed", func() bool { return src.Subscribers() == clusters })
-	h.stop()
-	if got := deletes.Load(); got != clusters {
-		t.Errorf("%d sessions closed with a DELETE, want %d", got, clusters)
-	}
-	if got := most.Load(); got > slots {
-		t.Errorf("%d DELETEs ran at once, want at most the %d connect slots", got, slots)
 	}
 }

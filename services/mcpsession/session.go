@@ -76,8 +76,8 @@ type Options struct {
 	// together, and each later subscribe retry alone.
 	ConnectTimeout time.Duration
 	MaxEventBytes  int
-	// ConnectConcurrency bounds the handshakes, and the closes, a set runs
-	// at once (a slow one gives its slot up after a second); 0 means
+	// ConnectConcurrency bounds the handshakes a set runs at once (a
+	// slow one gives its slot up after a second); 0 means
 	// DefaultConnectConcurrency, negative no bound.
 	ConnectConcurrency int
 	// MaxReplyBytes bounds what is read of any response other than the
@@ -351,7 +351,7 @@ func (s *Session) connectAndListen(ctx context.Context, onUp func()) sessionEnd 
 	if err != nil {
 		return hs.failed(err, "connect "+config.RedactURL(s.bindings[0].cluster.Endpoint), ReasonProtocol)
 	}
-	defer s.closeSession(cs)
+	defer s.transports.client(s.o.Version).close(cs)
 	s.runs = &reconciles{ctx: connCtx, caller: s.o.Reconcile.Caller(cs)}
 	// Before the close: lookups still waiting fail and their faults go on.
 	defer s.startTopology(cs).stop()
@@ -389,20 +389,6 @@ func (s *Session) connectAndListen(ctx context.Context, onUp func()) sessionEnd 
 	leave = nil
 	onUp()
 	return s.listen(ctx, cs, rec, faults, streamEnded, refused)
-}
-
-// closeSession ends cs, holding one of the set's connect slots while it
-// does. Closing is the SDK's DELETE on a fresh connection (the idle one is
-// closed a second after the last ping, to keep one descriptor per idle
-// cluster), and a shutdown closes every session at once: ten thousand
-// dials together overflowed the server's accept queue, and the SYN
-// retransmits that followed stretched the runner's exit by seconds. The
-// wait for a slot is bounded as the slot itself is (connectHold): a
-// shutdown waits for no server longer than it would have without it.
-func (s *Session) closeSession(cs *mcp.ClientSession) {
-	leave := s.transports.gate.enterWithin(connectHold)
-	defer leave()
-	s.transports.client(s.o.Version).close(cs)
 }
 
 // onFreshStack runs fn on a goroutine of its own and waits for it. The
@@ -563,6 +549,7 @@ func (s *Session) listen(ctx context.Context, cs *mcp.ClientSession, rec *record
 		}
 		select {
 		case <-ctx.Done():
+			_ = cs.Close()
 			return sessionEnd{err: ctx.Err()}
 		case <-faults.wake:
 			faults.drain(s.handleFault)
@@ -584,6 +571,7 @@ func (s *Session) listen(ctx context.Context, cs *mcp.ClientSession, rec *record
 				cancel()
 			})
 			if err != nil && ctx.Err() == nil {
+				_ = cs.Close()
 				return sessionEnd{reason: ReasonKeepaliveTimeout, err: fmt.Errorf("keepalive ping unanswered within %s: %w", s.o.Keepalive/2, err)}
 			}
 		case <-marks.C:
@@ -609,6 +597,7 @@ func (s *Session) resubscribeDue(ctx context.Context, cs *mcp.ClientSession, rec
 			if ctx.Err() != nil {
 				return sessionEnd{err: ctx.Err()}, false
 			}
+			_ = cs.Close()
 			reason := classify(sessionErr, rec)
 			if errors.Is(sessionErr, context.DeadlineExceeded) {
 				reason = ReasonTimeout
